@@ -1,0 +1,11 @@
+"""Differentiable PyTorch twins of the devices in ``models/``.
+
+Each twin has a frozen ``Params`` record (field names = the subcircuit's parameter names, units in
+the field metadata), named presets, pure step functions and an ``nn.Module`` with ``simulate()``
+returning traces shaped [T+1, *shape] (index 0 = the initial state).
+"""
+
+from .integrators import INTEGRATORS, get_integrator
+from .mss import MSS, MSSParams
+
+__all__ = ["INTEGRATORS", "MSS", "MSSParams", "get_integrator"]

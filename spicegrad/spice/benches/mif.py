@@ -1,0 +1,175 @@
+"""MIF neuron testbenches: the ``mif`` subcircuit in ngspice next to the :class:`~spicegrad.devices.mif.MIF` twin.
+
+Two stimuli, both built from the twin's own parameter records (one source of truth):
+
+* :func:`constant_current` — a DC current source into the membrane from t = 0;
+* :func:`alpha_train` — the ``alpha`` subcircuit, fed by a spike train, drives the membrane.
+  In ngspice each spike is a narrow trapezoid on the ``spk`` pin of area 1 V·s starting at the
+  spike time; the twin runs :class:`~spicegrad.devices.alpha.AlphaCurrent` (exact) and feeds the
+  neuron the trapezoidal mean of the alpha current over each step (second-order hold).
+
+Both start from the twin's rest state (passed to the subcircuit as v0, x10, x20). ngspice runs
+with tight tolerances (reltol 1e-6, abstol 1e-15 A, vntol 1e-9 V) and a maximum step of dt/10;
+its traces are sampled at the twin's grid t_k = k·dt with :meth:`Result.at`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ...devices.alpha import AlphaCurrent, AlphaParams, step_mean
+from ...devices.mif import MIF, MIFParams, MIFState
+from .. import Netlist, Result, lib_path, pwl, run
+from . import Comparison
+
+WAVEFORMS = ("v", "x1", "x2", "i_in")
+UNITS = {"v": "V", "x1": "1", "x2": "1", "i_in": "A"}
+SPICE_OPTIONS = {"reltol": 1e-6, "abstol": 1e-15, "vntol": 1e-9}
+#: spike pulse width on the alpha subcircuit's ``spk`` pin, as a fraction of dt
+SPIKE_WIDTH_FRACTION = 0.1
+
+
+def _grid(t_stop: float, dt: float) -> tuple[int, np.ndarray]:
+    n_steps = int(round(t_stop / dt))
+    if n_steps < 1:
+        raise ValueError(f"t_stop = {t_stop!r} s: must be at least one step dt = {dt!r} s")
+    return n_steps, np.arange(n_steps + 1) * dt
+
+
+def spike_source_values(times: Sequence[float], width: float) -> tuple[list[float], list[float]]:
+    """PWL (times, values) of unit-area trapezoids starting at ``times`` (s), ``width`` s wide.
+
+    Each pulse ramps over width/10, so its area (1 V·s) is height·0.9·width.
+    """
+    ramp = 0.1 * width
+    height = 1.0 / (width - ramp)
+    ts, vs = [0.0], [0.0]
+    for t in sorted(times):
+        for tt, vv in ((t, 0.0), (t + ramp, height), (t + width - ramp, height), (t + width, 0.0)):
+            if tt > ts[-1]:
+                ts.append(tt)
+                vs.append(vv)
+    return ts, vs
+
+
+def _neuron_netlist(title: str, params: MIFParams, state0: MIFState) -> Netlist:
+    net = Netlist(title)
+    net.include(lib_path("mif"))
+    ic = {"v0": float(state0.v), "x10": float(state0.x1), "x20": float(state0.x2)}
+    net.subckt("n", ["m"], "mif", {**params.spice_params(), **ic})
+    return net
+
+
+def _finish(net: Netlist, t_stop: float, dt: float, *extra: str) -> Result:
+    net.options(**SPICE_OPTIONS)
+    net.tran(dt, t_stop, max_step=dt / 10)
+    net.save("v(m)", "v(xn.x1)", "v(xn.x2)", *extra)
+    return run(net.render())
+
+
+def _sample(result: Result, t: np.ndarray, i_in: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "v": result.at("m", t),
+        "x1": result.at("xn.x1", t),
+        "x2": result.at("xn.x2", t),
+        "i_in": i_in,
+    }
+
+
+def _twin(params: MIFParams, drive: torch.Tensor, dt: float, integrator: str) -> tuple[MIFState, dict]:
+    mif = MIF(params)
+    state0 = mif.rest_state(like=drive)
+    out = mif.simulate(drive, dt, integrator=integrator, state0=state0)
+    return state0, {k: v.detach().numpy() for k, v in out.items()}
+
+
+def constant_current(
+    params: MIFParams,
+    current: float,
+    t_stop: float = 10e-3,
+    dt: float = 1e-6,
+    integrator: str = "exp-euler",
+) -> Comparison:
+    """Twin and ngspice under a constant input ``current`` (A) from the rest state."""
+    n_steps, t = _grid(t_stop, dt)
+    drive = torch.full((n_steps,), float(current), dtype=torch.float64)
+    state0, twin = _twin(params, drive, dt, integrator)
+    net = _neuron_netlist(f"MIF constant current {current:g} A", params, state0)
+    net.isource("in", "0", "m", float(current))
+    result = _finish(net, t_stop, dt)
+    i_in = np.full_like(t, float(current))
+    return Comparison(
+        model="mif",
+        title=f"MIF, constant input {current * 1e6:g} µA, dt = {dt * 1e6:g} µs, {integrator}",
+        t=t,
+        twin={**twin, "i_in": i_in},
+        spice=_sample(result, t, i_in),
+        units=UNITS,
+        meta={"params": params.spice_params(), "stimulus": {"kind": "constant", "current": current},
+              "dt": dt, "integrator": integrator, "ngspice_version": result.ngspice_version},
+    )
+
+
+def alpha_comparison_inputs(
+    spike_times: Sequence[float], n_steps: int, dt: float
+) -> tuple[torch.Tensor, list[float]]:
+    """Spike counts on the grid (times rounded to the nearest t_k) and the rounded times (s)."""
+    spikes = torch.zeros(n_steps, dtype=torch.float64)
+    on_grid = []
+    for t in spike_times:
+        k = int(round(t / dt))
+        if not 0 <= k < n_steps:
+            raise ValueError(f"spike time {t!r} s: must lie in [0, {n_steps * dt:g}) s")
+        spikes[k] += 1.0
+        on_grid.append(k * dt)
+    return spikes, on_grid
+
+
+def alpha_train(
+    params: MIFParams,
+    spike_times: Sequence[float],
+    w: float,
+    t_stop: float = 10e-3,
+    dt: float = 1e-6,
+    integrator: str = "exp-euler",
+    tau_alpha: float = AlphaParams().tau_alpha,
+) -> Comparison:
+    """Twin and ngspice driven by alpha currents of peak ``w`` (A) from spikes at ``spike_times`` (s)."""
+    n_steps, t = _grid(t_stop, dt)
+    alpha_params = AlphaParams(tau_alpha=tau_alpha, w=w)
+    spikes, on_grid = alpha_comparison_inputs(spike_times, n_steps, dt)
+    alpha = AlphaCurrent(alpha_params).simulate(spikes, dt)
+    state0, twin = _twin(params, step_mean(alpha["i"]), dt, integrator)
+    net = _neuron_netlist(f"MIF alpha train w={w:g} A", params, state0)
+    net.include(lib_path("alpha"))
+    net.vsource("spk", "spk", "0", pwl(*spike_source_values(on_grid, SPIKE_WIDTH_FRACTION * dt)))
+    net.subckt("a", ["spk", "m"], "alpha", alpha_params.spice_params())
+    result = _finish(net, t_stop, dt, "v(xa.i)", "v(xa.s)")
+    spice = _sample(result, t, result.at("xa.i", t))
+    return Comparison(
+        model="mif",
+        title=f"MIF, {len(on_grid)} alpha input(s) of {w * 1e6:g} µA, dt = {dt * 1e6:g} µs, {integrator}",
+        t=t,
+        twin={**twin, "i_in": alpha["i"].numpy()},
+        spice=spice,
+        units=UNITS,
+        meta={"params": params.spice_params(),
+              "stimulus": {"kind": "alpha", "spike_times": on_grid, "w": w, "tau_alpha": tau_alpha},
+              "dt": dt, "integrator": integrator, "ngspice_version": result.ngspice_version},
+    )
+
+
+def spike_times(t: np.ndarray, v: np.ndarray, threshold: float) -> np.ndarray:
+    """Upward crossings of ``threshold`` (V) by ``v``, linearly interpolated between samples (s)."""
+    v = np.asarray(v, dtype=float)
+    k = np.nonzero((v[:-1] < threshold) & (v[1:] >= threshold))[0]
+    frac = (threshold - v[k]) / (v[k + 1] - v[k])
+    return t[k] + frac * (t[k + 1] - t[k])
+
+
+def demo_comparison() -> Comparison:
+    """``memprop`` neuron, one 20 µA alpha input at t = 1 ms, 10 ms at dt = 1 µs (exp-euler)."""
+    return alpha_train(MIF.preset("memprop"), [1e-3], w=20e-6, t_stop=10e-3, dt=1e-6)

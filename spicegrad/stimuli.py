@@ -1,0 +1,109 @@
+"""Stimulus waveforms that both halves read: sampled for the twin, rendered for ngspice.
+
+A stimulus is a function of time. The twin samples it on its grid (sample k = value at t_k,
+held over [t_k, t_k+1)); ngspice gets the same function as an independent source, so the two
+halves are driven by one definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import require_finite, require_positive, require_range
+from .spice.netlist import Source, pulse, pwl, sin
+
+
+@dataclass(frozen=True)
+class Sine:
+    """offset + amplitude·sin(2π·freq·t), in the stimulus' unit (V or A)."""
+
+    amplitude: float
+    freq: float
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        require_finite("Sine", "amplitude", self.amplitude)
+        require_positive("Sine", "freq", self.freq)
+        require_finite("Sine", "offset", self.offset)
+
+    def sample(self, t: np.ndarray) -> np.ndarray:
+        return self.offset + self.amplitude * np.sin(2 * np.pi * self.freq * np.asarray(t))
+
+    def to_spice(self) -> Source:
+        return sin(self.offset, self.amplitude, self.freq)
+
+    def describe(self) -> str:
+        return f"sine {self.amplitude:g} amplitude, {self.freq:g} Hz, offset {self.offset:g}"
+
+
+@dataclass(frozen=True)
+class PulseTrain:
+    """Periodic rectangular pulses: ``low`` then ``high`` for ``width`` s every ``period`` s.
+
+    ``rise`` (= fall) is the edge time ngspice uses; the twin's samples follow the same
+    trapezoid. The first pulse starts at ``delay``.
+    """
+
+    low: float
+    high: float
+    period: float
+    width: float
+    delay: float = 0.0
+    rise: float = 1e-9
+
+    def __post_init__(self) -> None:
+        require_finite("PulseTrain", "low", self.low)
+        require_finite("PulseTrain", "high", self.high)
+        require_positive("PulseTrain", "period", self.period)
+        require_range("PulseTrain", "width", self.width, 0.0, self.period - 2 * self.rise, lo_open=True)
+        require_range("PulseTrain", "delay", self.delay, 0.0, float("inf"))
+        require_positive("PulseTrain", "rise", self.rise)
+
+    def sample(self, t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        phase = np.mod(t - self.delay, self.period)
+        r = self.rise
+        level = np.clip(phase / r, 0.0, 1.0)
+        level = np.where(phase > r + self.width, np.clip(1.0 - (phase - r - self.width) / r, 0.0, 1.0), level)
+        level = np.where(t < self.delay, 0.0, level)
+        return self.low + (self.high - self.low) * level
+
+    def to_spice(self) -> Source:
+        return pulse(self.low, self.high, self.delay, self.rise, self.rise, self.width, self.period)
+
+    def describe(self) -> str:
+        return (
+            f"pulses {self.low:g} -> {self.high:g}, width {self.width:g} s, "
+            f"period {self.period:g} s"
+        )
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Arbitrary samples ``values`` at times ``times`` (linear between them, as ngspice's PWL)."""
+
+    times: tuple[float, ...]
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.times, dtype=float)
+        v = np.asarray(self.values, dtype=float)
+        if t.shape != v.shape or t.ndim != 1 or len(t) < 2:
+            raise ValueError(
+                f"Samples: times and values must be 1-D of equal length >= 2, got {t.shape} and {v.shape}"
+            )
+        if not (np.isfinite(t).all() and np.isfinite(v).all()):
+            raise ValueError("Samples: every time and value must be finite")
+        if np.any(np.diff(t) <= 0):
+            raise ValueError("Samples.times must increase strictly")
+
+    def sample(self, t: np.ndarray) -> np.ndarray:
+        return np.interp(np.asarray(t, dtype=float), self.times, self.values)
+
+    def to_spice(self) -> Source:
+        return pwl(self.times, self.values)
+
+    def describe(self) -> str:
+        return f"piecewise-linear, {len(self.times)} points"
