@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from spicegrad.devices import MSS
-from spicegrad.spice.benches.mss import compare_mss, mss_netlist, pulse_case, sine_case
 from spicegrad.spice import run
+from spicegrad.spice.benches.mss import compare_mss, mss_netlist, pulse_case, sine_case
 
 
 @pytest.fixture(scope="module")

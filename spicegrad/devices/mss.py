@@ -40,7 +40,13 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .._checks import check_fields, require_dt, require_finite_tensor, require_positive, require_range
+from .._checks import (
+    check_fields,
+    require_dt,
+    require_finite_tensor,
+    require_positive,
+    require_range,
+)
 from ._base import DeviceParams, param
 from .integrators import get_integrator
 

@@ -85,7 +85,7 @@ def _ngspice_executable() -> str:
     return exe
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _version_of(exe: str) -> str:
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
     m = re.search(r"ngspice-(\S+)", out)

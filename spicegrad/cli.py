@@ -1,0 +1,103 @@
+"""The ``spicegrad`` command: one command, subcommands, ``--help`` on each; exit 0 on success."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import DEMO_MODELS, format_table, run_demo
+
+    models = tuple(args.model) if args.model else DEMO_MODELS
+    summary = run_demo(Path(args.out), models)
+    print(format_table(summary))
+    print(f"plots and summary.json written to {Path(args.out).resolve()}")
+    return 0
+
+
+_SHELL_IN_CONTROL = re.compile(r"^\s*\.control\b(.*?)^\s*\.endc\b", re.IGNORECASE | re.MULTILINE | re.DOTALL)
+
+
+def refuses_shell(text: str) -> str | None:
+    """The first ``shell`` command inside a .control block, or None."""
+    for block in _SHELL_IN_CONTROL.finditer(text):
+        for line in block.group(1).splitlines():
+            if re.match(r"^\s*shell\b", line, re.IGNORECASE):
+                return line.strip()
+    return None
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ._io import atomic_write_bytes
+    from .spice import run
+
+    path = Path(args.netlist)
+    if not path.is_file():
+        print(f"spicegrad simulate: no such netlist file: {path}", file=sys.stderr)
+        return 2
+    text = path.read_text()
+    bad = refuses_shell(text)
+    if bad and not args.allow_shell:
+        print(
+            f"spicegrad simulate: refusing {path}: its .control block runs a shell command "
+            f"({bad!r}); pass --allow-shell if you trust this netlist",
+            file=sys.stderr,
+        )
+        return 2
+    result = run(text, backend=args.backend, timeout=args.timeout)
+    out = Path(args.output) if args.output else path.with_suffix(".npz")
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, time=result.time, **{k: v for k, v in result.vectors.items() if k != "time"})
+    atomic_write_bytes(out, buf.getvalue())
+    print(f"{len(result.time)} timepoints, vectors: {', '.join(result.names)} -> {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spicegrad",
+        description="ngspice subcircuits and differentiable PyTorch twins of memristive devices.",
+    )
+    parser.add_argument("--version", action="version", version=f"spicegrad {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log ngspice's output (debug level)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="simulate each device in twin and ngspice and plot them")
+    demo.add_argument("--out", "-o", default="out/demo", help="output folder (default: out/demo)")
+    demo.add_argument("--model", action="append", choices=["mss", "mif", "pcm"], help="only this device (repeatable)")
+    demo.set_defaults(func=_cmd_demo)
+
+    sim = sub.add_parser("simulate", help="run a netlist in ngspice and save its vectors as .npz")
+    sim.add_argument("netlist", help="netlist file (.cir)")
+    sim.add_argument("-o", "--output", help="output .npz (default: beside the netlist)")
+    sim.add_argument("--backend", choices=["subprocess", "shared"], default="subprocess")
+    sim.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    sim.add_argument("--allow-shell", action="store_true", help="run .control blocks that call `shell`")
+    sim.set_defaults(func=_cmd_simulate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    from .spice import SpiceError
+
+    try:
+        return args.func(args)
+    except (SpiceError, ValueError, FileNotFoundError) as exc:
+        print(f"spicegrad {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
