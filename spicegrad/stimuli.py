@@ -7,12 +7,31 @@ halves are driven by one definition.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ._checks import require_finite, require_positive, require_range
 from .spice.netlist import Source, pulse, pwl, sin
+
+
+def step_samples(stimulus, dt: float, steps: int) -> np.ndarray:
+    """The twin's input: ``stimulus`` at each step's midpoint t_k + dt/2, k = 0..steps-1.
+
+    (choice) A step-held input sampled at the midpoint is second-order accurate for smooth
+    stimuli, and puts a source edge inside the step it belongs to.
+    """
+    return stimulus.sample((np.arange(steps) + 0.5) * dt)
+
+
+def grid(dt: float, t_stop: float) -> np.ndarray:
+    """The twin's time grid t_k = k·dt, k = 0..round(t_stop/dt) (s)."""
+    steps = round(t_stop / dt)
+    if steps < 1:
+        raise ValueError(f"t_stop = {t_stop!r} s is shorter than one step dt = {dt!r} s")
+    return np.arange(steps + 1) * dt
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,12 @@ class PulseTrain:
         level = np.where(t < self.delay, 0.0, level)
         return self.low + (self.high - self.low) * level
 
+    def breakpoints(self, t_stop: float) -> np.ndarray:
+        """Corners of the trapezoid up to ``t_stop`` (where an ODE solver must restart)."""
+        starts = self.delay + self.period * np.arange(int(max(t_stop - self.delay, 0) // self.period) + 1)
+        corners = np.concatenate([starts + c for c in (0.0, self.rise, self.rise + self.width, 2 * self.rise + self.width)])
+        return np.sort(corners[(corners > 0) & (corners < t_stop)])
+
     def to_spice(self) -> Source:
         return pulse(self.low, self.high, self.delay, self.rise, self.rise, self.width, self.period)
 
@@ -107,3 +132,35 @@ class Samples:
 
     def describe(self) -> str:
         return f"piecewise-linear, {len(self.times)} points"
+
+
+_KINDS = {"sine": Sine, "pulse": PulseTrain}
+
+
+def from_spec(spec: dict, base: Path | None = None):
+    """Build a stimulus from a case's table: ``{kind = "sine" | "pulse" | "pwl", ...}``.
+
+    ``pwl`` reads ``file`` (two columns: time in s, value; .npy, or text/CSV), relative to
+    ``base``. Unknown kinds or fields raise ``ValueError`` naming them.
+    """
+    spec = dict(spec)
+    kind = spec.pop("kind", None)
+    if kind == "pwl":
+        if set(spec) != {"file"}:
+            raise ValueError(f"stimulus 'pwl' takes exactly one field, file; got {sorted(spec)}")
+        path = Path(spec["file"])
+        path = path if path.is_absolute() or base is None else base / path
+        if not path.is_file():
+            raise ValueError(f"stimulus file {str(path)!r} does not exist")
+        data = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None)
+        data = np.atleast_2d(data)
+        if data.ndim != 2 or data.shape[1] != 2:
+            raise ValueError(f"stimulus file {str(path)!r}: expected two columns (time, value), got shape {data.shape}")
+        return Samples(tuple(data[:, 0]), tuple(data[:, 1]))
+    if kind not in _KINDS:
+        raise ValueError(f"stimulus kind {kind!r}: must be one of {sorted([*_KINDS, 'pwl'])}")
+    cls = _KINDS[kind]
+    allowed = {f.name for f in dataclasses.fields(cls)}
+    if set(spec) - allowed:
+        raise ValueError(f"stimulus {kind!r}: unknown field(s) {sorted(set(spec) - allowed)}; allowed: {sorted(allowed)}")
+    return cls(**spec)

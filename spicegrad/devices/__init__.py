@@ -7,5 +7,6 @@ returning traces shaped [T+1, *shape] (index 0 = the initial state).
 
 from .integrators import INTEGRATORS, get_integrator
 from .mss import MSS, MSSParams
+from .pcm import PCMArray, PCMParams
 
-__all__ = ["INTEGRATORS", "MSS", "MSSParams", "get_integrator"]
+__all__ = ["INTEGRATORS", "MSS", "MSSParams", "PCMArray", "PCMParams", "get_integrator"]

@@ -6,26 +6,59 @@ import numpy as np
 import torch
 
 from ...devices.mss import MSS, MSSParams
-from ...stimuli import PulseTrain, Sine
+from ...stimuli import PulseTrain, Sine, grid, step_samples
 from ..library import lib_path
 from ..netlist import Netlist
-from ..runner import run
+from ..runner import Result, run
 from . import Comparison
 
-#: ngspice accuracy for cross-checks: tight tolerances, max step a tenth of the twin's dt.
+#: ngspice accuracy for cross-checks: tight tolerances; max step a tenth of the twin's dt.
 SPICE_OPTIONS = {"reltol": 1e-6, "abstol": 1e-15, "vntol": 1e-9}
+UNITS = {"x": "1", "i": "A"}
 
 
-def mss_netlist(params: MSSParams, stimulus, dt: float, t_stop: float, x0: float = 0.0, method: str = "trap") -> str:
+def mss_netlist(
+    params: MSSParams,
+    stimulus,
+    dt: float,
+    t_stop: float,
+    x0: float = 0.0,
+    method: str = "trap",
+    max_step: float | None = None,
+) -> str:
     """Testbench: source ``stimulus`` on te, be grounded; saves v(xm.x) and the source current."""
     net = Netlist("spicegrad MSS testbench")
     net.include(lib_path("mss"))
     net.vsource("s", "te", "0", stimulus.to_spice())
     net.subckt("m", ["te", "0"], "mss", {**params.spice_params(), "x0": x0})
     net.options(**SPICE_OPTIONS, method=method)
-    net.tran(dt, t_stop, max_step=dt / 10)
+    net.tran(dt, t_stop, max_step=max_step if max_step is not None else dt / 10)
     net.save("v(te)", "v(xm.x)", "i(vs)")
     return net.render()
+
+
+def mss_spice_traces(result: Result, t: np.ndarray) -> dict[str, np.ndarray]:
+    """State and device current from an :func:`mss_netlist` run, sampled at ``t``."""
+    # SPICE's branch current runs + -> - through the source: minus the device current.
+    return {"x": result.at("xm.x", t), "i": -result.at("i(vs)", t)}
+
+
+def mss_twin(
+    params: MSSParams,
+    stimulus,
+    dt: float,
+    t_stop: float,
+    x0: float = 0.0,
+    integrator: str = "euler",
+    **simulate_kwargs,
+) -> dict[str, np.ndarray]:
+    """Twin traces (float64) on t_k = k·dt for ``stimulus``."""
+    steps = len(grid(dt, t_stop)) - 1
+    v = torch.tensor(step_samples(stimulus, dt, steps), dtype=torch.float64)
+    if simulate_kwargs.get("stochastic"):
+        v = v[:, None].expand(-1, simulate_kwargs.pop("ensemble"))
+    out = MSS(params).simulate(v, dt=dt, x0=x0, integrator=integrator, **simulate_kwargs)
+    return {name: out[name].numpy() for name in UNITS}
 
 
 def compare_mss(
@@ -38,21 +71,15 @@ def compare_mss(
     method: str = "trap",
 ) -> Comparison:
     """Run ``stimulus`` through the twin (float64) and ngspice; traces x and i on t_k = k·dt."""
-    steps = int(round(t_stop / dt))
-    t = np.arange(steps + 1) * dt
-    # (choice) the twin gets the stimulus at step midpoints: a step-held input sampled there
-    # is second-order accurate and puts a source edge inside the step it belongs to.
-    v = torch.tensor(stimulus.sample(t[:-1] + dt / 2), dtype=torch.float64)
-    twin = MSS(params).simulate(v, dt=dt, x0=x0, integrator=integrator)
+    t = grid(dt, t_stop)
     res = run(mss_netlist(params, stimulus, dt, t_stop, x0, method))
     return Comparison(
         model="mss",
         title=f"MSS, {stimulus.describe()}, dt = {dt:g} s ({integrator})",
         t=t,
-        twin={"x": twin["x"].numpy(), "i": twin["i"].numpy()},
-        # SPICE's branch current is + -> - through the source, i.e. minus the device current.
-        spice={"x": res.at("xm.x", t), "i": -res.at("i(vs)", t)},
-        units={"x": "1", "i": "A"},
+        twin=mss_twin(params, stimulus, dt, t_stop, x0, integrator),
+        spice=mss_spice_traces(res, t),
+        units=UNITS,
         meta={"params": params.spice_params(), "stimulus": stimulus.describe(), "dt": dt, "x0": x0},
     )
 
