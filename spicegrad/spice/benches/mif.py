@@ -86,6 +86,40 @@ def _twin(params: MIFParams, drive: torch.Tensor, dt: float, integrator: str) ->
     return state0, {k: v.detach().numpy() for k, v in out.items()}
 
 
+def _meta(params: MIFParams, stimulus: dict, dt: float, integrator: str, result: Result) -> dict:
+    return {"params": params.spice_params(), "stimulus": stimulus, "dt": dt,
+            "integrator": integrator, "ngspice_version": result.ngspice_version}
+
+
+def spice_constant_current(
+    params: MIFParams, current: float, t_stop: float, dt: float, state0: MIFState | None = None
+) -> Result:
+    """ngspice run of the neuron under a constant ``current`` (A) into ``in`` from ``state0``
+    (default: the rest state), max step dt/10."""
+    state0 = MIF(params).rest_state() if state0 is None else state0
+    net = _neuron_netlist(f"MIF constant current {current:g} A", params, state0)
+    net.isource("in", "0", "m", float(current))
+    return _finish(net, t_stop, dt)
+
+
+def spice_alpha_train(
+    params: MIFParams,
+    alpha_params: AlphaParams,
+    spike_times: Sequence[float],
+    t_stop: float,
+    dt: float,
+    state0: MIFState | None = None,
+) -> Result:
+    """ngspice run of ``alpha`` (spikes at ``spike_times``, s) driving the neuron; max step dt/10.
+    Also saves the alpha states v(xa.i) (A) and v(xa.s)."""
+    state0 = MIF(params).rest_state() if state0 is None else state0
+    net = _neuron_netlist(f"MIF alpha train w={alpha_params.w:g} A", params, state0)
+    net.include(lib_path("alpha"))
+    net.vsource("spk", "spk", "0", pwl(*spike_source_values(spike_times, SPIKE_WIDTH_FRACTION * dt)))
+    net.subckt("a", ["spk", "m"], "alpha", alpha_params.spice_params())
+    return _finish(net, t_stop, dt, "v(xa.i)", "v(xa.s)")
+
+
 def constant_current(
     params: MIFParams,
     current: float,
@@ -97,9 +131,7 @@ def constant_current(
     n_steps, t = _grid(t_stop, dt)
     drive = torch.full((n_steps,), float(current), dtype=torch.float64)
     state0, twin = _twin(params, drive, dt, integrator)
-    net = _neuron_netlist(f"MIF constant current {current:g} A", params, state0)
-    net.isource("in", "0", "m", float(current))
-    result = _finish(net, t_stop, dt)
+    result = spice_constant_current(params, current, t_stop, dt, state0)
     i_in = np.full_like(t, float(current))
     return Comparison(
         model="mif",
@@ -108,14 +140,11 @@ def constant_current(
         twin={**twin, "i_in": i_in},
         spice=_sample(result, t, i_in),
         units=UNITS,
-        meta={"params": params.spice_params(), "stimulus": {"kind": "constant", "current": current},
-              "dt": dt, "integrator": integrator, "ngspice_version": result.ngspice_version},
+        meta=_meta(params, {"kind": "constant", "current": current}, dt, integrator, result),
     )
 
 
-def alpha_comparison_inputs(
-    spike_times: Sequence[float], n_steps: int, dt: float
-) -> tuple[torch.Tensor, list[float]]:
+def spikes_on_grid(spike_times: Sequence[float], n_steps: int, dt: float) -> tuple[torch.Tensor, list[float]]:
     """Spike counts on the grid (times rounded to the nearest t_k) and the rounded times (s)."""
     spikes = torch.zeros(n_steps, dtype=torch.float64)
     on_grid = []
@@ -140,25 +169,19 @@ def alpha_train(
     """Twin and ngspice driven by alpha currents of peak ``w`` (A) from spikes at ``spike_times`` (s)."""
     n_steps, t = _grid(t_stop, dt)
     alpha_params = AlphaParams(tau_alpha=tau_alpha, w=w)
-    spikes, on_grid = alpha_comparison_inputs(spike_times, n_steps, dt)
+    spikes, on_grid = spikes_on_grid(spike_times, n_steps, dt)
     alpha = AlphaCurrent(alpha_params).simulate(spikes, dt)
     state0, twin = _twin(params, step_mean(alpha["i"]), dt, integrator)
-    net = _neuron_netlist(f"MIF alpha train w={w:g} A", params, state0)
-    net.include(lib_path("alpha"))
-    net.vsource("spk", "spk", "0", pwl(*spike_source_values(on_grid, SPIKE_WIDTH_FRACTION * dt)))
-    net.subckt("a", ["spk", "m"], "alpha", alpha_params.spice_params())
-    result = _finish(net, t_stop, dt, "v(xa.i)", "v(xa.s)")
-    spice = _sample(result, t, result.at("xa.i", t))
+    result = spice_alpha_train(params, alpha_params, on_grid, t_stop, dt, state0)
+    stimulus = {"kind": "alpha", "spike_times": on_grid, "w": w, "tau_alpha": tau_alpha}
     return Comparison(
         model="mif",
         title=f"MIF, {len(on_grid)} alpha input(s) of {w * 1e6:g} µA, dt = {dt * 1e6:g} µs, {integrator}",
         t=t,
         twin={**twin, "i_in": alpha["i"].numpy()},
-        spice=spice,
+        spice=_sample(result, t, result.at("xa.i", t)),
         units=UNITS,
-        meta={"params": params.spice_params(),
-              "stimulus": {"kind": "alpha", "spike_times": on_grid, "w": w, "tau_alpha": tau_alpha},
-              "dt": dt, "integrator": integrator, "ngspice_version": result.ngspice_version},
+        meta=_meta(params, stimulus, dt, integrator, result),
     )
 
 

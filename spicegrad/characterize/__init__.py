@@ -1,0 +1,1 @@
+"""Device characterisation: response tables and curves of twins, with ngspice spot checks."""
