@@ -63,6 +63,24 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_characterize(args: argparse.Namespace) -> int:
+    from .characterize.mif import characterize
+
+    result = characterize(Path(args.out))
+    print("memprop: response to one alpha input (times from the spike)")
+    print(f"{'source':8} {'input µA':>9} {'peak mV':>8} {'at ms':>6} {'undershoot mV':>14} {'at ms':>6} {'recovery ms':>12}")
+    for r in result["memprop_response"]:
+        print(f"{r['source']:8} {r['amplitude_uA']:9.1f} {r['peak_mV']:8.2f} {r['t_peak_ms']:6.2f} "
+              f"{r['undershoot_mV']:14.2f} {r['t_undershoot_ms']:6.2f} {r['recovery_ms']:12.2f}")
+    print("tonic: f–I curve")
+    for r in result["tonic_fi"]:
+        print(f"{r['source']:8} {r['current_uA']:6.2f} µA  {r['rate_hz']:7.1f} Hz  ({r['n_spikes']} spikes)")
+    for name, d in result["max_reduced_divergence_per_s"].items():
+        print(f"max divergence of the reduced (x1, x2) flow, {name}: {d:.3g} /s")
+    print(f"tables and plots written to {Path(args.out).resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spicegrad",
@@ -76,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", "-o", default="out/demo", help="output folder (default: out/demo)")
     demo.add_argument("--model", action="append", choices=["mss", "mif", "pcm"], help="only this device (repeatable)")
     demo.set_defaults(func=_cmd_demo)
+
+    char = sub.add_parser("characterize", help="MIF response table, tonic f–I curve, Bendixson check")
+    char.add_argument("--out", "-o", default="out/characterize", help="output folder")
+    char.set_defaults(func=_cmd_characterize)
 
     sim = sub.add_parser("simulate", help="run a netlist in ngspice and save its vectors as .npz")
     sim.add_argument("netlist", help="netlist file (.cir)")

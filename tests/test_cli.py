@@ -84,3 +84,21 @@ def test_readme_opens_with_the_two_commands_and_its_example_runs(tmp_path):
     proc = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "mss.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_characterize_writes_response_table_fi_curve_and_divergence(tmp_path):
+    proc = spicegrad("characterize", "--out", str(tmp_path), timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "mif_characterization.json").read_text())
+    twin = [r for r in data["memprop_response"] if r["source"] == "twin"]
+    peaks = [r["peak_mV"] for r in twin]
+    assert peaks == sorted(peaks)  # graded with input
+    spice = {r["amplitude_uA"]: r for r in data["memprop_response"] if r["source"] == "ngspice"}
+    for r in twin:
+        if r["amplitude_uA"] in spice:
+            assert abs(r["peak_mV"] - spice[r["amplitude_uA"]]["peak_mV"]) < 0.1
+    assert data["max_reduced_divergence_per_s"]["memprop"] < 0 < data["max_reduced_divergence_per_s"]["tonic"]
+    assert any(r["rate_hz"] > 900 for r in data["tonic_fi"])
+    for png in ("memprop_response.png", "tonic_fi.png"):
+        assert (tmp_path / png).stat().st_size > 10_000

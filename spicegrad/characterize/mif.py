@@ -177,9 +177,32 @@ def plot_fi_curve(rows: list[dict], path: str | Path) -> Path:
 def _save(fig, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from .._io import atomic_savefig
+
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    out = atomic_savefig(fig, path, dpi=120)
     plt.close(fig)
-    return path
+    return out
+
+
+MEMPROP_AMPLITUDES = (5e-6, 10e-6, 20e-6, 40e-6)  # A
+TONIC_CURRENTS = (0.5e-6, 1e-6, 1.5e-6, 2e-6, 3e-6, 4e-6, 6e-6, 8e-6, 10e-6)  # A
+
+
+def characterize(out: str | Path) -> dict:
+    """The memprop response table, the tonic f–I curve and the Bendixson check, written to
+    ``out`` (mif_characterization.json, memprop_response.png, tonic_fi.png)."""
+    from .._io import atomic_write_json
+
+    out = Path(out)
+    response = memprop_response(MEMPROP_AMPLITUDES, spice_amplitudes=(10e-6, 40e-6))
+    fi = tonic_fi_curve(TONIC_CURRENTS, spice_currents=(1.5e-6, 3e-6, 6e-6))
+    divergence = {
+        name: reduced_divergence(MIF.preset(name), [0.0, 5e-6, 20e-6, 60e-6, 200e-6])
+        for name in ("memprop", "tonic")
+    }
+    result = {"memprop_response": response, "tonic_fi": fi, "max_reduced_divergence_per_s": divergence}
+    atomic_write_json(out / "mif_characterization.json", result)
+    plot_memprop_response(response, out / "memprop_response.png")
+    plot_fi_curve(fi, out / "tonic_fi.png")
+    return result
