@@ -14,29 +14,14 @@ import torch
 from spicegrad.devices.pcm import PCMArray, PCMParams
 from spicegrad.spice import lib_path
 from spicegrad.spice.benches.pcm import PulseTiming, compare_pcm, demo_comparison
+from spicegrad.validate.adapters.pcm import numpy_reference
 
 P = PCMParams()
 N_PULSES = 20
 N_DEVICES = 400
 
 
-# --- independent numpy reference of the Nandakumar recursion ---------------------------------
-
-
-def numpy_reference(n_devices: int, n_pulses: int, seed: int, p: PCMParams) -> np.ndarray:
-    """G after each pulse, [n_pulses + 1, n_devices]; written from DEVICE-MODELS.md §3 only."""
-    rng = np.random.default_rng(seed)
-    g = np.clip(
-        p.g0_us * (1 + p.g0_spread * rng.standard_normal(n_devices)), p.g_min_us, p.g_max_us
-    )
-    out = [g]
-    for n in range(1, n_pulses + 1):
-        decay = math.exp(-n / p.a)
-        mu = p.m1 * g + p.c1_us + p.a1_us * decay
-        sigma = p.m2 * g + p.c2_us + p.a2_us * decay
-        g = np.clip(g + mu + sigma * rng.standard_normal(n_devices), p.g_min_us, p.g_max_us)
-        out.append(g)
-    return np.stack(out)
+# --- independent numpy reference of the Nandakumar recursion (shipped with the validator) ---
 
 
 @pytest.fixture(scope="module")

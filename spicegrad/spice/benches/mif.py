@@ -63,11 +63,11 @@ def _neuron_netlist(title: str, params: MIFParams, state0: MIFState) -> Netlist:
     return net
 
 
-def _finish(net: Netlist, t_stop: float, dt: float, *extra: str) -> Result:
-    net.options(**SPICE_OPTIONS)
-    net.tran(dt, t_stop, max_step=dt / 10)
+def _finish(net: Netlist, t_stop: float, dt: float, max_step: float | None, method: str, *extra: str) -> str:
+    net.options(**SPICE_OPTIONS, method=method)
+    net.tran(dt, t_stop, max_step=dt / 10 if max_step is None else max_step)
     net.save("v(m)", "v(xn.x1)", "v(xn.x2)", *extra)
-    return run(net.render())
+    return net.render()
 
 
 def _sample(result: Result, t: np.ndarray, i_in: np.ndarray) -> dict[str, np.ndarray]:
@@ -91,15 +91,48 @@ def _meta(params: MIFParams, stimulus: dict, dt: float, integrator: str, result:
             "integrator": integrator, "ngspice_version": result.ngspice_version}
 
 
-def spice_constant_current(
-    params: MIFParams, current: float, t_stop: float, dt: float, state0: MIFState | None = None
-) -> Result:
-    """ngspice run of the neuron under a constant ``current`` (A) into ``in`` from ``state0``
-    (default: the rest state), max step dt/10."""
+def constant_current_netlist(
+    params: MIFParams,
+    current: float,
+    t_stop: float,
+    dt: float,
+    state0: MIFState | None = None,
+    max_step: float | None = None,
+    method: str = "trap",
+) -> str:
+    """Netlist: the neuron under a constant ``current`` (A) into ``in`` from ``state0``
+    (default: the rest state), max step dt/10 unless given."""
     state0 = MIF(params).rest_state() if state0 is None else state0
     net = _neuron_netlist(f"MIF constant current {current:g} A", params, state0)
     net.isource("in", "0", "m", float(current))
-    return _finish(net, t_stop, dt)
+    return _finish(net, t_stop, dt, max_step, method)
+
+
+def spice_constant_current(
+    params: MIFParams, current: float, t_stop: float, dt: float, state0: MIFState | None = None
+) -> Result:
+    """ngspice run of :func:`constant_current_netlist`."""
+    return run(constant_current_netlist(params, current, t_stop, dt, state0))
+
+
+def alpha_train_netlist(
+    params: MIFParams,
+    alpha_params: AlphaParams,
+    spike_times: Sequence[float],
+    t_stop: float,
+    dt: float,
+    state0: MIFState | None = None,
+    max_step: float | None = None,
+    method: str = "trap",
+) -> str:
+    """Netlist: ``alpha`` (spikes at ``spike_times``, s) driving the neuron; saves the alpha
+    states v(xa.i) (A) and v(xa.s) too."""
+    state0 = MIF(params).rest_state() if state0 is None else state0
+    net = _neuron_netlist(f"MIF alpha train w={alpha_params.w:g} A", params, state0)
+    net.include(lib_path("alpha"))
+    net.vsource("spk", "spk", "0", pwl(*spike_source_values(spike_times, SPIKE_WIDTH_FRACTION * dt)))
+    net.subckt("a", ["spk", "m"], "alpha", alpha_params.spice_params())
+    return _finish(net, t_stop, dt, max_step, method, "v(xa.i)", "v(xa.s)")
 
 
 def spice_alpha_train(
@@ -110,14 +143,8 @@ def spice_alpha_train(
     dt: float,
     state0: MIFState | None = None,
 ) -> Result:
-    """ngspice run of ``alpha`` (spikes at ``spike_times``, s) driving the neuron; max step dt/10.
-    Also saves the alpha states v(xa.i) (A) and v(xa.s)."""
-    state0 = MIF(params).rest_state() if state0 is None else state0
-    net = _neuron_netlist(f"MIF alpha train w={alpha_params.w:g} A", params, state0)
-    net.include(lib_path("alpha"))
-    net.vsource("spk", "spk", "0", pwl(*spike_source_values(spike_times, SPIKE_WIDTH_FRACTION * dt)))
-    net.subckt("a", ["spk", "m"], "alpha", alpha_params.spice_params())
-    return _finish(net, t_stop, dt, "v(xa.i)", "v(xa.s)")
+    """ngspice run of :func:`alpha_train_netlist`."""
+    return run(alpha_train_netlist(params, alpha_params, spike_times, t_stop, dt, state0))
 
 
 def constant_current(

@@ -1,0 +1,98 @@
+"""Per-model glue for the validator: how a case becomes ngspice (A), reference (B), twin (C).
+
+An adapter knows its model's parameter record, waveforms and units, which stimuli it takes,
+the netlist of a case, an independent reference integration of the model's ODE (numpy/scipy,
+written from the equations, sharing no code with the twin), and the twin run.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...spice.cache import cached_run
+from ...stimuli import grid
+
+ADAPTERS = {"mss": "mss", "mif": "mif", "pcm": "pcm"}
+
+
+class Adapter:
+    model: str = ""
+    params_cls: Any = None
+    units: dict[str, str] = {}
+    stimuli: tuple[str, ...] = ()
+    integrators: tuple[str, ...] = ("euler", "exp-euler")
+    #: relative ngspice cost per timepoint (for the run-time estimate)
+    spice_cost: float = 1.0
+    provenance: str = ""
+
+    # -- case checks ---------------------------------------------------------------------
+    def params(self, case) -> Any:
+        record = self.params_cls.preset(case.preset) if case.preset else self.params_cls()
+        fields = set(record.__dataclass_fields__)
+        unknown = set(case.params) - fields
+        if unknown:
+            raise ValueError(f"params: unknown field(s) {sorted(unknown)} for {self.model}; known: {sorted(fields)}")
+        return record.replace(**case.params)
+
+    def model_params(self, case) -> Any:
+        """Parameters of the twin's model (reference B and twin C): the case's, with
+        ``twin_params`` on top (a deliberate mismatch for negative controls)."""
+        record = self.params(case)
+        unknown = set(case.twin_params) - set(record.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"twin_params: unknown field(s) {sorted(unknown)} for {self.model}")
+        return record.replace(**case.twin_params)
+
+    def check(self, case) -> None:
+        self.model_params(case)
+        self.stimulus(case)
+        if case.integrator not in self.integrators:
+            raise ValueError(f"integrator = {case.integrator!r}: {self.model} twins take {self.integrators}")
+        unknown = set(case.tolerance) - set(self.units)
+        if unknown:
+            raise ValueError(f"tolerance: unknown waveform(s) {sorted(unknown)}; {self.model} has {sorted(self.units)}")
+        if case.method not in ("trap", "gear"):
+            raise ValueError(f"spice.method = {case.method!r}: must be 'trap' or 'gear'")
+
+    def stimulus(self, case) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def base_dir(case) -> Path | None:
+        return Path(case.source).parent if case.source and Path(case.source).exists() else None
+
+    # -- the three traces ----------------------------------------------------------------
+    def grid(self, case) -> np.ndarray:
+        return grid(case.dt, case.t_stop)
+
+    def netlist(self, case) -> str:
+        raise NotImplementedError
+
+    def spice_traces(self, case, result, t) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def spice(self, case, use_cache: bool = True) -> dict[str, np.ndarray]:
+        return self.spice_traces(case, cached_run(self.netlist(case), use_cache=use_cache), self.grid(case))
+
+    def reference(self, case):
+        """A callable t -> {waveform: array}: the independent integration, densely evaluable."""
+        raise NotImplementedError
+
+    def twin(self, case) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    # -- stochastic mode -----------------------------------------------------------------
+    def ensembles(self, case) -> tuple[dict, dict]:
+        """(reference, twin) ensemble statistics {waveform: (mean, std, n)} on the grid."""
+        raise NotImplementedError(f"{self.model} has no stochastic validation mode")
+
+
+def get_adapter(model: str) -> Adapter:
+    if model not in ADAPTERS:
+        raise ValueError(f"model = {model!r}: must be one of {sorted(ADAPTERS)}")
+    module = importlib.import_module(f"{__name__}.{ADAPTERS[model]}")
+    return module.ADAPTER

@@ -1,0 +1,147 @@
+"""MIF neuron in the validator: alpha-train and constant-current cases.
+
+Reference (B): the neuron ODE written again here from DEVICE-MODELS.md §2 (scalar Python, no
+code shared with the twin), driven by the analytic alpha current
+I(t) = Σ w·((t − t_k)/τ_α)·exp(1 − (t − t_k)/τ_α), and integrated by scipy's DOP853 at
+rtol 1e-9 (atol 1e-12), restarted at every spike time (the current's slope jumps there).
+The membrane is stiff (C·R_on = 0.1 µs), so DOP853 takes sub-µs steps: a 10 ms case costs a
+few seconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy.integrate import solve_ivp
+
+from ...devices.alpha import AlphaCurrent, AlphaParams, step_mean
+from ...devices.mif import MIF, MIFParams
+from ...spice.benches.mif import UNITS, alpha_train_netlist, constant_current_netlist, spikes_on_grid
+from . import Adapter
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def _rhs_factory(p: MIFParams, current):
+    nu_off = p.nu if p.vol_form == 0 else 1.0
+    nu_leak = p.nu if p.vol_form == 1 else 0.0
+
+    def switch(x, vd, v_on, v_off, tau):
+        on = _sigmoid((vd - v_on) / p.v_t)
+        off = _sigmoid(-(vd + v_off) / p.v_t)
+        return ((1.0 - x) * on - nu_off * x * off - nu_leak * x) / tau
+
+    def rhs(t, y):
+        v, x1, x2 = y
+        g1 = x1 / p.r_on + (1.0 - x1) / p.r_off
+        g2 = x2 / p.r_on + (1.0 - x2) / p.r_off
+        dv = (current(t) - g1 * (v - p.v1) - g2 * (v - p.v2)) / p.c_mem
+        vd1 = v - p.v1
+        vd2 = (p.v2 - v) if p.pol2 < 0 else (v - p.v2)
+        return [dv, switch(x1, vd1, p.v_on1, p.v_off1, p.tau1), switch(x2, vd2, p.v_on2, p.v_off2, p.tau2)]
+
+    return rhs
+
+
+class MIFAdapter(Adapter):
+    model = "mif"
+    params_cls = MIFParams
+    units = UNITS
+    stimuli = ("alpha", "constant")
+    spice_cost = 1.5
+    provenance = (
+        "Kang et al., IEEE TCAS-I 2021, via MEMprop (seed 002) Table III as reconstructed in "
+        "DEVICE-MODELS.md §2 (memprop); tonic: same topology, parameters from a search"
+    )
+
+    def stimulus(self, case) -> dict:
+        spec = dict(case.stimulus)
+        kind = spec.pop("kind", None)
+        if kind == "constant":
+            if set(spec) != {"current"}:
+                raise ValueError(f"stimulus 'constant' takes exactly: current (A); got {sorted(spec)}")
+            return {"kind": kind, "current": float(spec["current"])}
+        if kind == "alpha":
+            allowed = {"spike_times", "w", "tau_alpha"}
+            if set(spec) - allowed or not {"spike_times", "w"} <= set(spec):
+                raise ValueError(f"stimulus 'alpha' takes spike_times (s), w (A), optional tau_alpha (s); got {sorted(spec)}")
+            alpha = AlphaParams(w=float(spec["w"]), tau_alpha=float(spec.get("tau_alpha", AlphaParams().tau_alpha)))
+            _, on_grid = spikes_on_grid(spec["spike_times"], case.steps, case.dt)
+            return {"kind": kind, "alpha": alpha, "spike_times": on_grid}
+        raise ValueError(f"stimulus kind {kind!r}: MIF cases take 'alpha' or 'constant'")
+
+    def _rest(self, case):
+        return MIF(self.params(case)).rest_state(like=torch.zeros((), dtype=torch.float64))
+
+    def netlist(self, case) -> str:
+        p, s, rest = self.params(case), self.stimulus(case), self._rest(case)
+        if s["kind"] == "constant":
+            return constant_current_netlist(p, s["current"], case.t_stop, case.dt, rest, case.max_step, case.method)
+        return alpha_train_netlist(p, s["alpha"], s["spike_times"], case.t_stop, case.dt, rest, case.max_step, case.method)
+
+    def spice_traces(self, case, result, t):
+        s = self.stimulus(case)
+        i_in = np.full_like(t, s["current"]) if s["kind"] == "constant" else result.at("xa.i", t)
+        return {"v": result.at("m", t), "x1": result.at("xn.x1", t), "x2": result.at("xn.x2", t), "i_in": i_in}
+
+    def _current(self, s):
+        if s["kind"] == "constant":
+            return lambda t: s["current"]
+        w, tau, times = s["alpha"].w, s["alpha"].tau_alpha, s["spike_times"]
+
+        def current(t):
+            total = 0.0
+            for tk in times:
+                if t > tk:
+                    u = (t - tk) / tau
+                    total += w * u * math.exp(1.0 - u)
+            return total
+
+        return current
+
+    def reference(self, case):
+        p, s = self.model_params(case), self.stimulus(case)
+        current = self._current(s)
+        rhs = _rhs_factory(p, current)
+        rest = self._rest(case)
+        y = [float(rest.v), float(rest.x1), float(rest.x2)]
+        corners = sorted(tk for tk in s.get("spike_times", []) if 0 < tk < case.t_stop)
+        edges = [0.0, *corners, case.t_stop]
+        pieces = []
+        for t0, t1 in zip(edges[:-1], edges[1:], strict=True):
+            sol = solve_ivp(rhs, (t0, t1), y, method="DOP853", rtol=1e-9, atol=1e-12, dense_output=True)
+            if not sol.success:
+                raise RuntimeError(f"{case.name}: reference integration failed: {sol.message}")
+            pieces.append((t0, t1, sol.sol))
+            y = list(sol.y[:, -1])
+
+        def at(t):
+            t = np.atleast_1d(np.asarray(t, dtype=float))
+            out = np.empty((3, t.size))
+            for t0, t1, sol in pieces:
+                sel = (t >= t0) & (t <= t1)
+                if sel.any():
+                    out[:, sel] = sol(t[sel])
+            i_in = np.array([current(tt) for tt in t])
+            return {"v": out[0], "x1": out[1], "x2": out[2], "i_in": i_in}
+
+        return at
+
+    def twin(self, case, **_):
+        p, s = self.model_params(case), self.stimulus(case)
+        if s["kind"] == "constant":
+            drive = torch.full((case.steps,), s["current"], dtype=torch.float64)
+            i_in = np.full(case.steps + 1, s["current"])
+        else:
+            spikes, _ = spikes_on_grid(s["spike_times"], case.steps, case.dt)
+            alpha = AlphaCurrent(s["alpha"]).simulate(spikes, case.dt)
+            drive, i_in = step_mean(alpha["i"]), alpha["i"].numpy()
+        out = MIF(p).simulate(drive, case.dt, integrator=case.integrator, state0=self._rest(case))
+        return {**{k: v.detach().numpy() for k, v in out.items()}, "i_in": i_in}
+
+
+ADAPTER = MIFAdapter()

@@ -1,0 +1,202 @@
+"""Run one validation case: ngspice (A), reference (B), twin (C); metrics; verdict.
+
+|A−B| is the *model error* (do the equations match the circuit?), |B−C| the *integration error*
+(is this dt good enough?), and |A−C| is judged against the case's tolerance. A twin trace that
+is non-finite or leaves the reference's range by more than a factor of 10 is *diverged*: its
+errors are infinite, never a small number. Stochastic cases compare ensemble mean and std
+(twin vs reference) within 3 standard errors at ten checkpoints spread over the grid points
+that the adapter marks resolvable (for the MSS: at least ten switches in the minority state).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from .adapters import get_adapter
+from .cases import Case
+from .metrics import ensemble_errors, spike_errors, waveform_errors
+
+CHECKPOINTS = 10
+
+
+def diverged(reference: np.ndarray, twin: np.ndarray) -> bool:
+    twin = np.asarray(twin, dtype=float)
+    if not np.all(np.isfinite(twin)):
+        return True
+    scale = float(np.max(np.abs(reference))) or 1.0
+    return float(np.max(np.abs(twin))) > 10.0 * scale
+
+
+def _errors(case: Case, t: np.ndarray, a: dict, b: dict) -> dict[str, dict[str, float]]:
+    out = {}
+    for name in a:
+        e = waveform_errors(a[name], b[name])
+        if name in case.spikes:
+            e.update(spike_errors(t, a[name], b[name], case.spikes[name]))
+        out[name] = e
+    return out
+
+
+def judge(case: Case, errors: dict[str, dict[str, float]]) -> list[str]:
+    """The bounds that ``errors`` break, as 'waveform.metric = value > bound' strings."""
+    broken = []
+    for wave, bounds in case.tolerance.items():
+        for metric, bound in bounds.items():
+            value = errors.get(wave, {}).get(metric, float("inf"))
+            if not value <= bound:
+                broken.append(f"{wave}.{metric} = {value:.4g} > {bound:g}")
+    return broken
+
+
+def params_record(case: Case) -> dict[str, Any]:
+    return dataclasses.asdict(get_adapter(case.model).params(case))
+
+
+def run_case(case: Case, use_cache: bool = True) -> dict[str, Any]:
+    """Everything the report needs about one case; ``traces`` holds the arrays for plots."""
+    start = time.perf_counter()
+    adapter = get_adapter(case.model)
+    t = adapter.grid(case)
+    a = adapter.spice(case, use_cache=use_cache)
+    # The twin's own warnings (e.g. forward Euler past its stability bound) belong in the
+    # report, not on the terminal.
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+        warnings.simplefilter("always")
+        if case.mode == "stochastic":
+            result = _stochastic(case, adapter, t, a)
+        else:
+            result = _deterministic(case, adapter, t, a)
+    result["warnings"] = sorted({str(w.message) for w in caught})
+    result.update(
+        name=case.name,
+        model=case.model,
+        params=params_record(case),
+        stimulus=case.stimulus,
+        dt=case.dt,
+        t_stop=case.t_stop,
+        integrator=case.integrator,
+        mode=case.mode,
+        spice={"method": case.method, "max_step": case.max_step},
+        tolerance=case.tolerance,
+        units=adapter.units,
+        provenance=adapter.provenance,
+        expect=case.expect,
+        twin_params=case.twin_params,
+        spicegrad_version=__version__,
+        seconds=round(time.perf_counter() - start, 3),
+    )
+    result["as_expected"] = {
+        "pass": result["status"] == "passed",
+        "diverged": result["status"] == "diverged",
+        "fail": not result["passed"],
+    }[case.expect]
+    return result
+
+
+def _deterministic(case: Case, adapter, t: np.ndarray, a: dict) -> dict[str, Any]:
+    b = adapter.reference(case)(t)
+    c = adapter.twin(case)
+    total = _errors(case, t, a, c)
+    model = _errors(case, t, a, b)
+    integration = _errors(case, t, b, c)
+    broken = judge(case, total)
+    blown = [name for name in c if diverged(b[name], c[name])]
+    causes = []
+    if blown:
+        causes.append("diverged")
+    if judge(case, model):
+        causes.append("model")
+    if judge(case, integration) and not blown:
+        causes.append("integration")
+    return {
+        "metrics": total,
+        "model_error": model,
+        "integration_error": integration,
+        "broken": broken,
+        "passed": not broken and not blown,
+        "status": "diverged" if blown else ("passed" if not broken else "failed"),
+        "causes": causes if (broken or blown) else [],
+        "traces": {"t": t, "A": a, "B": b, "C": c},
+    }
+
+
+def _stochastic(case: Case, adapter, t: np.ndarray, a: dict) -> dict[str, Any]:
+    ref, twin, valid = adapter.ensembles(case)
+    candidates = np.flatnonzero(valid)
+    if len(candidates) < CHECKPOINTS:
+        raise ValueError(f"{case.name}: only {len(candidates)} grid points where the ensemble is resolvable")
+    picks = candidates[np.linspace(0, len(candidates) - 1, CHECKPOINTS).round().astype(int)]
+    # ngspice (A) runs the mean field: plotted beside the ensembles, not scored against them.
+    total, model = {}, {}
+    for name, stats_b in ref.items():
+        at = lambda s: {**{k: s[k][picks] for k in ("mean", "std", "kurtosis")}, "n": s["n"]}  # noqa: E731
+        total[name] = ensemble_errors(at(stats_b), at(twin[name]))
+    broken = judge(case, total)
+    blown = [name for name, s in twin.items() if diverged(ref[name]["mean"], s["mean"])]
+    return {
+        "metrics": total,
+        "model_error": model,
+        "integration_error": {},
+        "broken": broken,
+        "passed": not broken and not blown,
+        "status": "diverged" if blown else ("passed" if not broken else "failed"),
+        "causes": (["diverged"] if blown else []) + (["ensemble"] if broken else []),
+        "traces": {
+            "t": t,
+            "A": a,
+            "B": {k: v["mean"] for k, v in ref.items()},
+            "C": {k: v["mean"] for k, v in twin.items()},
+            "B_std": {k: v["std"] for k, v in ref.items()},
+            "C_std": {k: v["std"] for k, v in twin.items()},
+        },
+        "checkpoints": t[picks].tolist(),
+    }
+
+
+DEFAULT_SWEEP = (5e-7, 1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4)
+
+
+def dt_sweep(case: Case, dts: tuple[float, ...] = DEFAULT_SWEEP, integrators: tuple[str, ...] | None = None) -> dict:
+    """Twin vs reference (integration error) for each dt and integrator; dt advice.
+
+    ``advice[integrator]`` gives the largest swept dt whose integration error meets the case's
+    tolerance and the smallest swept dt at which the twin diverged (None where none did).
+    """
+    adapter = get_adapter(case.model)
+    integrators = integrators or adapter.integrators
+    reference = adapter.reference(case)
+    rows = []
+    for integrator in integrators:
+        for dt in dts:
+            if round(case.t_stop / dt) < 2:
+                continue
+            variant = case.with_twin(dt=dt, integrator=integrator)
+            t = adapter.grid(variant)
+            b = reference(t)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with np.errstate(all="ignore"):
+                    c = adapter.twin(variant)
+            errors = _errors(variant, t, b, c)
+            blown = any(diverged(b[n], c[n]) for n in c)
+            rows.append({
+                "integrator": integrator,
+                "dt": dt,
+                "errors": errors,
+                "diverged": blown,
+                "meets_tolerance": not blown and not judge(variant, errors),
+            })
+    advice = {}
+    for integrator in integrators:
+        mine = [r for r in rows if r["integrator"] == integrator]
+        ok = [r["dt"] for r in mine if r["meets_tolerance"]]
+        bad = [r["dt"] for r in mine if r["diverged"]]
+        advice[integrator] = {"largest_dt_within_tolerance": max(ok) if ok else None,
+                              "smallest_dt_diverged": min(bad) if bad else None}
+    return {"case": case.name, "model": case.model, "rows": rows, "advice": advice}
