@@ -81,6 +81,52 @@ def _cmd_characterize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import CaseError, SchedulerError, load_cases, run_suite, write_report
+    from .validate.adapters import get_adapter
+    from .validate.certificates import store_certificate
+
+    try:
+        cases = load_cases([Path(p) for p in args.cases] if args.cases else None)
+        if args.model != "all":
+            cases = [c for c in cases if c.model == args.model]
+        if args.quick:
+            cases = [c for c in cases if c.quick]
+        if not cases:
+            raise CaseError(f"no case selected (model {args.model!r}, quick={args.quick})")
+        sweeps = []
+        if not args.no_sweep:
+            seen = set()
+            for c in cases:
+                if (c.model not in seen and c.expect == "pass" and c.mode == "deterministic"
+                        and not c.twin_params and get_adapter(c.model).sweep_dts):
+                    seen.add(c.model)
+                    sweeps.append(c)
+        results, swept = run_suite(cases, sweeps, workers=args.workers, scheduler=args.scheduler,
+                                   use_cache=not args.no_cache, quick=args.quick)
+    except (CaseError, SchedulerError) as exc:
+        print(f"spicegrad validate: {exc}", file=sys.stderr)
+        return 2
+    for r in results:
+        if r["passed"] and r["expect"] == "pass" and not r["twin_params"]:
+            store_certificate(r)
+    data = write_report(results, swept, args.report) if args.report else None
+    width = max(len(r["name"]) for r in results)
+    for r in results:
+        mark = "ok " if r["as_expected"] else "BAD"
+        expect = "" if r["expect"] == "pass" else f" (expected {r['expect']})"
+        print(f"{mark} {r['name']:{width}} {r['status']}{expect} {', '.join(r['broken'])}")
+    for s in swept:
+        for integ, adv in s["advice"].items():
+            print(f"dt advice {s['case']} [{integ}]: largest dt within tolerance "
+                  f"{adv['largest_dt_within_tolerance']}, smallest dt that diverged {adv['smallest_dt_diverged']}")
+    passed = all(r["as_expected"] for r in results)
+    if data is not None:
+        print(f"report: {Path(args.report).resolve() / 'index.html'}")
+    print("validation " + ("PASSED" if passed else "FAILED"))
+    return 0 if passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spicegrad",
@@ -94,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", "-o", default="out/demo", help="output folder (default: out/demo)")
     demo.add_argument("--model", action="append", choices=["mss", "mif", "pcm"], help="only this device (repeatable)")
     demo.set_defaults(func=_cmd_demo)
+
+    val = sub.add_parser("validate", help="twin vs ngspice vs reference: report, dt advice, certificates")
+    val.add_argument("--model", choices=["mss", "mif", "pcm", "all"], default="all")
+    val.add_argument("--quick", action="store_true", help="only the cases marked quick (< 60 s)")
+    val.add_argument("--report", metavar="DIR", help="write DIR/index.html and DIR/summary.json")
+    fan = val.add_mutually_exclusive_group()
+    fan.add_argument("--workers", type=int, metavar="N", help="fan out on a local Dask cluster of N processes")
+    fan.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="fan out on an existing Dask scheduler")
+    val.add_argument("--cases", nargs="+", metavar="PATH", help="case files or folders (default: validate/cases)")
+    val.add_argument("--no-cache", action="store_true", help="rerun ngspice even where a cached result exists")
+    val.add_argument("--no-sweep", action="store_true", help="skip the dt sweeps")
+    val.set_defaults(func=_cmd_validate)
 
     char = sub.add_parser("characterize", help="MIF response table, tonic f–I curve, Bendixson check")
     char.add_argument("--out", "-o", default="out/characterize", help="output folder")

@@ -159,17 +159,24 @@ def _stochastic(case: Case, adapter, t: np.ndarray, a: dict) -> dict[str, Any]:
     }
 
 
-DEFAULT_SWEEP = (5e-7, 1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4)
-
-
-def dt_sweep(case: Case, dts: tuple[float, ...] = DEFAULT_SWEEP, integrators: tuple[str, ...] | None = None) -> dict:
+def dt_sweep(
+    case: Case,
+    dts: tuple[float, ...] | None = None,
+    integrators: tuple[str, ...] | None = None,
+    quick: bool = False,
+) -> dict:
     """Twin vs reference (integration error) for each dt and integrator; dt advice.
 
+    ``dts`` defaults to the adapter's ``sweep_dts``; ``quick`` keeps those >= the case's dt
+    (the small steps are where the sweep spends its time).
     ``advice[integrator]`` gives the largest swept dt whose integration error meets the case's
     tolerance and the smallest swept dt at which the twin diverged (None where none did).
     """
     adapter = get_adapter(case.model)
     integrators = integrators or adapter.integrators
+    dts = adapter.sweep_dts if dts is None else dts
+    if quick:
+        dts = tuple(dt for dt in dts if dt >= case.dt * (1 - 1e-9))
     reference = adapter.reference(case)
     rows = []
     for integrator in integrators:

@@ -25,6 +25,8 @@ class Adapter:
     units: dict[str, str] = {}
     stimuli: tuple[str, ...] = ()
     integrators: tuple[str, ...] = ("euler", "exp-euler")
+    #: twin dt values swept for dt advice (empty: the model has no integrator to advise on)
+    sweep_dts: tuple[float, ...] = (5e-7, 1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4)
     #: relative ngspice cost per timepoint (for the run-time estimate)
     spice_cost: float = 1.0
     provenance: str = ""

@@ -52,6 +52,7 @@ class MIFAdapter(Adapter):
     params_cls = MIFParams
     units = UNITS
     stimuli = ("alpha", "constant")
+    sweep_dts = (1e-7, 2e-7, 5e-7, 1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5)
     spice_cost = 1.5
     provenance = (
         "Kang et al., IEEE TCAS-I 2021, via MEMprop (seed 002) Table III as reconstructed in "

@@ -46,6 +46,7 @@ class PCMAdapter(Adapter):
     units = UNITS
     stimuli = ("set_pulses",)
     integrators = ("event",)
+    sweep_dts = ()
     provenance = "Nandakumar et al., J. Appl. Phys. 124, 152135 (2018); SRNN-PCM code (MIT)"
 
     def stimulus(self, case) -> int:
