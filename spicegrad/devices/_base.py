@@ -59,3 +59,23 @@ class DeviceParams:
 def as_like(value: Any, like: torch.Tensor) -> torch.Tensor:
     """``value`` as a tensor on the device and in the dtype of ``like`` (broadcastable)."""
     return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+
+
+class Twin(torch.nn.Module):
+    """Base of the device twins: holds one ``Params`` record (``Twin.Params`` names its class)."""
+
+    Params: ClassVar[type] = DeviceParams
+
+    def __init__(self, params=None):
+        super().__init__()
+        self.params = params if params is not None else self.Params()
+        if not isinstance(self.params, self.Params):
+            raise ValueError(
+                f"{type(self).__name__} expects {type(self).__name__}.Params "
+                f"({self.Params.__name__}), got {type(self.params).__name__}"
+            )
+
+    @classmethod
+    def preset(cls, name: str):
+        """Named parameter set (see ``Params.PRESETS``), returned as a ``Params`` record."""
+        return cls.Params.preset(name)

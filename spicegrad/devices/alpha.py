@@ -34,7 +34,6 @@ import math
 from typing import ClassVar, NamedTuple
 
 import torch
-from torch import nn
 
 from .._checks import (
     check_fields,
@@ -43,7 +42,7 @@ from .._checks import (
     require_finite_tensor,
     require_positive,
 )
-from ._base import DeviceParams, as_like, param
+from ._base import DeviceParams, Twin, as_like, param
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +75,7 @@ def alpha_step(
     return AlphaState(q * s_plus, i_next)
 
 
-class AlphaCurrent(nn.Module):
+class AlphaCurrent(Twin):
     """Alpha-current twin. ``AlphaCurrent(AlphaCurrent.Params(w=20e-6))``.
 
     ``w`` may be overridden per call by a tensor (e.g. a learnable weight, broadcast against the
@@ -84,16 +83,6 @@ class AlphaCurrent(nn.Module):
     """
 
     Params = AlphaParams
-
-    def __init__(self, params: AlphaParams | None = None):
-        super().__init__()
-        self.params = params if params is not None else AlphaParams()
-        if not isinstance(self.params, AlphaParams):
-            raise ValueError(f"AlphaCurrent expects AlphaCurrent.Params, got {type(self.params).__name__}")
-
-    @classmethod
-    def preset(cls, name: str) -> AlphaParams:
-        return AlphaParams.preset(name)
 
     def simulate(
         self, spikes: torch.Tensor, dt: float, w: torch.Tensor | None = None

@@ -66,7 +66,6 @@ from types import SimpleNamespace
 from typing import Any, ClassVar, NamedTuple
 
 import torch
-from torch import nn
 
 from .._checks import (
     check_fields,
@@ -77,7 +76,7 @@ from .._checks import (
     require_positive,
     require_range,
 )
-from ._base import DeviceParams, param
+from ._base import DeviceParams, Twin, param
 from .integrators import Integrator, get_integrator
 
 
@@ -395,21 +394,10 @@ def mif_simulate(
     return states._asdict()
 
 
-class MIF(nn.Module):
+class MIF(Twin):
     """MIF neuron twin. ``MIF(MIF.Params())`` (memprop) or ``MIF(MIF.preset("tonic"))``."""
 
     Params = MIFParams
-
-    def __init__(self, params: MIFParams | None = None):
-        super().__init__()
-        self.params = params if params is not None else MIFParams()
-        if not isinstance(self.params, MIFParams):
-            raise ValueError(f"MIF expects MIF.Params, got {type(self.params).__name__}")
-
-    @classmethod
-    def preset(cls, name: str) -> MIFParams:
-        """Named parameter set: 'memprop' (default) or 'tonic'."""
-        return MIFParams.preset(name)
 
     def rest_state(self, like: torch.Tensor | None = None) -> MIFState:
         """Zero-input equilibrium (see :func:`mif_rest_state`)."""

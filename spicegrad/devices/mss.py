@@ -38,7 +38,6 @@ import dataclasses
 from typing import ClassVar
 
 import torch
-from torch import nn
 
 from .._checks import (
     check_fields,
@@ -47,7 +46,7 @@ from .._checks import (
     require_positive,
     require_range,
 )
-from ._base import DeviceParams, param
+from ._base import DeviceParams, Twin, param
 from .integrators import get_integrator
 
 BOLTZMANN = 1.380649e-23  # J/K (exact, SI 2019)
@@ -171,21 +170,10 @@ def mss_step(
     return x + mean + torch.sqrt(var.clamp_min(0.0) + 1e-30) * noise
 
 
-class MSS(nn.Module):
+class MSS(Twin):
     """MSS memristor twin. ``MSS(MSS.Params(...))``; :meth:`simulate` runs a voltage trace."""
 
     Params = MSSParams
-
-    def __init__(self, params: MSSParams | None = None):
-        super().__init__()
-        self.params = params if params is not None else MSSParams()
-        if not isinstance(self.params, MSSParams):
-            raise ValueError(f"MSS expects MSS.Params, got {type(self.params).__name__}")
-
-    @classmethod
-    def preset(cls, name: str) -> MSSParams:
-        """Named parameter set: 'knowm-default' or 'knowm-schottky'."""
-        return MSSParams.preset(name)
 
     def forward(self, v: torch.Tensor, x: torch.Tensor, dt: float, integrator: str = "euler"):
         """One step: returns (i_k, x_{k+1})."""
