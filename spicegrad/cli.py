@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     char.add_argument("--out", "-o", default="out/characterize", help="output folder")
     char.set_defaults(func=_cmd_characterize)
 
+    from .crossbar.cli import add_netlist_parser
+
+    add_netlist_parser(sub)
+
     sim = sub.add_parser("simulate", help="run a netlist in ngspice and save its vectors as .npz")
     sim.add_argument("netlist", help="netlist file (.cir)")
     sim.add_argument("-o", "--output", help="output .npz (default: beside the netlist)")

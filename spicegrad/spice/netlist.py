@@ -126,6 +126,10 @@ class Netlist:
             args.append(number(max_step, "tran max step"))
         self.lines.append(".tran " + " ".join(args) + (" uic" if uic else ""))
 
+    def op(self) -> None:
+        """A DC operating-point analysis."""
+        self.lines.append(".op")
+
     def save(self, *vectors: str) -> None:
         checked = []
         for vec in vectors:

@@ -1,0 +1,124 @@
+"""``spicegrad netlist crossbar``: write a crossbar netlist that ngspice runs unchanged.
+
+Registered on the main parser by :func:`add_netlist_parser`; every value a user gives is parsed
+and checked here or in the generator, and a bad one ends with a message on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_write_text
+from .devices import DEVICES, NEURONS, get_device, resolve_params
+from .generator import crossbar_circuit, estimate, parse_stimulus
+from .mapping import map_weights, require_weights
+from .topology import PAIRS, CrossbarSpec, require_resistance
+
+EXAMPLE = "spicegrad netlist crossbar --rows 8 --cols 4 --r-wire 1 --stimulus sine:0.6,1e3 -o xbar.cir"
+
+
+def _count(text: str, flag: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"{flag} {text!r}: must be a positive integer")
+    return value
+
+
+def _number(text: str | None, flag: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{flag} {text!r}: must be a number") from None
+
+
+def _load_weights(path: str, shape: tuple[int, int]) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"--weights {path}: no such file (expected a .npy array of shape {shape})")
+    try:
+        data = np.load(p, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"--weights {path}: not a readable .npy array ({exc})") from None
+    return require_weights(data, shape)
+
+
+def build_crossbar(args: argparse.Namespace):
+    """(circuit, messages) from parsed arguments; raises ValueError on bad input."""
+    rows, cols = _count(args.rows, "--rows"), _count(args.cols, "--cols")
+    resist = {name: require_resistance("crossbar", flag, _number(getattr(args, name), flag))
+              for name, flag in (("r_wire", "--r-wire"), ("r_driver", "--r-driver"), ("r_sense", "--r-sense"))}
+    spec = CrossbarSpec(rows, cols, args.pairs, **resist)
+    device = get_device(args.device)
+    params = resolve_params(device, None)
+    messages = [f"{rows}x{cols} {args.pairs} {args.device} crossbar: {estimate(spec, args.device).describe()}"]
+    g = None
+    if args.weights:
+        mapping = map_weights(_load_weights(args.weights, (rows, cols)), *device.g_range(params),
+                              pairs=args.pairs, w_max=_number(args.w_max, "--w-max"))
+        g = mapping.g
+        messages.append(mapping.report())
+    circuit = crossbar_circuit(
+        spec, args.device, g, params=params, stimuli=parse_stimulus(args.stimulus, rows),
+        neurons=args.neurons, analysis=args.analysis, dt=_number(args.dt, "--dt"),
+        t_stop=_number(args.t_stop, "--t-stop"), max_step=_number(args.max_step, "--max-step"),
+        save_states=args.save_states, inline_models=args.inline_models, force=args.force,
+    )
+    return circuit, messages
+
+
+def _cmd_crossbar(args: argparse.Namespace) -> int:
+    try:
+        circuit, messages = build_crossbar(args)
+        text = circuit.render()
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"spicegrad netlist crossbar: {exc}", file=sys.stderr)
+        return 2
+    out = atomic_write_text(args.output, text)
+    for line in messages:
+        print(line)
+    print(f"{circuit.n_elements:,} elements -> {out}")
+    return 0
+
+
+def add_netlist_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``netlist`` (with its ``crossbar`` subcommand) on ``subparsers``."""
+    netlist = subparsers.add_parser("netlist", help="write SPICE netlists (crossbar arrays)")
+    kinds = netlist.add_subparsers(dest="netlist_kind", required=True, metavar="KIND")
+    xb = kinds.add_parser(
+        "crossbar",
+        help="an R x C memristive crossbar read into virtual ground (or into MIF neurons)",
+        description="Write an ngspice netlist of a crossbar array. Example: " + EXAMPLE,
+    )
+    xb.add_argument("--rows", required=True, help="rows (inputs), a positive integer")
+    xb.add_argument("--cols", required=True, help="outputs (logical columns), a positive integer")
+    xb.add_argument("--device", choices=list(DEVICES), default="mss", help="cell device (default mss)")
+    xb.add_argument("--pairs", choices=list(PAIRS), default="differential",
+                    help="differential: G+/G- column pair per output; single: one column (default differential)")
+    xb.add_argument("--r-wire", default="0", help="wire resistance per segment between cells, Ω (default 0)")
+    xb.add_argument("--r-driver", default="0", help="row driver resistance, Ω (default 0)")
+    xb.add_argument("--r-sense", default="0", help="column sense resistance, Ω (default 0)")
+    xb.add_argument("--neurons", choices=list(NEURONS), default="none", help="terminate outputs into neurons")
+    xb.add_argument("--weights", help=".npy weight matrix [rows, cols] (default: all zero = g_min)")
+    xb.add_argument("--w-max", help="weight mapped to g_max; larger ones are clipped (default max|W|)")
+    xb.add_argument("--stimulus", default="dc:0.1",
+                    help="row stimulus: dc:V | sine:AMP,FREQ[,OFFSET] | pulse:LOW,HIGH,PERIOD,WIDTH[,DELAY[,RISE]] "
+                         "| pwl:FILE.npy ([T,2] or [T,1+rows]: time, volts) (default dc:0.1)")
+    xb.add_argument("--analysis", choices=["tran", "op"], default="tran", help="default tran (uic)")
+    xb.add_argument("--dt", default="1e-6", help="transient step, s (default 1e-6)")
+    xb.add_argument("--t-stop", help="transient end, s (default: from the stimulus)")
+    xb.add_argument("--max-step", help="largest ngspice step, s (default: ngspice's choice)")
+    xb.add_argument("--save-states", action="store_true", help="also save every device state v(xd_i_j.x)")
+    xb.add_argument("--inline-models", action="store_true", help="copy the model libraries into the file")
+    xb.add_argument("--force", action="store_true", help="write arrays above the size limit")
+    xb.add_argument("-o", "--output", required=True, help="netlist file to write (.cir)")
+    xb.set_defaults(func=_cmd_crossbar)
+    return netlist

@@ -1,0 +1,251 @@
+"""Crossbar netlists: the array of :mod:`~spicegrad.crossbar.topology` as a checked circuit.
+
+:func:`crossbar_circuit` places row sources (DC, sine, pulse or PWL from an array), driver,
+wire and sense resistances, one device per cell programmed from a conductance matrix, ammeters
+(0 V sources to ground) at the column ends, and optionally one neuron per output fed the
+output's current (I⁺ - I⁻ for differential pairs) through current-controlled current sources,
+so the array is read into virtual ground either way. :func:`crossbar_netlist` renders it.
+
+Sizes are checked first: :func:`estimate` gives the netlist size and ngspice's expected cost,
+and arrays whose netlist would exceed ``limit_bytes`` need ``force=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import require_finite, require_positive
+from ..spice.circuit import CCCS, RESISTOR, VSOURCE, Circuit
+from ..spice.netlist import Source, number
+from ..stimuli import PulseTrain, Samples, Sine
+from .devices import get_device, get_neuron, resolve_params
+from .topology import CrossbarSpec
+
+#: netlists above this size need force=True (ngspice would take hours on such arrays anyway)
+LIMIT_BYTES = 64 * 2**20
+#: measured ngspice-39 cost of an MSS crossbar transient (DESIGN.md, Scale): s/device/timepoint
+NGSPICE_S_PER_DEVICE_POINT = 30e-6
+#: ngspice accuracy for cross-checks, as the single-device testbenches use
+SPICE_OPTIONS = {"reltol": 1e-6, "abstol": 1e-15, "vntol": 1e-9}
+
+
+@dataclass(frozen=True)
+class DC:
+    """A constant level (V), for DC reads."""
+
+    level: float
+
+    def __post_init__(self) -> None:
+        require_finite("DC", "level", self.level)
+
+    def sample(self, t: np.ndarray) -> np.ndarray:
+        return np.full(np.shape(t), float(self.level))
+
+    def to_spice(self) -> Source:
+        return Source("DC " + number(self.level, "DC level"))
+
+    def describe(self) -> str:
+        return f"DC {self.level:g} V"
+
+
+def _floats(text: str, what: str, count: tuple[int, int]) -> list[float]:
+    parts = text.split(",")
+    if not count[0] <= len(parts) <= count[1]:
+        raise ValueError(f"stimulus {what}:{text!r}: expected {count[0]}..{count[1]} comma-separated numbers")
+    try:
+        return [float(p) for p in parts]
+    except ValueError as exc:
+        raise ValueError(f"stimulus {what}:{text!r}: arguments must be plain numbers") from exc
+
+
+def parse_stimulus(spec: str, rows: int) -> list:
+    """Row stimuli from a CLI spec, one per row (volts, seconds, hertz).
+
+    ``dc:V`` | ``sine:AMPLITUDE,FREQ[,OFFSET]`` | ``pulse:LOW,HIGH,PERIOD,WIDTH[,DELAY[,RISE]]``
+    | ``pwl:FILE.npy`` with an array [T, 2] (time, volts; every row) or [T, 1 + rows] (time,
+    then one column per row).
+    """
+    kind, sep, rest = str(spec).partition(":")
+    if not sep:
+        raise ValueError(f"stimulus {spec!r}: expected KIND:ARGS with KIND one of dc, sine, pulse, pwl")
+    if kind == "dc":
+        return [DC(*_floats(rest, kind, (1, 1)))] * rows
+    if kind == "sine":
+        return [Sine(*_floats(rest, kind, (2, 3)))] * rows
+    if kind == "pulse":
+        return [PulseTrain(*_floats(rest, kind, (4, 6)))] * rows
+    if kind == "pwl":
+        path = Path(rest)
+        if not path.is_file():
+            raise ValueError(f"stimulus pwl:{rest!r}: no such .npy file")
+        data = np.load(path, allow_pickle=False)
+        if data.ndim != 2 or data.shape[1] not in (2, 1 + rows):
+            raise ValueError(f"stimulus pwl:{rest}: array shape {data.shape}; need [T, 2] or [T, {1 + rows}]")
+        columns = [data[:, 1]] * rows if data.shape[1] == 2 else [data[:, 1 + i] for i in range(rows)]
+        return [Samples(tuple(data[:, 0].tolist()), tuple(c.tolist())) for c in columns]
+    raise ValueError(f"stimulus kind {kind!r}: must be one of dc, sine, pulse, pwl")
+
+
+def default_t_stop(stimulus, dt: float) -> float:
+    """One period of a sine, two of a pulse train, the span of a PWL, 10 steps of DC."""
+    if isinstance(stimulus, Sine):
+        return 1.0 / stimulus.freq
+    if isinstance(stimulus, PulseTrain):
+        return stimulus.delay + 2 * stimulus.period
+    if isinstance(stimulus, Samples):
+        return stimulus.times[-1]
+    return 10 * dt
+
+
+@dataclass(frozen=True)
+class Estimate:
+    devices: int
+    elements: int
+    bytes: int
+    ngspice_s_per_timepoint: float
+
+    def describe(self) -> str:
+        size = f"{self.bytes / 2**20:.0f} MiB" if self.bytes >= 2**20 else f"{self.bytes / 1024:.0f} kiB"
+        return (f"{self.devices:,} devices, {self.elements:,} elements, netlist ≈ {size}, "
+                f"ngspice ≈ {self.ngspice_s_per_timepoint:.3g} s per timepoint")
+
+
+def estimate(spec: CrossbarSpec, device: str = "mss") -> Estimate:
+    """Netlist size and ngspice cost of ``spec`` before anything is built."""
+    net = spec.network()
+    per_device = {"mss": 58, "pcm": 74, "resistor": 40}.get(device, 80)
+    resistors = net.n_resistors
+    elements = spec.n_devices + resistors + spec.rows + spec.physical_cols
+    size = spec.n_devices * per_device + resistors * 40 + 200 * (spec.rows + spec.physical_cols)
+    # wire resistance triples ngspice's cost per timepoint (DESIGN.md: 64x64, 1 Ω: 0.33 s vs 0.11 s)
+    cost = spec.n_devices * NGSPICE_S_PER_DEVICE_POINT * (3 if spec.r_wire > 0 else 1)
+    return Estimate(spec.n_devices, elements, size, cost)
+
+
+class NetlistTooLarge(ValueError):
+    """The requested netlist exceeds the size limit; pass force=True (CLI: --force)."""
+
+
+def check_size(spec: CrossbarSpec, device: str, force: bool, limit_bytes: int = LIMIT_BYTES) -> Estimate:
+    est = estimate(spec, device)
+    if est.bytes > limit_bytes and not force:
+        raise NetlistTooLarge(
+            f"a {spec.rows}x{spec.cols} {spec.pairs} crossbar is too large to write without --force: "
+            f"{est.describe()} (limit {limit_bytes / 2**20:.0f} MiB)"
+        )
+    return est
+
+
+def _row_stimuli(stimuli, rows: int) -> list:
+    if stimuli is None:
+        return [DC(0.1)] * rows
+    if not isinstance(stimuli, Sequence):
+        return [stimuli] * rows
+    if len(stimuli) != rows:
+        raise ValueError(f"stimuli: {len(stimuli)} given for {rows} rows; give one, or one per row")
+    return list(stimuli)
+
+
+def _conductances(spec: CrossbarSpec, g, g_range) -> np.ndarray:
+    shape = (spec.rows, spec.physical_cols)
+    if g is None:
+        return np.full(shape, g_range[0])
+    g = np.asarray(g, dtype=float)
+    if g.shape != shape:
+        raise ValueError(f"conductances: shape {g.shape} does not match the array's {shape} (rows, physical cols)")
+    if not (np.isfinite(g).all() and (g > 0).all()):
+        raise ValueError("conductances: every value must be a finite conductance > 0 S")
+    return g
+
+
+def crossbar_circuit(
+    spec: CrossbarSpec,
+    device: str = "mss",
+    g: np.ndarray | None = None,
+    *,
+    params=None,
+    stimuli=None,
+    neurons: str = "none",
+    analysis: str = "tran",
+    dt: float = 1e-6,
+    t_stop: float | None = None,
+    max_step: float | None = None,
+    options: dict | None = None,
+    save_states: bool = False,
+    inline_models: bool = False,
+    force: bool = False,
+) -> Circuit:
+    """The crossbar ``spec`` with ``device`` cells of conductance ``g`` [rows, physical cols] (S).
+
+    ``stimuli``: one stimulus for every row or one per row (objects with ``to_spice()``; default
+    DC 0.1 V). ``analysis``: ``"tran"`` (``.tran dt t_stop 0 max_step uic``; t_stop defaults to
+    :func:`default_t_stop`) or ``"op"`` (stateless devices only). Saved vectors: the ammeter
+    currents ``i(vsense_j)``, the neurons' membranes ``v(n_k)``, and with ``save_states`` every
+    cell's state ``v(xd_i_j.<state>)``.
+    """
+    if not isinstance(spec, CrossbarSpec):
+        raise ValueError(f"spec: expected a CrossbarSpec, got {type(spec).__name__}")
+    dev = get_device(device)
+    neuron = get_neuron(neurons)
+    check_size(spec, device, force)
+    params = resolve_params(dev, params)
+    g = _conductances(spec, g, dev.g_range(params))
+    rows = _row_stimuli(stimuli, spec.rows)
+    if analysis not in ("tran", "op"):
+        raise ValueError(f"analysis = {analysis!r}: must be 'tran' or 'op'")
+    if analysis == "op" and dev.stateful:
+        raise ValueError(f"analysis 'op' would settle every {device} state at equilibrium; use 'tran' (uic)")
+
+    net = spec.network()
+    circuit = Circuit(f"spicegrad crossbar {spec.rows}x{spec.cols} {spec.pairs} {device}")
+    circuit.inline_models = inline_models
+    ids = np.zeros(net.n_nets, dtype=np.int64)  # network net id -> circuit net id
+    for group in net.groups:
+        ids[group.ids.ravel()] = circuit.nets(group.prefix, group.shape).ravel()
+
+    circuit.add_block(VSOURCE, ("in", (spec.rows,)), np.stack([ids[net.row_in], np.zeros(spec.rows, np.int64)], 1),
+                      [s.to_spice() for s in rows])
+    for r in net.resistors:
+        circuit.add_block(RESISTOR, (r.prefix, r.a.shape), np.stack([ids[r.a.ravel()], ids[r.b.ravel()]], 1),
+                          np.full(r.a.size, r.ohms))
+    dev.add_cells(circuit, "d", ids[net.te], ids[net.be], g, params)
+    cp = spec.physical_cols
+    circuit.add_block(VSOURCE, ("sense", (cp,)), np.stack([ids[net.sense], np.zeros(cp, np.int64)], 1), [0.0] * cp)
+    saves = [f"i(vsense_{j})" for j in range(cp)]
+    if neuron is not None:
+        saves += _add_neurons(circuit, spec, neuron)
+    if save_states and dev.state_node:
+        saves += [f"v(xd_{i}_{j}.{dev.state_node})" for i in range(spec.rows) for j in range(cp)]
+
+    if analysis == "op":
+        circuit.op()
+    else:
+        require_positive("crossbar_circuit", "dt", dt)
+        stop = default_t_stop(rows[0], dt) if t_stop is None else require_positive("crossbar_circuit", "t_stop", t_stop)
+        circuit.options(**(SPICE_OPTIONS if options is None else options))
+        circuit.tran(dt, stop, max_step=max_step, uic=True)
+    circuit.save(*saves)
+    return circuit
+
+
+def _add_neurons(circuit: Circuit, spec: CrossbarSpec, neuron) -> list[str]:
+    """One neuron per output on net n_k, fed I⁺ (and minus I⁻) by CCCS copies of the ammeters."""
+    c = spec.cols
+    n_ids = circuit.nets("n", (c,))
+    ground = np.zeros(c, np.int64)
+    step = 2 if spec.pairs == "differential" else 1
+    # F(plus, minus, Vctl, 1): the controlled current leaves through `minus`, i.e. into n_k
+    circuit.add_block(CCCS, ("pos", (c,)), np.stack([ground, n_ids], 1), [(f"Vsense_{step * k}", 1.0) for k in range(c)])
+    if spec.pairs == "differential":
+        circuit.add_block(CCCS, ("neg", (c,)), np.stack([n_ids, ground], 1), [(f"Vsense_{2 * k + 1}", 1.0) for k in range(c)])
+    neuron.add(circuit, "neuron", n_ids)
+    return [f"v(n_{k})" for k in range(c)]
+
+
+def crossbar_netlist(spec: CrossbarSpec, device: str = "mss", g: np.ndarray | None = None, **kwargs) -> str:
+    """:func:`crossbar_circuit` rendered as ngspice text."""
+    return crossbar_circuit(spec, device, g, **kwargs).render()

@@ -1,0 +1,225 @@
+"""Crossbar netlists: CLI output runs in ngspice unchanged, graph checks, safety, bad input, tiling."""
+
+import argparse
+
+import numpy as np
+import pytest
+
+from spicegrad.cli import refuses_shell
+from spicegrad.crossbar import CrossbarSpec, crossbar_netlist
+from spicegrad.crossbar.cli import add_netlist_parser
+from spicegrad.crossbar.generator import DC, NetlistTooLarge, parse_stimulus
+from spicegrad.crossbar.tiling import plan_tiles
+from spicegrad.spice import run
+from spicegrad.spice.circuit import CAPACITOR, RESISTOR, VSOURCE, Circuit, CircuitError
+from spicegrad.stimuli import Sine
+
+CRAFTED = "1\n.control\nshell touch {}\n.endc"
+
+
+def netlist_cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="spicegrad")
+    add_netlist_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["netlist", "crossbar", *argv])
+    return args.func(args)
+
+
+# --- the CLI's netlist runs in ngspice ------------------------------------------------------
+
+
+def test_cli_netlist_runs_in_ngspice_unchanged(tmp_path, capsys):
+    w = np.random.default_rng(0).normal(size=(4, 3))
+    np.save(tmp_path / "w.npy", w)
+    out = tmp_path / "xbar.cir"
+    rc = netlist_cli("--rows", "4", "--cols", "3", "--r-wire", "1", "--weights", str(tmp_path / "w.npy"),
+                     "--stimulus", "sine:0.6,1e4", "--save-states", "-o", str(out))
+    assert rc == 0
+    assert "S per weight unit" in capsys.readouterr().out
+    res = run(out)
+    assert res.time[-1] == pytest.approx(1e-4)
+    assert "i(vsense_5)" in res and "v(xd_3_5.x)" in res
+
+
+def test_cli_reports_clipped_weights(tmp_path, capsys):
+    np.save(tmp_path / "w.npy", np.array([[0.5, 3.0], [-2.0, 0.1]]))
+    rc = netlist_cli("--rows", "2", "--cols", "2", "--weights", str(tmp_path / "w.npy"), "--w-max", "1",
+                     "-o", str(tmp_path / "x.cir"))
+    assert rc == 0
+    assert "2 weight(s) outside the representable range were clipped" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stimulus", ["dc:0.2", "pulse:0,0.5,2e-5,1e-5", "pwl:{}"])
+def test_cli_stimuli_render_and_run(tmp_path, stimulus):
+    np.save(tmp_path / "s.npy", np.array([[0, 0], [1e-5, 0.3], [2e-5, -0.3]]))
+    out = tmp_path / "x.cir"
+    assert netlist_cli("--rows", "2", "--cols", "1", "--stimulus", stimulus.format(tmp_path / "s.npy"),
+                       "--t-stop", "2e-5", "-o", str(out)) == 0
+    assert run(out).time[-1] == pytest.approx(2e-5)
+
+
+def test_cli_pcm_with_mif_neurons_runs(tmp_path):
+    out = tmp_path / "x.cir"
+    assert netlist_cli("--rows", "3", "--cols", "2", "--device", "pcm", "--neurons", "mif",
+                       "--inline-models", "-o", str(out)) == 0
+    text = out.read_text()
+    assert ".include" not in text and ".subckt pcm" in text
+    assert "v(n_1)" in run(out)
+
+
+def test_netlist_has_no_control_block():
+    assert refuses_shell(crossbar_netlist(CrossbarSpec(2, 2, r_wire=1))) is None
+    assert ".control" not in crossbar_netlist(CrossbarSpec(2, 2))
+
+
+# --- safety ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--r-wire", "--r-driver", "--dt", "--t-stop", "--w-max", "--rows", "--stimulus"])
+def test_crafted_value_is_rejected_by_every_cli_option(tmp_path, capsys, flag):
+    marker = tmp_path / "pwned"
+    value = CRAFTED.format(marker)
+    if flag == "--stimulus":
+        value = "dc:" + value
+    argv = {"--rows": "2", "--cols": "2", flag: value}
+    if flag == "--w-max":
+        np.save(tmp_path / "w.npy", np.ones((2, 2)))
+        argv["--weights"] = str(tmp_path / "w.npy")
+    out = tmp_path / "x.cir"
+    rc = netlist_cli(*[x for kv in argv.items() for x in kv], "-o", str(out))
+    assert rc == 2
+    assert "must be" in capsys.readouterr().err
+    assert not out.exists() and not marker.exists()
+
+
+def test_crafted_value_is_rejected_by_the_circuit_writer(tmp_path):
+    value = CRAFTED.format(tmp_path / "pwned")
+    c = Circuit("t")
+    with pytest.raises(ValueError):
+        c.net(value)
+    with pytest.raises(ValueError):
+        c.add(RESISTOR, value, ["a", "0"], 1.0)
+    with pytest.raises(ValueError):
+        c.nets(value, (2,))
+    c.add(RESISTOR, "a", ["a", "0"], 1.0)
+    c.add(VSOURCE, "s", ["a", "0"], 1.0)
+    with pytest.raises(ValueError, match="finite real"):
+        c.add_block(RESISTOR, ["bad"], [["a", "0"]], [value])
+    with pytest.raises(ValueError, match="finite real"):
+        c.add(VSOURCE, "bad", ["a", "0"], value)
+        c.render()
+    with pytest.raises(ValueError):
+        Sine(amplitude=value, freq=1.0)
+    with pytest.raises(ValueError):
+        parse_stimulus("sine:" + value, 2)
+
+
+def test_crafted_values_in_weights_are_rejected(tmp_path, capsys):
+    np.save(tmp_path / "w.npy", np.array([[CRAFTED, "1"], ["1", "1"]]))
+    assert netlist_cli("--rows", "2", "--cols", "2", "--weights", str(tmp_path / "w.npy"), "-o", str(tmp_path / "x.cir")) == 2
+    assert "numeric" in capsys.readouterr().err
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rows", ["0", "-3", "2.5", "abc"])
+def test_bad_row_counts_are_rejected(tmp_path, capsys, rows):
+    assert netlist_cli("--rows", rows, "--cols", "2", "-o", str(tmp_path / "x.cir")) == 2
+    err = capsys.readouterr().err
+    assert "--rows" in err and "positive integer" in err
+
+
+def test_bad_inputs_name_the_problem(tmp_path, capsys):
+    cases = {
+        "shape": (np.ones((3, 2)), "does not match"),
+        "nan": (np.array([[1.0, np.nan], [0, 0]]), "finite"),
+        "inf": (np.array([[1.0, 0], [np.inf, 0]]), "finite"),
+    }
+    for name, (w, message) in cases.items():
+        np.save(tmp_path / f"{name}.npy", w)
+        assert netlist_cli("--rows", "2", "--cols", "2", "--weights", str(tmp_path / f"{name}.npy"), "-o", str(tmp_path / "x.cir")) == 2
+        assert message in capsys.readouterr().err, name
+    assert netlist_cli("--rows", "2", "--cols", "2", "--r-wire", "-1", "-o", str(tmp_path / "x.cir")) == 2
+    assert ">= 0" in capsys.readouterr().err
+    assert netlist_cli("--rows", "0", "--cols", "2", "-o", str(tmp_path / "x.cir")) == 2
+    assert "--rows '0': must be a positive integer" in capsys.readouterr().err
+
+
+def test_too_large_netlist_needs_force_and_prints_an_estimate(tmp_path, capsys):
+    assert netlist_cli("--rows", "1024", "--cols", "1024", "-o", str(tmp_path / "x.cir")) == 2
+    err = capsys.readouterr().err
+    assert "--force" in err and "2,097,152 devices" in err and "MiB" in err
+    with pytest.raises(NetlistTooLarge):
+        crossbar_netlist(CrossbarSpec(1024, 1024))
+
+
+def test_spec_rejects_bad_geometry():
+    for kwargs in ({"rows": 0, "cols": 2}, {"rows": 2.0, "cols": 2}, {"rows": 2, "cols": True},
+                   {"rows": 2, "cols": 2, "r_wire": -1.0}, {"rows": 2, "cols": 2, "r_wire": float("nan")},
+                   {"rows": 2, "cols": 2, "pairs": "triple"}):
+        with pytest.raises(ValueError):
+            CrossbarSpec(**kwargs)
+
+
+# --- circuit graph checks ----------------------------------------------------------------------
+
+
+def test_floating_net_is_named():
+    c = Circuit("t")
+    c.add(VSOURCE, "in", ["a", "0"], 1.0)
+    c.add(RESISTOR, "load", ["a", "dangling"], 1e3)
+    with pytest.raises(CircuitError, match="'dangling' is floating.*Rload"):
+        c.render()
+
+
+def test_net_without_dc_path_is_named():
+    c = Circuit("t")
+    c.add(VSOURCE, "in", ["a", "0"], 1.0)
+    c.add(CAPACITOR, "c1", ["a", "mid"], 1e-9)
+    c.add(CAPACITOR, "c2", ["mid", "0"], 1e-9)
+    with pytest.raises(CircuitError, match="no DC path to ground from net.*'mid'"):
+        c.render()
+
+
+def test_duplicate_names_are_rejected():
+    c = Circuit("t")
+    c.add(RESISTOR, "a", ["x", "0"], 1.0)
+    with pytest.raises(CircuitError, match="used twice"):
+        c.add(RESISTOR, "A", ["x", "0"], 1.0)
+    c.add_block(RESISTOR, ("w", (2, 2)), np.array([[1, 0]] * 4), [1.0] * 4)
+    with pytest.raises(CircuitError, match="used twice"):
+        c.add(RESISTOR, "w_1_0", ["x", "0"], 1.0)
+    with pytest.raises(CircuitError, match="clashes"):
+        c.add_block(RESISTOR, ("w", (3,)), np.array([[1, 0]] * 3), [1.0] * 3)
+    c.nets("r", (2, 2))
+    with pytest.raises(CircuitError, match="already"):
+        c.net("R_0_1")
+
+
+def test_circuit_graph_is_available_as_networkx():
+    c = Circuit("t")
+    c.add(VSOURCE, "in", ["a", "0"], DC(1.0).to_spice())
+    c.add(RESISTOR, "r", ["a", "0"], 1e3)
+    g = c.to_networkx()
+    assert set(g["Rr"]) == {"a", "0"} and g.nodes["a"]["kind"] == "net"
+
+
+# --- tiling ------------------------------------------------------------------------------------
+
+
+def test_tiling_counts_tiles_devices_and_utilisation():
+    w = np.random.default_rng(0).normal(size=(300, 200))
+    plan = plan_tiles(w, tile=128)
+    assert plan.count == 6 and plan.grid == (3, 2)
+    assert plan.devices_used == 2 * 300 * 200
+    assert plan.devices_total == 6 * 2 * 128 * 128
+    assert plan.utilisation == pytest.approx(60000 / (6 * 128 * 128))
+    edge = plan.tile_weights(5)
+    assert edge.shape == (128, 128) and np.all(edge[44:, :] == 0) and np.all(edge[:44, :72] == w[256:, 128:])
+
+
+def test_tile_netlist_runs_in_ngspice():
+    w = np.random.default_rng(1).normal(size=(10, 7))
+    plan = plan_tiles(w, tile=4)
+    res = run(plan.netlist(plan.count - 1, "resistor", analysis="op", r_wire=1.0))
+    assert "i(vsense_7)" in res
