@@ -127,6 +127,11 @@ class Samples:
     def sample(self, t: np.ndarray) -> np.ndarray:
         return np.interp(np.asarray(t, dtype=float), self.times, self.values)
 
+    def breakpoints(self, t_stop: float) -> np.ndarray:
+        """The sample times inside (0, t_stop): the corners of the piecewise-linear wave."""
+        t = np.asarray(self.times, dtype=float)
+        return t[(t > 0) & (t < t_stop)]
+
     def to_spice(self) -> Source:
         return pwl(self.times, self.values)
 

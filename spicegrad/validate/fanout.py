@@ -24,7 +24,23 @@ class SchedulerError(RuntimeError):
 
 
 def _tasks(cases: Sequence[Case], sweeps: Sequence[Case], use_cache: bool, quick: bool) -> list[tuple[Callable, tuple]]:
-    return [(run_case, (c, use_cache)) for c in cases] + [(dt_sweep, (c, None, None, quick)) for c in sweeps]
+    """One task per case and one per (sweep case, integrator): the sweeps are the long poles."""
+    from .adapters import get_adapter
+
+    tasks = [(run_case, (c, use_cache)) for c in cases]
+    for c in sweeps:
+        tasks += [(dt_sweep, (c, None, (integ,), quick)) for integ in get_adapter(c.model).integrators]
+    return tasks
+
+
+def _merge_sweeps(parts: list[dict]) -> list[dict]:
+    """Join the per-integrator sweep results of each case, keeping case order."""
+    merged: dict[str, dict] = {}
+    for part in parts:
+        into = merged.setdefault(part["case"], {"case": part["case"], "model": part["model"], "rows": [], "advice": {}})
+        into["rows"] += part["rows"]
+        into["advice"].update(part["advice"])
+    return list(merged.values())
 
 
 def _client(workers: int | None, scheduler: str | None):
@@ -77,4 +93,4 @@ def run_suite(
             if cluster is not None:
                 cluster.close()
     bar.close()
-    return out[: len(cases)], out[len(cases):]
+    return out[: len(cases)], _merge_sweeps(out[len(cases):])
