@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     val = sub.add_parser("validate", help="twin vs ngspice vs reference: report, dt advice, certificates")
-    val.add_argument("--model", choices=["mss", "mif", "pcm", "all"], default="all")
+    val.add_argument("--model", choices=["mss", "mif", "pcm", "crossbar", "all"], default="all")
     val.add_argument("--quick", action="store_true", help="only the cases marked quick (< 60 s)")
     val.add_argument("--report", metavar="DIR", help="write DIR/index.html and DIR/summary.json")
     fan = val.add_mutually_exclusive_group()
@@ -158,8 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     char.set_defaults(func=_cmd_characterize)
 
     from .crossbar.cli import add_netlist_parser
+    from .train.manhattan_cli import add_manhattan_parser
 
     add_netlist_parser(sub)
+
+    train = sub.add_parser("train", help="train networks on validated twins")
+    methods = train.add_subparsers(dest="train_command", required=True, metavar="METHOD")
+    add_manhattan_parser(methods)
 
     sim = sub.add_parser("simulate", help="run a netlist in ngspice and save its vectors as .npz")
     sim.add_argument("netlist", help="netlist file (.cir)")

@@ -1,0 +1,1 @@
+"""Training on validated twins: memprop, eprop, manhattan (in-situ crossbar), compress."""
