@@ -7,15 +7,19 @@ import torch
 from spicegrad.crossbar import CrossbarSpec, crossbar_netlist, map_weights
 from spicegrad.crossbar.compare import (
     compare_dc,
+    compare_neurons,
     compare_transient,
     random_conductances,
     transient_case,
 )
+from spicegrad.crossbar.devices import MSSDevice
 from spicegrad.crossbar.generator import DC
-from spicegrad.crossbar.layers import CrossbarLayer, CrossbarSolver, simulate_crossbar
+from spicegrad.crossbar.layers import CrossbarLayer, CrossbarSolver, row_samples, simulate_crossbar
 from spicegrad.crossbar.nodal import NodalSystem
-from spicegrad.devices import MSSParams
+from spicegrad.devices import MIF, MIFParams, MSSParams
+from spicegrad.devices.mss import mss_step
 from spicegrad.spice import run
+from spicegrad.stimuli import Sine
 
 
 @pytest.mark.parametrize("size", [16, 32])
@@ -59,6 +63,84 @@ def test_mss_crossbar_transient_switches_devices(transient_8x8):
 
 def test_mss_crossbar_transient_state_matches_ngspice_within_2e3(transient_8x8):
     assert transient_8x8.error("x")["max_abs"] <= 2e-3
+
+
+def test_exp_euler_with_midpoint_samples_is_20x_closer_than_euler(transient_8x8):
+    # exp-euler (default) at dt = 1 µs: measured 2.5e-5 vs ngspice (max step dt/10); euler 1.8e-3
+    c = transient_8x8
+    assert c.meta["integrator"] == "exp-euler" and c.error("x")["max_abs"] <= 1e-4
+    spec, g0, stimuli, dt, t_stop = transient_case(8, r_wire=2.5)
+    v = row_samples(stimuli, dt, c.t.size - 1)
+    euler = simulate_crossbar(spec, "mss", torch.tensor(g0), v, dt, integrator="euler")["state"][:, 0].numpy()
+    assert 20 * c.error("x")["max_abs"] < np.max(np.abs(euler - c.spice["x"])) <= 2e-3
+
+
+def test_ideal_transient_scan_equals_stepping_every_device():
+    spec, g0, stimuli, dt, _ = transient_case(3, r_wire=0.0)
+    v = row_samples(stimuli, dt, 300)
+    p = MSSParams()
+    for integrator in ("euler", "exp-euler"):
+        out = simulate_crossbar(spec, "mss", torch.tensor(g0), v, dt, integrator=integrator)["state"][:, 0]
+        x = torch.tensor((g0 - 1 / p.r_off) / (1 / p.r_on - 1 / p.r_off))
+        for k in range(v.shape[0]):
+            x = mss_step(v[k][:, None], x, p, dt, integrator)
+        assert torch.allclose(out[-1], x, rtol=0, atol=1e-12)
+
+
+def test_wired_transient_reuses_factorisations_and_matches_direct_solves():
+    spec, g0, stimuli, dt, _ = transient_case(6, r_wire=2.5)
+    v = row_samples(stimuli, dt, 400)
+    stats = {}
+    fast = simulate_crossbar(spec, "mss", torch.tensor(g0), v, dt, stats=stats)
+    assert stats["solves"] == 401 and stats["factorisations"] < 401 / 5
+    system = NodalSystem(spec)
+    x, previous = fast["state"][0, 0], fast["state"][0, 0]
+    for k in range(v.shape[0]):  # the same scheme with a fresh sparse LU every step
+        g = MSSDevice().conductance(x + 0.5 * (x - previous), p := MSSParams())
+        out = system.solve(g, v[k][None])
+        previous, x = x, mss_step(out["v_dev"][0], x, p, dt, "exp-euler")
+        assert torch.allclose(out["i"][0], fast["i"][k, 0], rtol=1e-9, atol=0)
+    assert torch.allclose(x, fast["state"][-1, 0], atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("r_wire", [0.0, 3.0])
+def test_transient_gradients_match_finite_differences(r_wire):
+    # ideal: the affine scan; wired: CG with a reused LU, forward and backward
+    spec = CrossbarSpec(2, 1, r_wire=r_wire, r_driver=2 * r_wire, r_sense=r_wire)
+    g0 = torch.tensor(random_conductances(spec, 1 / 1500, 1 / 500, seed=4), requires_grad=True)
+    v = torch.tensor([[0.5, 0.4], [0.7, 0.6], [0.9, 0.8], [0.6, 0.7]], dtype=torch.float64, requires_grad=True)
+
+    def run(g0, v):
+        out = simulate_crossbar(spec, "mss", g0, v, 2e-6)
+        return out["i"].sum(-1), out["state"][-1]
+
+    assert torch.autograd.gradcheck(run, (g0, v), atol=1e-7)
+
+
+def test_crossbar_into_mif_neurons_matches_ngspice_membranes_within_1mv():
+    # outputs of ±40 µA peak drive the memprop membranes to -94..+162 mV, past M1's 110 mV
+    # threshold; measured max |ΔV| 0.29 mV at dt = 1 µs (0.08 mV at 0.5 µs): the twin holds the
+    # input current over each step, ngspice follows it continuously (MIF tolerance: 1 mV)
+    w = np.array([[1.0, -0.5], [0.8, -1.0], [0.6, 0.2], [1.0, -0.7]])
+    spec = CrossbarSpec(4, 2, r_wire=1.0)
+    c = compare_neurons(spec, "resistor", map_weights(w, 1e-7, 4e-5).g, [Sine(0.5, 1e3)] * 4, 1e-6, 3e-3)
+    assert c.spice["v"].max() > MIFParams().v_on1 and c.spice["v"].min() < -0.05
+    assert c.error("v")["max_abs"] <= 1e-3
+
+
+def test_mif_neurons_take_the_output_currents_and_bad_neuron_input_is_rejected():
+    spec = CrossbarSpec(3, 2)
+    g = torch.tensor(random_conductances(spec, 1e-6, 2e-5, seed=2))
+    v = torch.full((50, 3), 0.3, dtype=torch.float64)
+    out = simulate_crossbar(spec, "resistor", g, v, 1e-6, neurons="mif")
+    assert out["v_mem"].shape == (51, 1, 2)
+    drive = (out["i"][:-1, 0, 0::2] - out["i"][:-1, 0, 1::2])
+    alone = MIF(MIFParams()).simulate(drive, 1e-6)["v"]
+    assert torch.allclose(out["v_mem"][:, 0], alone)
+    with pytest.raises(ValueError, match="neurons"):
+        simulate_crossbar(spec, "resistor", g, v, 1e-6, neurons="lif")
+    with pytest.raises(ValueError, match="MIFParams"):
+        simulate_crossbar(spec, "resistor", g, v, 1e-6, neurons="mif", neuron_params=MSSParams())
 
 
 def test_mss_crossbar_transient_currents_rms_within_half_percent_of_peak(transient_8x8):

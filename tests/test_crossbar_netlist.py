@@ -223,3 +223,60 @@ def test_tile_netlist_runs_in_ngspice():
     plan = plan_tiles(w, tile=4)
     res = run(plan.netlist(plan.count - 1, "resistor", analysis="op", r_wire=1.0))
     assert "i(vsense_7)" in res
+
+
+# --- tiling from the command line -------------------------------------------------------------
+
+
+def tiles_cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="spicegrad")
+    add_netlist_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["netlist", "tiles", *argv])
+    return args.func(args)
+
+
+def test_cli_tiles_prints_the_plan_and_writes_one_tile_that_runs(tmp_path, capsys):
+    np.save(tmp_path / "w.npy", np.random.default_rng(3).normal(size=(5, 4)))
+    out = tmp_path / "tile.cir"
+    assert tiles_cli("--weights", str(tmp_path / "w.npy"), "--tile", "3", "--tile-index", "3", "--r-wire", "1",
+                     "-o", str(out)) == 0
+    text = capsys.readouterr().out
+    # 5x4 on 3x3 tiles: 2 x 2 grid; 40 of 4·18 = 72 differential devices
+    assert "4 tile(s) (2 x 2)" in text and "devices used 40 of 72: utilisation 55.6 %" in text
+    assert "tile 3: weights -> conductances" in text and str(out) in text
+    res = run(out)
+    assert "i(vsense_5)" in res and "i(vsense_6)" not in res  # a full 3x3 differential tile
+
+
+def test_cli_tiles_without_index_only_plans(tmp_path, capsys):
+    np.save(tmp_path / "w.npy", np.ones((300, 200)))
+    assert tiles_cli("--weights", str(tmp_path / "w.npy")) == 0  # default tile 128
+    assert "6 tile(s) (3 x 2)" in capsys.readouterr().out
+    assert not list(tmp_path.glob("*.cir"))
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    (("--tile", "0"), "--tile '0': must be a positive integer"),
+    (("--tile", "-4"), "must be a positive integer"),
+    (("--tile", "2.5"), "must be a positive integer"),
+    (("--tile", "2", "--tile-index", "4", "-o", "{tmp}/x.cir"), "--tile-index '4': must be an integer in 0..3"),
+    (("--tile", "2", "--tile-index", "1"), "go together"),
+    (("--tile", "2", "-o", "{tmp}/x.cir"), "go together"),
+    (("--tile", "2", "--tile-index", "0", "--r-wire", "-1", "-o", "{tmp}/x.cir"), ">= 0"),
+])
+def test_cli_tiles_bad_input_exits_2(tmp_path, capsys, case, message):
+    np.save(tmp_path / "w.npy", np.ones((3, 4)))
+    argv = [a.format(tmp=tmp_path) for a in case]
+    assert tiles_cli("--weights", str(tmp_path / "w.npy"), *argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.cir").exists()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_cli_tiles_rejects_non_finite_weights(tmp_path, capsys, bad):
+    w = np.ones((3, 3))
+    w[2, 1] = bad
+    np.save(tmp_path / "w.npy", w)
+    assert tiles_cli("--weights", str(tmp_path / "w.npy"), "--tile", "2") == 2
+    assert "weights[2, 1]" in capsys.readouterr().err
+    assert tiles_cli("--weights", str(tmp_path / "missing.npy")) == 2

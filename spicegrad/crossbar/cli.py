@@ -1,4 +1,5 @@
-"""``spicegrad netlist crossbar``: write a crossbar netlist that ngspice runs unchanged.
+"""``spicegrad netlist crossbar`` (a crossbar netlist that ngspice runs unchanged) and
+``spicegrad netlist tiles`` (a weight matrix on T x T tiles, and any one tile's netlist).
 
 Registered on the main parser by :func:`add_netlist_parser`; every value a user gives is parsed
 and checked here or in the generator, and a bad one ends with a message on stderr and exit 2.
@@ -16,9 +17,11 @@ from .._io import atomic_write_text
 from .devices import DEVICES, NEURONS, get_device, resolve_params
 from .generator import crossbar_circuit, estimate, parse_stimulus
 from .mapping import map_weights, require_weights
+from .tiling import plan_tiles
 from .topology import PAIRS, CrossbarSpec, require_resistance
 
 EXAMPLE = "spicegrad netlist crossbar --rows 8 --cols 4 --r-wire 1 --stimulus sine:0.6,1e3 -o xbar.cir"
+TILES_EXAMPLE = "spicegrad netlist tiles --weights W.npy --tile 128 --tile-index 0 -o tile0.cir"
 
 
 def _count(text: str, flag: str) -> int:
@@ -40,10 +43,11 @@ def _number(text: str | None, flag: str) -> float | None:
         raise ValueError(f"{flag} {text!r}: must be a number") from None
 
 
-def _load_weights(path: str, shape: tuple[int, int]) -> np.ndarray:
+def _load_weights(path: str, shape: tuple[int, int] | None) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"--weights {path}: no such file (expected a .npy array of shape {shape})")
+        expected = f" of shape {shape}" if shape else " [inputs, outputs]"
+        raise ValueError(f"--weights {path}: no such file (expected a .npy array{expected})")
     try:
         data = np.load(p, allow_pickle=False)
     except (ValueError, OSError) as exc:
@@ -89,6 +93,65 @@ def _cmd_crossbar(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tiles(args: argparse.Namespace) -> int:
+    """Plan the tiles of a weight matrix; with --tile-index, write that tile's netlist."""
+    try:
+        plan = plan_tiles(_load_weights(args.weights, None), _count(args.tile, "--tile"), args.pairs)
+        circuit = None
+        if (args.tile_index is None) != (args.output is None):
+            raise ValueError("--tile-index K and -o FILE.cir go together (write the netlist of tile K)")
+        if args.tile_index is not None:
+            index = _index(args.tile_index, plan.count)
+            resist = {name: require_resistance("tiles", flag, _number(getattr(args, name), flag))
+                      for name, flag in (("r_wire", "--r-wire"), ("r_driver", "--r-driver"), ("r_sense", "--r-sense"))}
+            circuit = plan.circuit(index, args.device, **resist, stimuli=parse_stimulus(args.stimulus, plan.tile),
+                                   inline_models=args.inline_models, force=args.force)
+            text = circuit.render()
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"spicegrad netlist tiles: {exc}", file=sys.stderr)
+        return 2
+    info = plan.summary()
+    print(f"weights {info['shape'][0]}x{info['shape'][1]} on {info['tile']}x{info['tile']} {args.pairs} tiles: "
+          f"{info['tiles']} tile(s) ({info['grid'][0]} x {info['grid'][1]})")
+    print(f"devices used {info['devices_used']:,} of {info['devices_total']:,}: utilisation {100 * info['utilisation']:.1f} %")
+    if circuit is not None:
+        out = atomic_write_text(args.output, text)
+        print(f"tile {index}: {plan.mapping(index, args.device).report()}")
+        print(f"tile {index}: {circuit.n_elements:,} elements -> {out}")
+    return 0
+
+
+def _index(text: str, count: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < count:
+        raise ValueError(f"--tile-index {text!r}: must be an integer in 0..{count - 1}")
+    return value
+
+
+def _add_tiles_parser(kinds) -> None:
+    tiles = kinds.add_parser(
+        "tiles",
+        help="map a weight matrix onto T x T crossbar tiles: count, devices, utilisation, one tile's netlist",
+        description="Tile a weight matrix onto T x T crossbars. Example: " + TILES_EXAMPLE,
+    )
+    tiles.add_argument("--weights", required=True, help=".npy weight matrix [inputs, outputs]")
+    tiles.add_argument("--tile", default="128", help="tile size T (rows and outputs per tile), default 128")
+    tiles.add_argument("--pairs", choices=list(PAIRS), default="differential", help="default differential")
+    tiles.add_argument("--device", choices=list(DEVICES), default="mss", help="cell device (default mss)")
+    tiles.add_argument("--tile-index", help="write the netlist of tile K (row-major over the tile grid)")
+    tiles.add_argument("--r-wire", default="0", help="wire resistance per segment, Ω (default 0)")
+    tiles.add_argument("--r-driver", default="0", help="row driver resistance, Ω (default 0)")
+    tiles.add_argument("--r-sense", default="0", help="column sense resistance, Ω (default 0)")
+    tiles.add_argument("--stimulus", default="dc:0.1", help="row stimulus as for `netlist crossbar` (default dc:0.1)")
+    tiles.add_argument("--inline-models", action="store_true", help="copy the model libraries into the file")
+    tiles.add_argument("--force", action="store_true", help="write tiles above the size limit")
+    tiles.add_argument("-o", "--output", help="netlist file for --tile-index (.cir)")
+    tiles.set_defaults(func=_cmd_tiles)
+
+
 def add_netlist_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``netlist`` (with its ``crossbar`` subcommand) on ``subparsers``."""
     netlist = subparsers.add_parser("netlist", help="write SPICE netlists (crossbar arrays)")
@@ -121,4 +184,5 @@ def add_netlist_parser(subparsers) -> argparse.ArgumentParser:
     xb.add_argument("--force", action="store_true", help="write arrays above the size limit")
     xb.add_argument("-o", "--output", required=True, help="netlist file to write (.cir)")
     xb.set_defaults(func=_cmd_crossbar)
+    _add_tiles_parser(kinds)
     return netlist

@@ -17,7 +17,7 @@ from ..spice.runner import run
 from ..stimuli import Sine
 from .devices import get_device, resolve_params
 from .generator import DC, crossbar_netlist
-from .layers import CrossbarSolver, simulate_crossbar
+from .layers import CrossbarSolver, row_samples, simulate_crossbar
 from .topology import CrossbarSpec
 
 
@@ -62,17 +62,19 @@ def compare_transient(
     *,
     device: str = "mss",
     params=None,
-    integrator: str = "euler",
+    integrator: str = "exp-euler",
     max_step: float | None = None,
 ) -> Comparison:
-    """Twin (float64, stimulus at step midpoints) and ngspice traces of states ``x`` [T+1, R, Cp]
-    and column currents ``i`` [T+1, Cp] on t_k = k·dt; ``meta`` holds both wall times (s)."""
+    """Twin (float64, stimulus at step midpoints, ``integrator``) and ngspice traces of states
+    ``x`` [T+1, R, Cp] and column currents ``i`` [T+1, Cp] on t_k = k·dt; ``meta`` holds both
+    wall times (s) and the wired solver's counters."""
     steps = int(round(t_stop / dt))
     t = np.arange(steps + 1) * dt
     # (choice) midpoint samples, as the single-device testbenches: second-order for a held input
-    v = torch.tensor(np.stack([s.sample(t[:-1] + dt / 2) for s in stimuli], 1), dtype=torch.float64)
+    v = row_samples(stimuli, dt, steps)
+    stats: dict = {}
     start = time.perf_counter()
-    twin = simulate_crossbar(spec, device, torch.tensor(g0), v, dt, params=params, integrator=integrator)
+    twin = simulate_crossbar(spec, device, torch.tensor(g0), v, dt, params=params, integrator=integrator, stats=stats)
     twin_s = time.perf_counter() - start
     text = crossbar_netlist(spec, device, g0, params=params, stimuli=stimuli, dt=dt, t_stop=t_stop,
                             max_step=dt / 10 if max_step is None else max_step, save_states=True)
@@ -89,7 +91,7 @@ def compare_transient(
         spice={"x": _states(res, t, rows, cols), "i": i_spice},
         units={"x": "1", "i": "A"},
         meta={"spec": spec, "dt": dt, "t_stop": t_stop, "twin_s": twin_s, "spice_s": spice_s,
-              "timepoints": int(res.time.size)},
+              "timepoints": int(res.time.size), "integrator": integrator, "solver": stats},
     )
 
 
@@ -100,3 +102,31 @@ def _states(res, t: np.ndarray, rows: int, cols: int) -> np.ndarray:
         for j in range(cols):
             out[:, i, j] = res.at(f"v(xd_{i}_{j}.x)", t)
     return out
+
+
+def compare_neurons(
+    spec: CrossbarSpec,
+    device: str,
+    g: np.ndarray,
+    stimuli: list,
+    dt: float,
+    t_stop: float,
+    *,
+    neuron_params=None,
+    max_step: float | None = None,
+) -> Comparison:
+    """A crossbar terminated into MIF neurons (``--neurons mif``): membrane voltages ``v``
+    [T+1, C] (V) of twin (exp-euler, midpoint row samples) and ngspice (max step dt/10) on t_k."""
+    steps = int(round(t_stop / dt))
+    t = np.arange(steps + 1) * dt
+    twin = simulate_crossbar(spec, device, torch.tensor(g), row_samples(stimuli, dt, steps), dt,
+                             neurons="mif", neuron_params=neuron_params)
+    res = run(crossbar_netlist(spec, device, g, stimuli=stimuli, neurons="mif", neuron_params=neuron_params,
+                               dt=dt, t_stop=t_stop, max_step=dt / 10 if max_step is None else max_step))
+    v_spice = np.stack([res.at(f"v(n_{k})", t) for k in range(spec.cols)], -1)
+    return Comparison(
+        model="crossbar",
+        title=f"{spec.rows}x{spec.cols} {spec.pairs} {device} crossbar into MIF neurons, dt = {dt:g} s",
+        t=t, twin={"v": twin["v_mem"][:, 0].numpy()}, spice={"v": v_spice}, units={"v": "V"},
+        meta={"spec": spec, "dt": dt, "t_stop": t_stop},
+    )

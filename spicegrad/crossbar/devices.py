@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..devices.mss import MSSParams, mss_conductance, mss_step
+from ..devices.integrators import get_integrator
+from ..devices.mss import MSSParams, mss_conductance, mss_rates, mss_step
 from ..spice.circuit import RESISTOR, Circuit, ElementKind, subcircuit
 from ..spice.library import lib_path
 
@@ -79,6 +80,11 @@ class CrossbarDevice:
     def step(self, v: torch.Tensor, state: torch.Tensor, params, dt: float, integrator: str) -> torch.Tensor:
         return state
 
+    def affine_step(self, v: torch.Tensor, params, dt: float, integrator: str):
+        """(alpha, beta) with step(v, s) = alpha·s + beta for every state s, or None when the
+        state update is not affine in the state (then the transient loops step by step)."""
+        return None
+
 
 @dataclass(frozen=True)
 class Resistor(CrossbarDevice):
@@ -126,6 +132,13 @@ class MSSDevice(CrossbarDevice):
 
     def step(self, v, state, params, dt, integrator):
         return mss_step(v, state, params, dt, integrator)
+
+    def affine_step(self, v, params, dt, integrator):
+        # dx/dt = a - b·x with a, b functions of v only: both integrators are affine in x
+        relax = get_integrator(integrator).relax
+        p_on, _, b = mss_rates(v, params)
+        beta = relax(torch.zeros_like(v), p_on / params.tau, b, dt)
+        return relax(torch.ones_like(v), torch.zeros_like(v), b, dt), beta
 
 
 @dataclass(frozen=True)
@@ -191,9 +204,26 @@ class Neuron:
         # the membrane pin reaches ground through the neuron's own memristors and bias sources
         return subcircuit(self.name, self.pins, dc_ground=tuple(range(len(self.pins))))
 
+    def default_params(self):
+        from ..devices.mif import MIFParams
+
+        return MIFParams()
+
+    def initial_state(self, params) -> dict[str, float]:
+        """Subcircuit instance parameters of the start state: the twin's rest state, so that
+        netlist and twin (:func:`~spicegrad.crossbar.layers.neuron_transient`) start alike."""
+        from ..devices.mif import mif_rest_state
+
+        rest = mif_rest_state(params)
+        return {"v0": float(rest.v), "x10": float(rest.x1), "x20": float(rest.x2)}
+
     def add(self, circuit: Circuit, prefix: str, inputs: np.ndarray, params=None) -> None:
         circuit.use_library(_require_library(self.library))
-        extra = {} if params is None else _non_default(params)
+        params = self.default_params() if params is None else params
+        if type(params) is not type(self.default_params()):
+            raise ValueError(f"neuron_params: {self.name} neurons take {type(self.default_params()).__name__}, "
+                             f"got {type(params).__name__}")
+        extra = {**_non_default(params), **self.initial_state(params)}
         circuit.add_block(self.kind(), (prefix, inputs.shape), inputs.reshape(-1, 1), params=extra)
 
 

@@ -170,6 +170,7 @@ def crossbar_circuit(
     params=None,
     stimuli=None,
     neurons: str = "none",
+    neuron_params=None,
     analysis: str = "tran",
     dt: float = 1e-6,
     t_stop: float | None = None,
@@ -185,7 +186,8 @@ def crossbar_circuit(
     DC 0.1 V). ``analysis``: ``"tran"`` (``.tran dt t_stop 0 max_step uic``; t_stop defaults to
     :func:`default_t_stop`) or ``"op"`` (stateless devices only). Saved vectors: the ammeter
     currents ``i(vsense_j)``, the neurons' membranes ``v(n_k)``, and with ``save_states`` every
-    cell's state ``v(xd_i_j.<state>)``.
+    cell's state ``v(xd_i_j.<state>)``. ``neuron_params``: the neurons' parameter record
+    (default: the ``memprop`` MIF); each neuron starts from its rest state.
     """
     if not isinstance(spec, CrossbarSpec):
         raise ValueError(f"spec: expected a CrossbarSpec, got {type(spec).__name__}")
@@ -217,7 +219,7 @@ def crossbar_circuit(
     circuit.add_block(VSOURCE, ("sense", (cp,)), np.stack([ids[net.sense], np.zeros(cp, np.int64)], 1), [0.0] * cp)
     saves = [f"i(vsense_{j})" for j in range(cp)]
     if neuron is not None:
-        saves += _add_neurons(circuit, spec, neuron)
+        saves += _add_neurons(circuit, spec, neuron, neuron_params)
     if save_states and dev.state_node:
         saves += [f"v(xd_{i}_{j}.{dev.state_node})" for i in range(spec.rows) for j in range(cp)]
 
@@ -232,7 +234,7 @@ def crossbar_circuit(
     return circuit
 
 
-def _add_neurons(circuit: Circuit, spec: CrossbarSpec, neuron) -> list[str]:
+def _add_neurons(circuit: Circuit, spec: CrossbarSpec, neuron, params=None) -> list[str]:
     """One neuron per output on net n_k, fed I⁺ (and minus I⁻) by CCCS copies of the ammeters."""
     c = spec.cols
     n_ids = circuit.nets("n", (c,))
@@ -242,7 +244,7 @@ def _add_neurons(circuit: Circuit, spec: CrossbarSpec, neuron) -> list[str]:
     circuit.add_block(CCCS, ("pos", (c,)), np.stack([ground, n_ids], 1), [(f"Vsense_{step * k}", 1.0) for k in range(c)])
     if spec.pairs == "differential":
         circuit.add_block(CCCS, ("neg", (c,)), np.stack([n_ids, ground], 1), [(f"Vsense_{2 * k + 1}", 1.0) for k in range(c)])
-    neuron.add(circuit, "neuron", n_ids)
+    neuron.add(circuit, "neuron", n_ids, params)
     return [f"v(n_{k})" for k in range(c)]
 
 

@@ -39,7 +39,7 @@ def require_weights(weights: object, shape: tuple[int, int] | None = None) -> np
     w = w.astype(float)
     if not np.isfinite(w).all():
         i, j = np.argwhere(~np.isfinite(w))[0]
-        raise ValueError(f"weights[{i}, {j}] = {w[i, j]!r}: every weight must be finite")
+        raise ValueError(f"weights[{i}, {j}] = {float(w[i, j])}: every weight must be finite")
     if shape is not None and w.shape != tuple(shape):
         raise ValueError(f"weights: shape {w.shape} does not match the crossbar's {tuple(shape)} (rows, cols)")
     return w

@@ -79,14 +79,18 @@ class TilePlan:
         block[: part.shape[0], : part.shape[1]] = part
         return block
 
-    def circuit(self, k: int, device: str = "mss", g_range: tuple[float, float] | None = None, **kwargs):
-        """The circuit of tile ``k`` (keyword arguments as :func:`crossbar_circuit`)."""
+    def mapping(self, k: int, device: str = "mss", g_range: tuple[float, float] | None = None, params=None):
+        """The :class:`~spicegrad.crossbar.mapping.Mapping` of tile ``k`` (one w_max for all tiles)."""
         from .devices import get_device, resolve_params
 
         dev = get_device(device)
-        g_min, g_max = g_range or dev.g_range(resolve_params(dev, kwargs.get("params")))
+        g_min, g_max = g_range or dev.g_range(resolve_params(dev, params))
         w_max = float(np.abs(self.weights).max()) or 1.0
-        mapping = map_weights(self.tile_weights(k), g_min, g_max, self.pairs, w_max=w_max)
+        return map_weights(self.tile_weights(k), g_min, g_max, self.pairs, w_max=w_max)
+
+    def circuit(self, k: int, device: str = "mss", g_range: tuple[float, float] | None = None, **kwargs):
+        """The circuit of tile ``k`` (keyword arguments as :func:`crossbar_circuit`)."""
+        mapping = self.mapping(k, device, g_range, kwargs.get("params"))
         spec_kw = {key: kwargs.pop(key) for key in ("r_wire", "r_driver", "r_sense") if key in kwargs}
         spec = CrossbarSpec(self.tile, self.tile, self.pairs, **spec_kw)
         return crossbar_circuit(spec, device, mapping.g, **kwargs)

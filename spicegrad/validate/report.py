@@ -56,6 +56,29 @@ def summary(results: list[dict], sweeps: list[dict]) -> dict:
     })
 
 
+MAX_DEVICES_SHOWN = 4
+
+
+def _columns(y: np.ndarray) -> np.ndarray:
+    """A trace as [time, device] (1-D traces get one column)."""
+    y = np.asarray(y, dtype=float)
+    return y.reshape(len(y), -1)
+
+
+def _lines(draw, t, y, label: str, **kwargs) -> None:
+    """Plot a trace of one or many devices (at most MAX_DEVICES_SHOWN of them, evenly picked),
+    one colour and one legend entry per source."""
+    y = _columns(y)
+    pick = np.unique(np.linspace(0, y.shape[1] - 1, min(MAX_DEVICES_SHOWN, y.shape[1])).round().astype(int))
+    lines = draw(t, y[:, pick], **kwargs)
+    lines[0].set_label(label + (f" ({len(pick)} of {y.shape[1]} devices)" if y.shape[1] > len(pick) else ""))
+
+
+def _worst(d: np.ndarray) -> np.ndarray:
+    """|error| per time, worst over devices."""
+    return np.max(np.abs(_columns(d)), axis=1)
+
+
 def plot_case(result: dict, path: Path) -> Path:
     tr = result["traces"]
     t = tr["t"]
@@ -68,11 +91,12 @@ def plot_case(result: dict, path: Path) -> Path:
         f, u = _scale(ref[np.isfinite(ref)] if np.isfinite(ref).any() else np.ones(1), unit)
         top, bottom = axes[0, col], axes[1, col]
         if name in tr["A"]:
-            top.plot(t / tf, np.asarray(tr["A"][name]) / f, lw=3, alpha=0.4, label="A: ngspice" + (" (mean field)" if "B_std" in tr else ""))
-        top.plot(t / tf, ref / f, lw=1.4, label="B: reference" + (" mean" if "B_std" in tr else ""))
+            _lines(top.plot, t / tf, np.asarray(tr["A"][name]) / f,
+                   "A: ngspice" + (" (mean field)" if "B_std" in tr else ""), lw=3, alpha=0.4, color="0.6")
+        _lines(top.plot, t / tf, ref / f, "B: reference" + (" mean" if "B_std" in tr else ""), lw=1.4, color="C1")
         twin = np.asarray(tr["C"][name], dtype=float)
         shown = np.where(np.abs(twin) <= 10 * (np.max(np.abs(ref)) or 1), twin, np.nan)
-        top.plot(t / tf, shown / f, lw=1, ls="--", label="C: twin" + (" mean" if "B_std" in tr else ""))
+        _lines(top.plot, t / tf, shown / f, "C: twin" + (" mean" if "B_std" in tr else ""), lw=1, ls="--", color="C2")
         if "B_std" in tr:
             for key, color in (("B_std", "C1"), ("C_std", "C2")):
                 mean = np.asarray(tr[key[0]][name]) / f
@@ -84,7 +108,10 @@ def plot_case(result: dict, path: Path) -> Path:
             a = np.asarray(tr["A"][name], dtype=float)
             with np.errstate(invalid="ignore"):
                 for label, d in (("|A−C| total", a - twin), ("|B−C| integration", ref - twin), ("|A−B| model", a - ref)):
-                    bottom.semilogy(t / tf, np.abs(d) / f + 1e-30, lw=1, label=label)
+                    worst = _worst(d) / f
+                    bottom.semilogy(t / tf, worst, lw=1, label=label + (" (worst device)" if _columns(d).shape[1] > 1 else ""))
+                floor = max(float(np.nanmax(np.abs(ref))) / f * 1e-12, 1e-300)
+                bottom.set_ylim(bottom=floor)
         top.set_ylabel(f"{name} ({u})")
         bottom.set_ylabel(f"error ({u})")
         bottom.set_xlabel(f"time ({tu})")

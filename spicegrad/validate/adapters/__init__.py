@@ -16,7 +16,7 @@ import numpy as np
 from ...spice.cache import cached_run
 from ...stimuli import grid
 
-ADAPTERS = {"mss": "mss", "mif": "mif", "pcm": "pcm"}
+ADAPTERS = {"mss": "mss", "mif": "mif", "pcm": "pcm", "crossbar": "crossbar"}
 
 
 class Adapter:
