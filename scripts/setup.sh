@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up spicegrad on a fresh Debian/Ubuntu machine with Python 3.11:
-#   ngspice + libngspice0 from apt (only when missing, and it says so), a virtualenv in .venv,
+#   ngspice + libngspice0 from apt (only when missing, and it says so; with --test also the
+#   Fashion-MNIST package dataset-fashion-mnist), a virtualenv in .venv,
 #   torch pinned to 2.13.0 (an unpinned torch pulls a multi-GB CUDA build), then spicegrad itself.
 # Usage: bash scripts/setup.sh [--test]     (--test also installs the test tools)
 set -euo pipefail
@@ -20,6 +21,8 @@ apt_install() {
 missing=()
 command -v ngspice >/dev/null 2>&1 || missing+=(ngspice)
 { ldconfig -p 2>/dev/null | grep -q 'libngspice\.so'; } || missing+=(libngspice0)
+# The tests train on Fashion-MNIST subsets read from Debian's package.
+if [ -n "$extras" ] && [ ! -d /usr/share/datasets/fashion-mnist ]; then missing+=(dataset-fashion-mnist); fi
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 python=${PYTHON:-python3.11}
