@@ -201,3 +201,36 @@ def test_cache_key_changes_when_the_model_library_changes(tmp_path, monkeypatch,
     for lib in models_dir().glob("*.lib"):
         (copy / lib.name).write_text(lib.read_text() + "\n* edited\n")
     assert netlist_key(text.replace(str(models_dir()), str(copy))) != key
+
+
+def test_case_results_are_memoised_and_corrupt_entries_recomputed(shipped, caplog):
+    from spicegrad.validate import memo
+
+    case = shipped["pcm-20-set-deterministic"]
+    first = run_case(case)
+    second = run_case(case)
+    assert second.get("from_cache") and not first.get("from_cache")
+    assert second["metrics"] == first["metrics"]
+    np.testing.assert_array_equal(second["traces"]["C"]["g_us"], first["traces"]["C"]["g_us"])
+    meta = cache_root() / "cases" / f"{memo.case_key(case)}.json"
+    meta.write_text(meta.read_text().replace('"passed": true', '"passed": false', 1))  # tamper
+    with caplog.at_level(logging.WARNING, logger="spicegrad.validate"):
+        third = run_case(case)
+    assert "corrupt" in caplog.text and not third.get("from_cache") and third["passed"]
+
+
+def test_code_fingerprint_changes_with_the_model_library(tmp_path, monkeypatch):
+    from spicegrad.spice.library import models_dir
+    from spicegrad.validate import memo
+
+    before = memo.code_fingerprint()
+    copy = tmp_path / "models"
+    copy.mkdir()
+    for lib in models_dir().glob("*.lib"):
+        (copy / lib.name).write_text(lib.read_text() + "\n* edited\n")
+    monkeypatch.setenv("SPICEGRAD_MODELS", str(copy))
+    memo.code_fingerprint.cache_clear()
+    try:
+        assert memo.code_fingerprint() != before
+    finally:
+        memo.code_fingerprint.cache_clear()

@@ -9,25 +9,27 @@ from pathlib import Path
 MODELS = ("mss", "mif", "pcm", "alpha")
 
 
-def models_dir() -> Path:
-    """The folder holding mss.lib, mif.lib, pcm.lib and alpha.lib.
-
-    Looked up in order: $SPICEGRAD_MODELS, the source checkout (``models/`` beside the package),
-    and the installed copy (``<prefix>/share/spicegrad/models``).
-    """
+def data_dir(name: str, marker: str, env: str) -> Path:
+    """A top-level data folder of the project (``models``, ``validate/cases``): $``env``, then
+    the source checkout beside the package, then the installed copy under
+    ``<prefix>/share/spicegrad/``; the first that holds ``marker`` wins."""
     candidates = []
-    if os.environ.get("SPICEGRAD_MODELS"):
-        candidates.append(Path(os.environ["SPICEGRAD_MODELS"]))
-    candidates.append(Path(__file__).resolve().parents[2] / "models")
-    candidates.append(Path(sys.prefix) / "share" / "spicegrad" / "models")
+    if os.environ.get(env):
+        candidates.append(Path(os.environ[env]))
+    candidates.append(Path(__file__).resolve().parents[2] / name)
+    candidates.append(Path(sys.prefix) / "share" / "spicegrad" / name)
     for folder in candidates:
-        if (folder / "mss.lib").exists():
+        if (folder / marker).exists():
             return folder
     raise FileNotFoundError(
-        "spicegrad's subcircuit library (models/mss.lib) was not found in "
-        + ", ".join(map(str, candidates))
-        + "; set SPICEGRAD_MODELS to the folder that holds it"
+        f"spicegrad's {name}/{marker} was not found in " + ", ".join(map(str, candidates))
+        + f"; set {env} to the folder that holds it"
     )
+
+
+def models_dir() -> Path:
+    """The folder holding mss.lib, mif.lib, pcm.lib and alpha.lib ($SPICEGRAD_MODELS first)."""
+    return data_dir("models", "mss.lib", "SPICEGRAD_MODELS")
 
 
 def lib_path(model: str) -> Path:

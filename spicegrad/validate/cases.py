@@ -163,9 +163,10 @@ def make_case(raw: dict[str, Any], source: str = "<inline>") -> Case:
 
 
 def cases_dir() -> Path:
-    from ..spice.library import models_dir
+    """The shipped cases ($SPICEGRAD_CASES first)."""
+    from ..spice.library import data_dir
 
-    return models_dir().parent / "validate" / "cases"
+    return data_dir("validate/cases", "mss.toml", "SPICEGRAD_CASES")
 
 
 def load_cases(paths: list[Path] | None = None) -> list[Case]:

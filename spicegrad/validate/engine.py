@@ -59,7 +59,25 @@ def params_record(case: Case) -> dict[str, Any]:
 
 
 def run_case(case: Case, use_cache: bool = True) -> dict[str, Any]:
-    """Everything the report needs about one case; ``traces`` holds the arrays for plots."""
+    """Everything the report needs about one case; ``traces`` holds the arrays for plots.
+
+    With ``use_cache`` a result computed before by the same code and tools is reused
+    (:mod:`.memo`), and ngspice results are reused by netlist (:mod:`spicegrad.spice.cache`).
+    """
+    from . import memo
+
+    if use_cache:
+        cached = memo.load(case)
+        if cached is not None:
+            cached["from_cache"] = True
+            return cached
+    result = _run_case(case, use_cache)
+    if use_cache:
+        memo.store(case, result)
+    return result
+
+
+def _run_case(case: Case, use_cache: bool) -> dict[str, Any]:
     start = time.perf_counter()
     adapter = get_adapter(case.model)
     t = adapter.grid(case)
@@ -160,6 +178,25 @@ def _stochastic(case: Case, adapter, t: np.ndarray, a: dict) -> dict[str, Any]:
 
 
 def dt_sweep(
+    case: Case,
+    dts: tuple[float, ...] | None = None,
+    integrators: tuple[str, ...] | None = None,
+    quick: bool = False,
+    use_cache: bool = True,
+) -> dict:
+    """:func:`sweep_dt`, memoised like :func:`run_case` (see :mod:`.memo`)."""
+    from . import memo
+
+    args = {"dts": dts, "integrators": integrators, "quick": quick}
+    if use_cache and (cached := memo.load(case, sweep=args)) is not None:
+        return cached
+    result = sweep_dt(case, dts, integrators, quick)
+    if use_cache:
+        memo.store(case, result, sweep=args)
+    return result
+
+
+def sweep_dt(
     case: Case,
     dts: tuple[float, ...] | None = None,
     integrators: tuple[str, ...] | None = None,

@@ -29,7 +29,7 @@ def _tasks(cases: Sequence[Case], sweeps: Sequence[Case], use_cache: bool, quick
 
     tasks = [(run_case, (c, use_cache)) for c in cases]
     for c in sweeps:
-        tasks += [(dt_sweep, (c, None, (integ,), quick)) for integ in get_adapter(c.model).integrators]
+        tasks += [(dt_sweep, (c, None, (integ,), quick, use_cache)) for integ in get_adapter(c.model).integrators]
     return tasks
 
 
