@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 
 from spicegrad.devices import MIF, MSS
-from spicegrad.spice.cache import cached_run, cache_root, netlist_key
-from spicegrad.validate import CaseError, UnvalidatedConfigError, load_cases, require_certified, run_case
+from spicegrad.spice.cache import cache_root, cached_run, netlist_key
+from spicegrad.validate import (
+    CaseError,
+    UnvalidatedConfigError,
+    load_cases,
+    require_certified,
+    run_case,
+)
 from spicegrad.validate.cases import make_case
 
 SINE = {"kind": "sine", "amplitude": 0.5, "freq": 100.0}

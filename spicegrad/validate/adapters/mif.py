@@ -18,7 +18,12 @@ from scipy.integrate import solve_ivp
 
 from ...devices.alpha import AlphaCurrent, AlphaParams, step_mean
 from ...devices.mif import MIF, MIFParams
-from ...spice.benches.mif import UNITS, alpha_train_netlist, constant_current_netlist, spikes_on_grid
+from ...spice.benches.mif import (
+    UNITS,
+    alpha_train_netlist,
+    constant_current_netlist,
+    spikes_on_grid,
+)
 from . import Adapter
 
 
