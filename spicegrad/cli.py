@@ -158,13 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     char.set_defaults(func=_cmd_characterize)
 
     from .crossbar.cli import add_netlist_parser
+    from .pcm_cli import add_pcm_parser
+    from .train.eprop_cli import add_eprop_parser
     from .train.manhattan_cli import add_manhattan_parser
 
     add_netlist_parser(sub)
+    add_pcm_parser(sub)
 
     train = sub.add_parser("train", help="train networks on validated twins")
     methods = train.add_subparsers(dest="train_command", required=True, metavar="METHOD")
     add_manhattan_parser(methods)
+    add_eprop_parser(methods)
 
     sim = sub.add_parser("simulate", help="run a netlist in ngspice and save its vectors as .npz")
     sim.add_argument("netlist", help="netlist file (.cir)")

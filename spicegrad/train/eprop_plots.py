@@ -1,0 +1,63 @@
+"""Plots of an e-prop run: target vs output, loss curve, conductance histograms before/after."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from .._io import atomic_savefig  # noqa: E402
+
+
+def plot_output(trainer, path: Path) -> Path:
+    x, y = trainer.task.train
+    with torch.no_grad():
+        out = trainer.forward(x[:1])
+    t_ms = torch.arange(y.shape[1]) * trainer.cfg.dt * 1e3
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot(t_ms, y[0, :, 0], label="target")
+    ax.plot(t_ms, out["y"][0, :, 0].cpu(), label="readout")
+    ax.set(xlabel="time (ms)", ylabel="output (a.u.)", title=f"e-prop {trainer.tcfg.method}: first training sequence")
+    ax.legend()
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_loss(history: list[dict], path: Path, label: str) -> Path:
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.semilogy([h["epoch"] for h in history], [h["train_mse"] for h in history], label=label)
+    ax.set(xlabel="epoch", ylabel="training MSE", title="loss")
+    ax.legend()
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_conductances(before: dict, after: dict, path: Path, xbar: bool) -> Path:
+    fig, axes = plt.subplots(1, len(before), figsize=(4 * len(before), 3))
+    unit = "G (µS)" if xbar else "weight"
+    for ax, name in zip(axes, before, strict=True):
+        ax.hist(before[name].flatten().numpy(), bins=60, alpha=0.6, label="before")
+        ax.hist(after[name].flatten().numpy(), bins=60, alpha=0.6, label="after")
+        ax.set(xlabel=unit, ylabel="devices" if xbar else "synapses", title=name, yscale="log")
+        ax.legend()
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_all(trainer, summary: dict, out: Path) -> list[Path]:
+    return [
+        plot_output(trainer, out / "target_vs_output.png"),
+        plot_loss(summary["history"], out / "loss.png", trainer.tcfg.method),
+        plot_conductances(trainer.initial_g, trainer.net.conductances_us(), out / "conductances.png",
+                          trainer.tcfg.xbar),
+    ]
