@@ -161,12 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .pcm_cli import add_pcm_parser
     from .train.eprop_cli import add_eprop_parser
     from .train.manhattan_cli import add_manhattan_parser
+    from .train.memprop_cli import add_export_parser, add_memprop_parser
 
     add_netlist_parser(sub)
     add_pcm_parser(sub)
+    add_export_parser(sub)
 
     train = sub.add_parser("train", help="train networks on validated twins")
     methods = train.add_subparsers(dest="train_command", required=True, metavar="METHOD")
+    add_memprop_parser(methods)
     add_manhattan_parser(methods)
     add_eprop_parser(methods)
 

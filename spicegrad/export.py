@@ -1,0 +1,228 @@
+"""Back to SPICE: a trained MEMprop network as an ngspice netlist, and twin-vs-ngspice verification.
+
+``export_netlist(net, image)`` writes the network of a checkpoint for one input image with the
+subcircuits of ``models/`` (mif.lib, alpha.lib, mss.lib):
+
+* **input**: one ``alpha`` subcircuit (w = 1 A) driven by unit-area spike pulses at t = 0,
+  P·dt, 2P·dt, ... gives the shared envelope current, read by the ammeter ``Venv``; word line
+  i is a CCCS copy of it, A_in·p_i/R_w, into a tiny resistor R_w = 1 mΩ, i.e. a voltage
+  source A_in·p_i·a(t) (loading error ≤ R_w·Σ_row G, below 1e-4 here). Dark pixels (p = 0)
+  carry no current and are left out.
+* **synapses**: per layer and pair, G+ from the word line to bit line ``bp``, G- to ``bn``;
+  ``static=True`` writes fixed resistors 1/G (legitimate while the device voltages stay below
+  the MSS threshold: :func:`static_check` says whether they do), otherwise programmed ``mss``
+  devices (state x0 = the trained x, r_on/r_off of the network).
+* **bit lines** are held at 0 V by ammeters (V sources); a CCCS pair injects
+  s_l·(i(Vbp) - i(Vbn)) into the next MIF membrane: the current scaling as controlled sources.
+* **hidden membranes** drive the next crossbar's word lines through unity-gain VCVS buffers
+  (v_ref = 0 V), so a neuron is not loaded by its fan-out (the twin's assumption).
+* **neurons**: ``mif`` subcircuits with the network's MIF parameters, started at rest.
+
+``verify(checkpoint, n)`` simulates test samples 0..n-1 in ngspice (fanned out on Dask with
+``workers``) and compares the predicted class and the output-membrane RMS difference with the
+twin. (choice) The twin's layers see the previous layer's membrane one step late (see
+:mod:`spicegrad.train.memprop`); ngspice has no such delay, which is part of the difference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .spice.library import lib_path
+from .spice.netlist import Netlist, check_name, number, pwl
+from .train.memprop import MemPropNet, predict
+
+R_WORD = 1e-3  # Ω, word-line sense resistor (see module docstring)
+SPIKE_WIDTH_FRACTION = 0.01  # spike pulse width as a fraction of dt
+
+
+class _Netlist(Netlist):
+    """Netlist plus the two controlled sources the export needs (tokens checked as in Netlist)."""
+
+    def vcvs(self, name: str, plus: str, minus: str, cplus: str, cminus: str, gain: float) -> None:
+        self._element("E" + name, (plus, minus, cplus, cminus), [number(gain, f"E{name} gain")])
+
+    def cccs(self, name: str, plus: str, minus: str, vsource: str, gain: float) -> None:
+        self._element("F" + name, (plus, minus), [check_name(vsource, "controlling source"), number(gain, f"F{name} gain")])
+
+
+def _spike_source(cfg) -> Any:
+    width = SPIKE_WIDTH_FRACTION * cfg.dt
+    edge = width * 1e-2
+    times, values = [0.0], [0.0]
+    for k in range(0, cfg.steps, cfg.inject_every):
+        t0 = k * cfg.dt
+        times += [t0 + edge, t0 + width, t0 + width + edge] if k == 0 else [t0, t0 + edge, t0 + width, t0 + width + edge]
+        values += [1.0 / width, 1.0 / width, 0.0] if k == 0 else [0.0, 1.0 / width, 1.0 / width, 0.0]
+    return pwl(times, values)
+
+
+def static_check(net: MemPropNet, images: torch.Tensor, tolerance: float = 0.01,
+                 read_scale: float = 1.0) -> dict[str, Any]:
+    """Are fixed conductances a fair reading of the synapses for ``images``?
+
+    Device voltages are the word-line voltages (bit lines at 0 V): A_in·p_i·a(t) for the first
+    crossbar, the presynaptic membrane for the others. The MSS has no hard threshold (its rates
+    are sigmoids of width V_T ≈ 26 mV around ±0.27 V), so the check integrates the worst-case
+    rate along the actual traces: |Δx| ≤ ∫ max(P_on(v), P_off(v)) dt / tau, per word line.
+    Static reading is called fair when that bound stays below ``tolerance`` for every line.
+    ``read_scale`` scales every word-line voltage (the export divides the current gain by it, so
+    the neurons see the same currents); ``suggested_read_scale`` is the largest of a few
+    candidates that makes the reading fair.
+    """
+    from .devices.mss import mss_rates
+
+    p = net.cfg.synapse_params
+    with torch.no_grad():
+        x = images.reshape(images.shape[0], -1)
+        rec = net(x, record=True, eager=True)
+        env = net.envelope.double()
+        lines = [net.cfg.input_amplitude * x.double()[None] * env[:, None, None]]  # [T, B, n_in]
+        lines += [layer.double() for layer in rec["layers"][:-1]]
+
+        def bounds_at(scale):
+            out = []
+            for v in lines:
+                p_on, p_off, _ = mss_rates(scale * v, p)
+                out.append(float((torch.maximum(p_on, p_off).sum(0) * net.cfg.dt / p.tau).max()))
+            return out
+
+        bounds = bounds_at(read_scale)
+        v_max = read_scale * max(float(v.abs().max()) for v in lines)
+        suggested = next((c for c in (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01) if max(bounds_at(c)) < tolerance), None)
+    worst = max(bounds)
+    return {"v_max_V": v_max, "v_on_V": p.v_on, "v_off_V": p.v_off, "drift_bound_per_layer": bounds,
+            "drift_bound": worst, "tolerance": tolerance, "static_fair": worst < tolerance,
+            "read_scale": read_scale, "suggested_read_scale": suggested}
+
+
+def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, max_step: float | None = None,
+                   title: str = "MEMprop network", read_scale: float = 1.0) -> str:
+    """ngspice netlist of ``net`` driven by ``image`` (pixels in [0, 1]); probes v(m<L>_<j>).
+
+    ``read_scale`` r multiplies every word-line voltage and divides every current-scaling gain:
+    with static conductances the neurons see identical currents, and the devices see r times
+    smaller read voltages (see :func:`static_check`).
+    """
+    cfg = net.cfg
+    if not 0 < read_scale <= 1:
+        raise ValueError(f"export: read_scale = {read_scale}: must lie in (0, 1]")
+    if cfg.v_ref != 0.0:
+        raise ValueError(f"export: v_ref = {cfg.v_ref} V is not supported (word-line buffers are unity-gain to ground)")
+    mif = cfg.mif_params
+    rest = dict(zip(("v0", "x10", "x20"), net.rest, strict=True))
+    syn = cfg.synapse_params
+    n = _Netlist(title)
+    n.include(lib_path("mif"))
+    n.include(lib_path("alpha"))
+    if not static:
+        n.include(lib_path("mss"))
+    n.vsource("spk", "spk", "0", _spike_source(cfg))
+    n.subckt("alpha", ("spk", "env"), "alpha", {"tau_alpha": cfg.tau_alpha, "w": 1.0})
+    n.vsource("env", "env", "0", 0.0)
+    pixels = image.reshape(-1).double().cpu().numpy()
+    rows = [i for i in range(len(pixels)) if pixels[i] > 0]
+    for i in rows:
+        n.cccs(f"in_{i}", "0", f"w0_{i}", "Venv", read_scale * cfg.input_amplitude * pixels[i] / R_WORD)
+        n.resistor(f"w0_{i}", f"w0_{i}", "0", R_WORD)
+    mss_common = {k: v for k, v in syn.spice_params().items() if k != "x0"}
+    for layer in range(net.n_layers):
+        xp = net.x_pos[layer].detach().double().cpu().numpy()
+        xn = net.x_neg[layer].detach().double().cpu().numpy()
+        gp = 1.0 / syn.r_off + (1.0 / syn.r_on - 1.0 / syn.r_off) * xp
+        gn = 1.0 / syn.r_off + (1.0 / syn.r_on - 1.0 / syn.r_off) * xn
+        in_rows = rows if layer == 0 else range(xp.shape[0])
+        for j in range(xp.shape[1]):
+            bp, bn = f"bp{layer}_{j}", f"bn{layer}_{j}"
+            for i in in_rows:
+                wl = f"w{layer}_{i}"
+                if static:
+                    n.resistor(f"p{layer}_{i}_{j}", wl, bp, 1.0 / gp[i, j])
+                    n.resistor(f"n{layer}_{i}_{j}", wl, bn, 1.0 / gn[i, j])
+                else:
+                    n.subckt(f"p{layer}_{i}_{j}", (wl, bp), "mss", {**mss_common, "x0": float(xp[i, j])})
+                    n.subckt(f"n{layer}_{i}_{j}", (wl, bn), "mss", {**mss_common, "x0": float(xn[i, j])})
+            n.vsource(bp, bp, "0", 0.0)
+            n.vsource(bn, bn, "0", 0.0)
+            m = f"m{layer + 1}_{j}"
+            s = cfg.current_scale[layer] / read_scale
+            n.cccs(f"p{layer}_{j}", "0", m, f"V{bp}", s)
+            n.cccs(f"n{layer}_{j}", m, "0", f"V{bn}", s)
+            n.subckt(f"n{layer + 1}_{j}", (m,), "mif", {**mif.spice_params(), **rest})
+            if layer + 1 < net.n_layers:
+                n.vcvs(f"w{layer + 1}_{j}", f"w{layer + 1}_{j}", "0", m, "0", read_scale)
+    t_stop = cfg.steps * cfg.dt
+    n.tran(cfg.dt, t_stop, max_step=max_step if max_step is not None else cfg.dt / 10)
+    n.save(*(f"v(m{net.n_layers}_{j})" for j in range(cfg.layers[-1])))
+    return n.render()
+
+
+def _simulate_sample(netlist: str, n_layers: int, n_out: int, dt: float, steps: int, timeout: float) -> np.ndarray:
+    from .spice import run
+
+    result = run(netlist, timeout=timeout)
+    t = np.arange(1, steps + 1) * dt
+    return np.stack([result.at(f"v(m{n_layers}_{j})", t) for j in range(n_out)], axis=1)  # [T, C]
+
+
+def verify(
+    checkpoint: str | Path,
+    n: int,
+    data: str | Path | None = None,
+    static: bool = False,
+    read_scale: float = 1.0,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    timeout: float = 1800.0,
+) -> dict[str, Any]:
+    """Twin vs ngspice on test samples 0..n-1: class agreement and output-membrane RMS (V)."""
+    import time
+
+    from .datasets import load_dataset
+    from .train.memprop_train import TrainConfig, load_net
+
+    net, state = load_net(checkpoint)
+    cfg = TrainConfig.from_dict(state["config"])
+    size = cfg.image_size if cfg.image_size != 28 else None
+    test = load_dataset(cfg.dataset, "test", data, n, size)
+    x = test.flat()
+    with torch.no_grad():
+        v_twin = net(x, eager=True).double().numpy()  # [T, n, C]
+    netlists = [export_netlist(net, x[k], static=static, read_scale=read_scale) for k in range(len(test))]
+    args = (net.n_layers, net.cfg.layers[-1], net.cfg.dt, net.cfg.steps, timeout)
+    t0 = time.perf_counter()
+    if workers is None and scheduler is None:
+        traces = [_simulate_sample(text, *args) for text in netlists]
+    else:
+        from .validate.fanout import _client
+
+        client, cluster = _client(workers, scheduler)
+        try:
+            futures = client.map(_simulate_sample, netlists, *[[a] * len(netlists) for a in args], pure=False)
+            traces = client.gather(futures)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    wall = time.perf_counter() - t0
+    v_spice = np.stack(traces, axis=1)  # [T, n, C]
+    pred_twin = predict(torch.from_numpy(v_twin)).numpy()
+    pred_spice = predict(torch.from_numpy(v_spice)).numpy()
+    rms = np.sqrt(((v_twin - v_spice) ** 2).mean(axis=(0, 2)))
+    return {
+        "samples": len(test),
+        "agree": int((pred_twin == pred_spice).sum()),
+        "pred_twin": pred_twin.tolist(),
+        "pred_spice": pred_spice.tolist(),
+        "labels": test.labels.tolist(),
+        "rms_V": rms.tolist(),
+        "rms_V_max": float(rms.max()),
+        "ngspice_wall_s": wall,
+        "static_synapses": static,
+        "read_scale": read_scale,
+        "static_check": static_check(net, x, read_scale=read_scale),
+    }

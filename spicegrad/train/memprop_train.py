@@ -1,0 +1,340 @@
+"""MEMprop training loop: data, certified twins, Adam with projection, checkpoints, metrics, plots.
+
+``train_memprop(TrainConfig(...), out_dir)`` is what ``spicegrad train memprop`` runs:
+
+* before training, :func:`spicegrad.validate.require_certified` for the MIF configuration
+  (preset, dt, integrator); a failing twin is refused unless ``allow_unvalidated`` (recorded in
+  the checkpoint and metrics). The synapses are static during a sample (see
+  :mod:`.memprop`); their drift bound is computed from the voltages the network reaches and
+  written to metrics.json.
+* deterministic with ``seed``: initialisation from a seeded generator; epoch e's shuffle from a
+  generator seeded by (seed, e), so a resumed run draws exactly the batches the uninterrupted
+  run would have. (choice) The last incomplete training batch of an epoch is dropped (every
+  step sees ``batch_size`` samples, and the compiled step keeps one shape); the test set is
+  evaluated in full.
+* after every epoch, an atomic checkpoint ``DIR/checkpoint.pt`` (model, Adam state, epoch,
+  history, configuration, certificates), ``DIR/metrics.json`` and the plots.
+* a non-finite loss or gradient stops training with :class:`TrainingDiverged`, naming the
+  layer and step (the batch is re-run with per-step checks); the last good checkpoint (previous
+  epoch) is left untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from .._io import atomic_write_bytes, atomic_write_json
+from ..datasets import load_dataset
+from .memprop import (
+    MemPropConfig,
+    MemPropNet,
+    NonFiniteError,
+    memprop_loss,
+    predict,
+    synapse_drift_bound,
+)
+
+CHECKPOINT_FORMAT = "spicegrad-memprop/1"
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or a gradient became non-finite; the message names the layer and step."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is unreadable or does not match the requested configuration."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """A training run: data, schedule and the network (``net``)."""
+
+    net: MemPropConfig = MemPropConfig()
+    dataset: str = "fashion-mnist"
+    image_size: int = 28
+    train_subset: int | None = None
+    test_subset: int | None = None
+    epochs: int = 50
+    batch_size: int = 128
+    lr: float = 1e-4
+    seed: int = 0
+    allow_unvalidated: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "image_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"TrainConfig.{name} = {getattr(self, name)!r}: must be >= 1")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"TrainConfig.lr = {self.lr!r}: must be > 0")
+        if self.net.layers[0] != self.image_size**2:
+            raise ValueError(
+                f"network input {self.net.layers[0]} != image_size² = {self.image_size**2}: "
+                "set the first layer to the number of pixels"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["net"] = self.net.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        return cls(**{**d, "net": MemPropConfig.from_dict(d["net"])})
+
+
+#: fields that may differ between a checkpoint and a resumed run (the schedule's length)
+_RESUMABLE_CHANGES = {"epochs"}
+
+
+def _batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    perm = torch.randperm(n, generator=g)
+    return [perm[i: i + batch_size] for i in range(0, n - batch_size + 1, batch_size)] or [perm]
+
+
+def certify(cfg: TrainConfig) -> dict[str, Any]:
+    """Run/lookup the MIF certificate; returns the records stored in the checkpoint."""
+    from ..validate import require_certified
+
+    mif = require_certified("mif", cfg.net.mif_params, cfg.net.dt, cfg.net.integrator,
+                            allow_unvalidated=cfg.allow_unvalidated)
+    summary = {k: mif.get(k) for k in ("validated", "key", "dt", "integrator", "failures") if k in mif}
+    summary["cases"] = {name: rec.get("metrics", {}).get("v") for name, rec in mif.get("cases", {}).items()}
+    return {
+        "mif": summary,
+        "mss_synapse": {"validated": None, "static": True,
+                        "note": "synapses are read at their programmed conductance (no state evolution "
+                                "within a sample); see synapse_drift in metrics.json"},
+    }
+
+
+@torch.no_grad()
+def evaluate(net: MemPropNet, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+             progress: bool = False) -> dict[str, float]:
+    """Accuracy and mean loss on a dataset (last batch padded to ``batch_size``)."""
+    from tqdm import tqdm
+
+    net.eval()
+    correct, loss, v_peak = 0, 0.0, 0.0
+    n = labels.shape[0]
+    for i in tqdm(range(0, n, batch_size), desc="test", leave=False, disable=not progress):
+        x, y = images[i: i + batch_size], labels[i: i + batch_size]
+        m = y.shape[0]
+        if m < batch_size:  # pad: one shape for the compiled step
+            x = torch.cat([x, x[:1].expand(batch_size - m, *x.shape[1:])])
+        v_out = net(x)[:, :m]
+        correct += int((predict(v_out) == y).sum())
+        loss += float(memprop_loss(v_out, y, net.cfg.logit_volt)) * m
+        v_peak = max(v_peak, float(v_out.abs().max()))
+    net.train()
+    return {"accuracy": correct / n, "loss": loss / n, "v_out_peak": v_peak}
+
+
+def _diagnose(net: MemPropNet, x: torch.Tensor, y: torch.Tensor) -> str:
+    """Where a non-finite loss came from: re-run the batch eagerly with per-step checks."""
+    compiled, net._compiled_step = net._compiled_step, None
+    try:
+        with torch.no_grad():
+            v_out = net(x, check_finite=True)
+        return f"states stayed finite; the loss itself overflowed (max |V_out| = {float(v_out.abs().max()):.3g} V)"
+    except NonFiniteError as exc:
+        return str(exc)
+    finally:
+        net._compiled_step = compiled
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A MEMprop checkpoint, checked for its format."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        got = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path}: format {got!r}, expected {CHECKPOINT_FORMAT!r} (not a MEMprop checkpoint)")
+    return state
+
+
+def _check_compatible(saved: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
+    want = cfg.to_dict()
+    diffs = []
+    for key in sorted(set(saved) | set(want)):
+        if key in _RESUMABLE_CHANGES:
+            continue
+        if key == "net":
+            for k in sorted(set(saved["net"]) | set(want["net"])):
+                if saved["net"].get(k) != want["net"].get(k):
+                    diffs.append(f"net.{k}: checkpoint {saved['net'].get(k)!r}, requested {want['net'].get(k)!r}")
+        elif saved.get(key) != want.get(key):
+            diffs.append(f"{key}: checkpoint {saved.get(key)!r}, requested {want.get(key)!r}")
+    if diffs:
+        raise CheckpointError(f"{path} was trained with a different configuration; cannot resume: " + "; ".join(diffs))
+
+
+def load_net(path: str | Path, compile: bool = False) -> tuple[MemPropNet, dict[str, Any]]:
+    """The trained network of a checkpoint (and the checkpoint dict)."""
+    state = load_checkpoint(path)
+    cfg = TrainConfig.from_dict(state["config"])
+    net = MemPropNet(cfg.net, compile=compile)
+    try:
+        net.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the network {cfg.net.layers}: {exc}") from exc
+    return net, state
+
+
+def train_memprop(
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    data: str | Path | None = None,
+    resume: bool = False,
+    compile: bool = True,
+    progress: bool = True,
+    plots: bool = True,
+    certificates: dict[str, Any] | None = None,
+    log=print,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Train (or resume) and return the metrics dict written to ``out_dir/metrics.json``.
+
+    ``certificates``: pre-computed :func:`certify` records (tests); default: certify now.
+    """
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / CHECKPOINT_NAME
+    size = cfg.image_size if cfg.image_size != 28 else None
+    train = load_dataset(cfg.dataset, "train", data, cfg.train_subset, size)
+    test = load_dataset(cfg.dataset, "test", data, cfg.test_subset, size)
+    n_classes = len(train.classes)
+    if cfg.net.layers[-1] != n_classes:
+        raise ValueError(f"network output {cfg.net.layers[-1]} != {n_classes} classes of {cfg.dataset}")
+    if train.n_features != cfg.net.layers[0]:
+        raise ValueError(f"{cfg.dataset} images have {train.n_features} pixels, the network expects {cfg.net.layers[0]}")
+
+    certs = certificates if certificates is not None else certify(cfg)
+    net = MemPropNet(cfg.net, torch.Generator().manual_seed(cfg.seed), compile=compile).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    history: dict[str, list] = {"test_accuracy": [], "train_loss": [], "test_loss": [], "samples_per_s": [],
+                                "epoch_wall_s": [], "batch_loss": []}
+    start_epoch = 0
+    if resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, map_location=device)
+        _check_compatible(state["config"], cfg, ckpt_path)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history = state["history"]
+        start_epoch = state["epoch"]
+        log(f"resuming from {ckpt_path} after epoch {start_epoch}")
+    elif resume:
+        log(f"no checkpoint at {ckpt_path}: starting from scratch")
+
+    x_train, y_train = train.flat().to(device), train.labels.to(device)
+    x_test, y_test = test.flat().to(device), test.labels.to(device)
+    metrics: dict[str, Any] = {}
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        losses, seen = [], 0
+        bar = tqdm(_batches(len(train), cfg.batch_size, cfg.seed, epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not progress)
+        for step, idx in enumerate(bar):
+            x, y = x_train[idx], y_train[idx]
+            loss = memprop_loss(net(x), y, cfg.net.logit_volt)
+            if not torch.isfinite(loss):
+                where = _diagnose(net, x, y)
+                raise TrainingDiverged(f"non-finite loss at epoch {epoch + 1}, batch {step}: {where}. "
+                                       f"Last good checkpoint: {ckpt_path if ckpt_path.exists() else 'none'}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            for name, p in net.named_parameters():
+                if p.grad is not None and not torch.isfinite(p.grad).all():
+                    layer = int(name.split(".")[-1]) + 1
+                    raise TrainingDiverged(
+                        f"non-finite gradient of synapse layer {layer} ({name}) at epoch {epoch + 1}, batch {step}. "
+                        f"Last good checkpoint: {ckpt_path if ckpt_path.exists() else 'none'}")
+            opt.step()
+            net.project_()
+            losses.append(loss.item())
+            if step == 0:  # throughput excludes the first batch (torch.compile warm-up)
+                t_first = time.perf_counter()
+            else:
+                seen += y.shape[0]
+            bar.set_postfix(loss=f"{losses[-1]:.4g}")
+        train_s = time.perf_counter() - t_first
+        ev = evaluate(net, x_test, y_test, cfg.batch_size, progress)
+        history["test_accuracy"].append(ev["accuracy"])
+        history["test_loss"].append(ev["loss"])
+        history["train_loss"].append(sum(losses) / len(losses))
+        history["samples_per_s"].append(seen / train_s if seen else float("nan"))
+        history["epoch_wall_s"].append(time.perf_counter() - t0)
+        history["batch_loss"].append(losses)
+        state = {
+            "format": CHECKPOINT_FORMAT, "spicegrad_version": __version__, "config": cfg.to_dict(),
+            "epoch": epoch + 1, "model": net.state_dict(), "optimizer": opt.state_dict(), "history": history,
+            "certificates": certs, "allow_unvalidated": cfg.allow_unvalidated,
+        }
+        _save_checkpoint(ckpt_path, state)
+        with torch.no_grad():  # a few test samples, recorded eagerly, for plots and voltage peaks
+            rec = net(x_test[:4], record=True, eager=True)
+        v_peak = max(float(layer.abs().max()) for layer in rec["layers"])
+        metrics = _metrics(cfg, history, certs, v_peak)
+        # The operating envelope the twin is trusted over: compare with the validated cases'.
+        metrics["operating_range"] = {
+            "membrane_V_per_layer": [[float(layer.min()), float(layer.max())] for layer in rec["layers"]],
+            "hidden_input_current_A": [float(rec["input_current"].min()), float(rec["input_current"].max())],
+            "from": "first 4 test samples",
+        }
+        atomic_write_json(out / "metrics.json", metrics)
+        if plots:
+            from .memprop_plots import plot_all
+
+            plot_all(history, rec, y_test[:4], test.classes, cfg.net.dt, out)
+        log(f"epoch {epoch + 1}/{cfg.epochs}: train loss {history['train_loss'][-1]:.4g}, "
+            f"test accuracy {ev['accuracy'] * 100:.2f} %, {history['samples_per_s'][-1]:.1f} samples/s")
+    if not metrics:
+        metrics = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else {}
+    return metrics
+
+
+def _metrics(cfg: TrainConfig, history: dict, certs: dict, v_peak: float) -> dict[str, Any]:
+    sps = [s for s in history["samples_per_s"] if math.isfinite(s)]
+    # Synapse voltages: inputs up to input_amplitude, membranes up to the peak seen on test samples.
+    v_max = max(cfg.net.input_amplitude, v_peak)
+    duration = cfg.net.steps * cfg.net.dt
+    return {
+        "test_accuracy": history["test_accuracy"],
+        "train_loss": history["train_loss"],
+        "test_loss": history["test_loss"],
+        "samples_per_s": sum(sps) / len(sps) if sps else None,
+        "samples_per_s_per_epoch": history["samples_per_s"],
+        "epoch_wall_s": history["epoch_wall_s"],
+        "epochs_done": len(history["test_accuracy"]),
+        "best_test_accuracy": max(history["test_accuracy"]),
+        "config": cfg.to_dict(),
+        "certificates": certs,
+        "allow_unvalidated": cfg.allow_unvalidated,
+        "synapse_drift": {
+            "v_max_seen_V": v_max,
+            "threshold_V": cfg.net.synapse_params.v_on,
+            "max_state_change_per_sample": synapse_drift_bound(v_max, cfg.net.synapse_params, duration),
+        },
+        "spicegrad_version": __version__,
+    }

@@ -1,0 +1,72 @@
+"""A small trained MEMprop network (14x14 inputs, 16 hidden) checked back in ngspice."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from test_datasets import write_fake_dataset
+
+from spicegrad.export import export_netlist
+from spicegrad.train.memprop import MemPropConfig, MemPropNet
+from spicegrad.train.memprop_cli import main
+from spicegrad.train.memprop_train import TrainConfig, train_memprop
+
+NO_CERT = {"mif": {"validated": "skipped in tests"}}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("export")
+    data = write_fake_dataset(root / "fashion-mnist", n_train=128, n_test=16)
+    cfg = TrainConfig(net=MemPropConfig(layers=(196, 16, 10), steps=100), image_size=14, epochs=2,
+                      batch_size=32, lr=1e-2, seed=5)
+    train_memprop(cfg, root / "run", data=data, compile=False, progress=False, plots=False,
+                  certificates=NO_CERT, log=lambda *_: None)
+    torch.set_num_threads(n)
+    return root / "run" / "checkpoint.pt", data
+
+
+def test_trained_network_agrees_with_ngspice_on_at_least_9_of_10_samples(trained, tmp_path, capsys):
+    ckpt, data = trained
+    out = tmp_path / "net.cir"
+    rc = main(["export", str(ckpt), "-o", str(out), "--sample", "3", "--data", str(data),
+               "--static-synapses", "--verify", "10"])
+    assert rc == 0, capsys.readouterr().err
+    report = json.loads(out.with_suffix(".verify.json").read_text())
+    assert report["samples"] == 10
+    assert report["agree"] >= 9, report
+    assert report["rms_V_max"] < 0.01  # output membranes within 10 mV RMS
+    text = out.read_text()
+    assert "mif params:" in text and "alpha params:" in text and text.rstrip().endswith(".end")
+
+
+def test_export_writes_programmed_mss_devices_without_static_flag():
+    net = MemPropNet(MemPropConfig(layers=(4, 2, 10), steps=10), torch.Generator().manual_seed(0))
+    text = export_netlist(net, torch.tensor([0.0, 0.5, 1.0, 0.2]))
+    assert "mss.lib" in text and text.count(" mss params:") == 2 * (3 * 2 + 2 * 10)
+    x0 = float(net.x_pos[0][1, 0].detach())
+    assert f"x0={x0!r}" in text
+    # the dark pixel 0 has no word line
+    assert "w0_0 " not in text
+
+
+def test_export_of_a_bad_checkpoint_exits_2(tmp_path, capsys):
+    bad = tmp_path / "c.pt"
+    bad.write_bytes(b"junk")
+    assert main(["export", str(bad), "-o", str(tmp_path / "n.cir")]) == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_verify_fans_out_on_dask(trained, tmp_path):
+    from spicegrad.export import verify
+
+    ckpt, data = trained
+    serial = verify(ckpt, 4, data, static=True)
+    fanned = verify(ckpt, 4, data, static=True, workers=2)
+    assert fanned["pred_spice"] == serial["pred_spice"]
+    assert fanned["rms_V"] == pytest.approx(serial["rms_V"], rel=1e-9)
