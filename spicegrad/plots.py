@@ -16,7 +16,7 @@ from .spice.benches import Comparison  # noqa: E402
 _PREFIX = [(1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1.0, "")]
 
 
-def _scale(values: np.ndarray, unit: str) -> tuple[float, str]:
+def display_scale(values: np.ndarray, unit: str) -> tuple[float, str]:
     """A display factor and prefixed unit so numbers read naturally (e.g. 0.002 A -> 2 mA)."""
     if unit in ("1", "", "µS"):
         return 1.0, unit or "1"
@@ -32,10 +32,10 @@ def plot_comparison(c: Comparison, path: str | Path) -> Path:
     """One column per waveform: twin and ngspice overlaid (top), their difference (bottom)."""
     names = list(c.twin)
     fig, axes = plt.subplots(2, len(names), figsize=(5.5 * len(names), 6), squeeze=False, sharex=True)
-    t_factor, t_unit = _scale(c.t, "s")
+    t_factor, t_unit = display_scale(c.t, "s")
     for col, name in enumerate(names):
         twin, spice = np.asarray(c.twin[name]), np.asarray(c.spice[name])
-        factor, unit = _scale(spice, c.units[name])
+        factor, unit = display_scale(spice, c.units[name])
         top, bottom = axes[0, col], axes[1, col]
         top.plot(c.t / t_factor, spice / factor, lw=2.5, alpha=0.5, label="ngspice")
         top.plot(c.t / t_factor, twin / factor, lw=1.0, ls="--", label="twin")

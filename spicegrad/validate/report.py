@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from .. import __version__  # noqa: E402
 from .._io import atomic_savefig, atomic_write_json, atomic_write_text  # noqa: E402
-from ..plots import _scale  # noqa: E402
+from ..plots import display_scale  # noqa: E402
 from ..spice import ngspice_version  # noqa: E402
 
 SUMMARY_KEYS = ("name", "model", "params", "stimulus", "dt", "integrator", "metrics",
@@ -84,11 +84,11 @@ def plot_case(result: dict, path: Path) -> Path:
     t = tr["t"]
     names = list(tr["C"])
     fig, axes = plt.subplots(2, len(names), figsize=(4.8 * len(names), 6.2), squeeze=False, sharex=True)
-    tf, tu = _scale(t, "s")
+    tf, tu = display_scale(t, "s")
     for col, name in enumerate(names):
         unit = result["units"][name]
         ref = np.asarray(tr["B"][name], dtype=float)
-        f, u = _scale(ref[np.isfinite(ref)] if np.isfinite(ref).any() else np.ones(1), unit)
+        f, u = display_scale(ref[np.isfinite(ref)] if np.isfinite(ref).any() else np.ones(1), unit)
         top, bottom = axes[0, col], axes[1, col]
         if name in tr["A"]:
             _lines(top.plot, t / tf, np.asarray(tr["A"][name]) / f,
