@@ -35,5 +35,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -m pip install -q "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -m pip install -q -e ".${extras}" 2>&1 | grep -v "^WARNING: Location" || true
+# setuptools warns on every editable install that same-named folders could shadow the package;
+# this checkout is that folder, so the warning is noise here.
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e ".${extras}" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import spicegrad, torch; print(f'setup: spicegrad {spicegrad.__version__}, torch {torch.__version__}, ngspice ready')"
