@@ -110,7 +110,7 @@ def plot_case(result: dict, path: Path) -> Path:
                 for label, d in (("|A−C| total", a - twin), ("|B−C| integration", ref - twin), ("|A−B| model", a - ref)):
                     worst = _worst(d) / f
                     bottom.semilogy(t / tf, worst, lw=1, label=label + (" (worst device)" if _columns(d).shape[1] > 1 else ""))
-                floor = max(float(np.nanmax(np.abs(ref))) / f * 1e-12, 1e-300)
+                floor = max(float(np.nanmax(np.abs(ref))) / f * 1e-17, 1e-300)  # float64 resolution
                 bottom.set_ylim(bottom=floor)
         top.set_ylabel(f"{name} ({u})")
         bottom.set_ylabel(f"error ({u})")
