@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import require_finite, require_positive
+from ..spice.benches import SPICE_OPTIONS
 from ..spice.circuit import CCCS, RESISTOR, VSOURCE, Circuit
 from ..spice.netlist import Source, number
 from ..stimuli import PulseTrain, Samples, Sine
@@ -29,8 +30,6 @@ from .topology import CrossbarSpec
 LIMIT_BYTES = 64 * 2**20
 #: measured ngspice-39 cost of an MSS crossbar transient (DESIGN.md, Scale): s/device/timepoint
 NGSPICE_S_PER_DEVICE_POINT = 30e-6
-#: ngspice accuracy for cross-checks, as the single-device testbenches use
-SPICE_OPTIONS = {"reltol": 1e-6, "abstol": 1e-15, "vntol": 1e-9}
 
 
 @dataclass(frozen=True)

@@ -52,11 +52,10 @@ from .._io import atomic_write_json, atomic_write_text
 from ..crossbar import CrossbarSpec, crossbar_netlist
 from ..devices.mss import MSS, MSSParams, mss_conductance
 from ..spice import Netlist, lib_path, pwl, run
+from ..spice.benches import SPICE_OPTIONS
 from ..stimuli import Samples
 from .manhattan import MSSPulses, certify_mss
 
-#: ngspice accuracy, as the MSS testbench uses for cross-checks
-SPICE_OPTIONS = {"reltol": 1e-6, "abstol": 1e-15, "vntol": 1e-9}
 #: source edge time (s): far below dt, so ngspice's source matches the twin's held levels
 EDGE = 1e-9
 

@@ -23,11 +23,10 @@ import torch
 from ...devices.alpha import AlphaCurrent, AlphaParams, step_mean
 from ...devices.mif import MIF, MIFParams, MIFState
 from .. import Netlist, Result, lib_path, pwl, run
-from . import Comparison
+from . import SPICE_OPTIONS, Comparison
 
 WAVEFORMS = ("v", "x1", "x2", "i_in")
 UNITS = {"v": "V", "x1": "1", "x2": "1", "i_in": "A"}
-SPICE_OPTIONS = {"reltol": 1e-6, "abstol": 1e-15, "vntol": 1e-9}
 #: spike pulse width on the alpha subcircuit's ``spk`` pin, as a fraction of dt
 SPIKE_WIDTH_FRACTION = 0.1
 

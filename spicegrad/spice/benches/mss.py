@@ -10,10 +10,8 @@ from ...stimuli import PulseTrain, Sine, grid, step_samples
 from ..library import lib_path
 from ..netlist import Netlist
 from ..runner import Result, run
-from . import Comparison
+from . import SPICE_OPTIONS, Comparison
 
-#: ngspice accuracy for cross-checks: tight tolerances; max step a tenth of the twin's dt.
-SPICE_OPTIONS = {"reltol": 1e-6, "abstol": 1e-15, "vntol": 1e-9}
 UNITS = {"x": "1", "i": "A"}
 
 

@@ -27,10 +27,7 @@ from ...devices.pcm import PCMArray, PCMParams
 from ..library import lib_path
 from ..netlist import Netlist, pwl
 from ..runner import run
-from . import Comparison
-
-#: ngspice accuracy for cross-checks (tighter reltol makes Newton stall at the hold's kink).
-SPICE_OPTIONS = {"reltol": 1e-6, "abstol": 1e-15, "vntol": 1e-9}
+from . import SPICE_OPTIONS, Comparison
 
 
 @dataclass(frozen=True)
