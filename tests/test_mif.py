@@ -12,8 +12,8 @@ import torch
 from scipy.signal import find_peaks
 
 from spicegrad.characterize.mif import SPIKE_THRESHOLD, reduced_divergence
-from spicegrad.devices.alpha import AlphaCurrent, AlphaParams, step_mean
-from spicegrad.devices.mif import MIF, MIFParams, mif_simulate
+from spicegrad.devices.alpha import AlphaCurrent, AlphaParams
+from spicegrad.devices.mif import MIF, MIFParams, input_samples, mif_simulate
 from spicegrad.spice import lib_path
 from spicegrad.spice.benches.mif import alpha_train, constant_current, demo_comparison, spike_times
 
@@ -25,7 +25,7 @@ def _alpha_drive(times, w, n_steps, dt=DT, shape=()):
     spikes = torch.zeros(n_steps, *shape, dtype=torch.float64)
     for t in times:
         spikes[int(round(t / dt))] += 1.0
-    return step_mean(AlphaCurrent(AlphaParams(w=w)).simulate(spikes, dt)["i"])
+    return input_samples(AlphaCurrent(AlphaParams(w=w)).simulate(spikes, dt)["i"])
 
 
 # --- agreement with ngspice ---------------------------------------------------------------

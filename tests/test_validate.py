@@ -15,10 +15,12 @@ from spicegrad.validate import (
     CaseError,
     UnvalidatedConfigError,
     load_cases,
+
     require_certified,
     run_case,
 )
 from spicegrad.validate.cases import make_case
+from spicegrad.validate.certificates import load_certificate
 
 SINE = {"kind": "sine", "amplitude": 0.5, "freq": 100.0}
 
@@ -43,7 +45,7 @@ def test_shipped_cases_cover_every_model_stimulus_integrator_and_mode(shipped):
         assert len({json.dumps(c.stimulus, sort_keys=True) for c in cases if c.model == model}) >= 2 or model == "pcm"
     assert {c.integrator for c in cases if c.model == "mif"} >= {"euler", "exp-euler"}
     assert any(c.model == "mss" and c.mode == "stochastic" for c in cases)
-    assert {c.mode for c in cases if c.model == "pcm"} == {"deterministic", "stochastic"}
+    assert {c.mode for c in cases if c.model == "pcm"} == {"deterministic", "stochastic", "crn"}
 
 
 def test_wrong_twin_fails_with_model_error_flagged(shipped):
@@ -165,6 +167,14 @@ def test_require_certified_runs_cases_then_uses_the_certificate():
     assert len(stored) == 1
     again = require_certified("mss", p, 1e-6, "exp-euler")
     assert again["key"] == cert["key"]
+    # A certificate made by other code, or missing a case added since, is no proof.
+    path = stored[0]
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "code": "other"}))
+    assert load_certificate("mss", p, 1e-6, "exp-euler") is None
+    record["cases"].pop(next(iter(record["cases"])))
+    path.write_text(json.dumps(record))
+    assert load_certificate("mss", p, 1e-6, "exp-euler") is None
 
 
 def test_require_certified_refuses_a_failing_configuration_unless_allowed():

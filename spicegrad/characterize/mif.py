@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..devices.alpha import AlphaCurrent, AlphaParams, step_mean
-from ..devices.mif import MIF, MIFParams, conductance, device_coeffs
+from ..devices.alpha import AlphaCurrent, AlphaParams
+from ..devices.mif import MIF, MIFParams, conductance, device_coeffs, input_samples
 from ..spice.benches.mif import (
     spice_alpha_train,
     spice_constant_current,
@@ -68,7 +68,7 @@ def memprop_response(
     spikes, (t_spike,) = spikes_on_grid([onset], n_steps, dt)
     w = torch.tensor([float(a) for a in amplitudes], dtype=torch.float64)
     alpha = AlphaCurrent(AlphaParams(w=1.0)).simulate(spikes[:, None], dt, w=w)
-    v = MIF(params).simulate(step_mean(alpha["i"]), dt)["v"].numpy()
+    v = MIF(params).simulate(input_samples(alpha["i"]), dt)["v"].numpy()
     rows = [_response_row(t, v[:, j], t_spike, a, "twin") for j, a in enumerate(amplitudes)]
     for a in spice_amplitudes:
         result = spice_alpha_train(params, AlphaParams(w=float(a)), [t_spike], t_stop, dt)

@@ -51,6 +51,11 @@ Modelling choices:
 * (choice) the Table III mapping above (reconstruction; see the note at the top).
 * (choice) x_i is not clamped: the ODE keeps it in [0, 1] and a clamp would cut gradients.
 * (choice) time grid t_k = k·dt; input sample k acts on [t_k, t_k+1) (held constant).
+  A continuous input current i(t) is sampled at the *end* of each step,
+  i_k = i(t_k+1) (:func:`input_samples`): the membrane (C/G ≲ 10 µs) follows its input within a
+  step, so the end value makes V(t_k+1) right, where the step mean lags by dt/2. Measured
+  against ngspice (case ``mif-memprop-bipolar-train``, ±250 µA alpha currents, dt = 10 µs,
+  exp-euler): RMS ΔV 0.26 mV with end samples, 1.18 mV with step means.
 * (choice) the default initial state is the zero-input equilibrium ("rest"): each device's
   x_eq(V) = a/b, and V solves G1(x1_eq)(V - v1) + G2(x2_eq)(V - v2) = 0 by bisection on
   [min(v1, v2), max(v1, v2)] (a sign change is guaranteed there); one Newton correction with the
@@ -354,6 +359,12 @@ def _forward_euler_report(states: MIFState, p, dt: float, integ: Integrator) -> 
                 RuntimeWarning,
                 stacklevel=3,
             )
+
+
+def input_samples(trace: torch.Tensor) -> torch.Tensor:
+    """Twin input samples [T, ...] of a continuous current given on the grid [T+1, ...]:
+    the value at the end of each step (see the module docstring's choice)."""
+    return trace[1:]
 
 
 def _initial_state(state0, p, i_in: torch.Tensor) -> MIFState:

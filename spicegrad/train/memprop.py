@@ -10,7 +10,7 @@ potentials, summed over time steps; Adam; defaults 1000 steps of 10 µs, batch 1
 
 Network equations (time grid t_k = k·dt, k = 0..T-1; every input sample acts on [t_k, t_k+1))::
 
-    alpha envelope  a_k  = step mean of Σ_j α(t - j·P·dt),  α(t) = (t/τ_α)·exp(1 - t/τ_α)
+    alpha envelope  a_k  = Σ_j α(t_k+1 - j·P·dt),  α(t) = (t/τ_α)·exp(1 - t/τ_α)
                            (unit peak, P = inject_every = 100 steps; the AlphaCurrent twin)
     word lines      u_i(t) = A_in · p_i · a(t)           p_i in [0, 1] pixel intensity (V)
     synapse pair    G±_ij = x±_ij/r_on + (1 - x±_ij)/r_off,   x± in [0, 1] (trained)
@@ -68,8 +68,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..devices.alpha import AlphaCurrent, AlphaParams, step_mean
-from ..devices.mif import MIFParams, MIFState, mif_rest_state, mif_step
+from ..devices.alpha import AlphaCurrent, AlphaParams
+from ..devices.mif import MIFParams, MIFState, input_samples, mif_rest_state, mif_step
 from ..devices.mss import MSSParams, mss_rates
 
 #: MSS synapse devices (choice, seed 002 §V-A): Knowm's model with the network's 1 kΩ-100 kΩ range.
@@ -140,11 +140,12 @@ class MemPropConfig:
 
 
 def alpha_envelope(cfg: MemPropConfig, dtype=torch.float32, device=None) -> torch.Tensor:
-    """Unit-peak alpha train a_k [T] (held input per step: the trapezoidal step mean)."""
+    """Unit-peak alpha train a_k [T], sampled as the MIF twin takes its input
+    (:func:`spicegrad.devices.mif.input_samples`: the value at the end of each step)."""
     spikes = torch.zeros(cfg.steps, dtype=torch.float64)
     spikes[:: cfg.inject_every] = 1.0
     trace = AlphaCurrent(AlphaParams(tau_alpha=cfg.tau_alpha, w=1.0)).simulate(spikes, cfg.dt)["i"]
-    return step_mean(trace).to(dtype=dtype, device=device)
+    return input_samples(trace).to(dtype=dtype, device=device)
 
 
 # --- the fused MIF step ------------------------------------------------------------------------

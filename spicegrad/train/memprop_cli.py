@@ -26,7 +26,7 @@ def _ints(text: str) -> tuple[int, ...]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers, e.g. 100 or 200,100") from exc
     if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: hidden layer sizes must be >= 1")
+        raise argparse.ArgumentTypeError(f"{text!r}: every value must be an integer >= 1")
     return values
 
 
@@ -53,6 +53,9 @@ def add_memprop_parser(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=_ints, default=(100,), metavar="N[,N...]", help="hidden layer sizes")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-milestones", type=_ints, default=(), metavar="E[,E...]",
+                   help="multiply lr by --lr-gamma after each of these epochs (step decay; default none)")
+    p.add_argument("--lr-gamma", type=float, default=0.1, help="decay factor at each milestone (default 0.1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inject-every", type=int, default=100, metavar="STEPS", help="alpha re-injection period")
     p.add_argument("--input-amplitude", type=float, default=0.1, metavar="V", help="word-line peak for a white pixel")
@@ -85,7 +88,7 @@ def config_from_args(args: argparse.Namespace):
     return TrainConfig(
         net=net, dataset=args.dataset, image_size=args.image_size, train_subset=args.train_subset,
         test_subset=args.test_subset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, allow_unvalidated=args.allow_unvalidated,
+        lr_milestones=args.lr_milestones, lr_gamma=args.lr_gamma, seed=args.seed, allow_unvalidated=args.allow_unvalidated,
     )
 
 

@@ -67,6 +67,8 @@ class TrainConfig:
     epochs: int = 50
     batch_size: int = 128
     lr: float = 1e-4
+    lr_milestones: tuple[int, ...] = ()  # epochs after which lr is multiplied by lr_gamma
+    lr_gamma: float = 0.1
     seed: int = 0
     allow_unvalidated: bool = False
 
@@ -76,15 +78,26 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} = {getattr(self, name)!r}: must be >= 1")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"TrainConfig.lr = {self.lr!r}: must be > 0")
+        milestones = tuple(int(m) for m in self.lr_milestones)
+        if any(m < 1 for m in milestones) or list(milestones) != sorted(set(milestones)):
+            raise ValueError(f"TrainConfig.lr_milestones = {self.lr_milestones!r}: need increasing epochs >= 1")
+        object.__setattr__(self, "lr_milestones", milestones)
+        if not (math.isfinite(self.lr_gamma) and 0 < self.lr_gamma <= 1):
+            raise ValueError(f"TrainConfig.lr_gamma = {self.lr_gamma!r}: must lie in (0, 1]")
         if self.net.layers[0] != self.image_size**2:
             raise ValueError(
                 f"network input {self.net.layers[0]} != image_size² = {self.image_size**2}: "
                 "set the first layer to the number of pixels"
             )
 
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of epoch ``epoch`` (0-based): lr·gamma^(milestones passed), step decay."""
+        return self.lr * self.lr_gamma ** sum(1 for m in self.lr_milestones if epoch >= m)
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["net"] = self.net.to_dict()
+        d["lr_milestones"] = list(self.lr_milestones)
         return d
 
     @classmethod
@@ -92,8 +105,9 @@ class TrainConfig:
         return cls(**{**d, "net": MemPropConfig.from_dict(d["net"])})
 
 
-#: fields that may differ between a checkpoint and a resumed run (the schedule's length)
-_RESUMABLE_CHANGES = {"epochs"}
+#: fields that may differ between a checkpoint and a resumed run: the schedule's length, and the
+#: learning-rate schedule as long as it gives the epochs already trained the same rates
+_RESUMABLE_CHANGES = {"epochs", "lr", "lr_milestones", "lr_gamma"}
 
 
 def _batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
@@ -172,9 +186,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return state
 
 
-def _check_compatible(saved: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
+def _check_compatible(saved: dict[str, Any], cfg: TrainConfig, path: Path, epochs_done: int) -> None:
     want = cfg.to_dict()
     diffs = []
+    before = TrainConfig.from_dict(saved)
+    for e in range(epochs_done):
+        if not math.isclose(before.lr_at(e), cfg.lr_at(e), rel_tol=1e-12):
+            diffs.append(f"learning rate of epoch {e + 1}: checkpoint {before.lr_at(e):g}, requested {cfg.lr_at(e):g} "
+                         "(a schedule may only change for epochs not yet trained)")
+            break
     for key in sorted(set(saved) | set(want)):
         if key in _RESUMABLE_CHANGES:
             continue
@@ -238,7 +258,7 @@ def train_memprop(
     start_epoch = 0
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, map_location=device)
-        _check_compatible(state["config"], cfg, ckpt_path)
+        _check_compatible(state["config"], cfg, ckpt_path, state["epoch"])
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history = state["history"]
@@ -252,6 +272,8 @@ def train_memprop(
     metrics: dict[str, Any] = {}
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr_at(epoch)
         losses, seen = [], 0
         bar = tqdm(_batches(len(train), cfg.batch_size, cfg.seed, epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=not progress)

@@ -21,6 +21,7 @@ from .. import __version__
 from .._io import atomic_write_json
 from ..spice.cache import cache_root
 from .adapters import get_adapter
+from .memo import code_fingerprint
 
 log = logging.getLogger("spicegrad.validate")
 
@@ -46,12 +47,18 @@ def certificates_dir() -> Path:
 
 
 def load_certificate(model: str, params: Any, dt: float, integrator: str) -> dict | None:
+    """The stored certificate, if it is still proof: it passed, was made by this code (twin and
+    validator sources, :func:`memo.code_fingerprint`) and covers every current certification
+    case (a case added later, e.g. a wider operating range, must be run before it counts)."""
     path = certificates_dir() / f"{certificate_key(model, params, dt, integrator)}.json"
     try:
         cert = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return cert if cert.get("passed") is True else None
+    if cert.get("passed") is not True or cert.get("code") != code_fingerprint():
+        return None
+    wanted = {c.name for c in certification_cases(model, params, dt, integrator)}
+    return cert if wanted <= set(cert.get("cases", {})) else None
 
 
 def store_certificate(result: dict) -> Path:
@@ -63,21 +70,28 @@ def store_certificate(result: dict) -> Path:
     try:
         cert = json.loads(path.read_text())
     except (OSError, ValueError):
+        cert = {}
+    if cert.get("code") != code_fingerprint():  # made by other code: start afresh
         cert = {"key": key, "model": result["model"], "params": result["params"], "dt": result["dt"],
-                "integrator": result["integrator"], "spicegrad_version": __version__, "passed": True, "cases": {}}
+                "integrator": result["integrator"], "spicegrad_version": __version__, "passed": True,
+                "code": code_fingerprint(), "cases": {}}
     cert["cases"][result["name"]] = {"metrics": result["metrics"], "tolerance": result["tolerance"]}
     return atomic_write_json(path, cert)
 
 
 def certification_cases(model: str, params: Any, dt: float, integrator: str):
-    """The model's plain deterministic cases at this configuration: those whose parameters are
-    exactly ``params`` (same preset) if any, else all of them with ``params`` substituted."""
+    """The model's plain deterministic and common-random-number (``crn``) cases at this
+    configuration: those whose parameters are exactly ``params`` (same preset) if any, else all
+    of them with ``params`` substituted. A crn case is deterministic given its samples, so it
+    certifies like any other; ensemble (``stochastic``) cases stay out: they judge the twin
+    against a numpy ensemble within 3 standard errors, not against ngspice, and a statistical
+    pass is evidence about one seeded sample rather than a per-trace proof."""
     from .cases import load_cases
 
     adapter = get_adapter(model)
     wanted = _params_dict(params)
     plain = [c for c in load_cases() if c.model == model and c.expect == "pass"
-             and c.mode == "deterministic" and not c.twin_params]
+             and c.mode in ("deterministic", "crn") and not c.twin_params]
     same = [c for c in plain if dataclasses.asdict(adapter.params(c)) == wanted]
     chosen = same or plain
     if not chosen:

@@ -6,7 +6,8 @@ Two stimuli, both built from the twin's own parameter records (one source of tru
 * :func:`alpha_train` — the ``alpha`` subcircuit, fed by a spike train, drives the membrane.
   In ngspice each spike is a narrow trapezoid on the ``spk`` pin of area 1 V·s starting at the
   spike time; the twin runs :class:`~spicegrad.devices.alpha.AlphaCurrent` (exact) and feeds the
-  neuron the trapezoidal mean of the alpha current over each step (second-order hold).
+  neuron the alpha current sampled as :func:`~spicegrad.devices.mif.input_samples` says
+  (the value at the end of each step).
 
 Both start from the twin's rest state (passed to the subcircuit as v0, x10, x20). ngspice runs
 with tight tolerances (reltol 1e-6, abstol 1e-15 A, vntol 1e-9 V) and a maximum step of dt/10;
@@ -20,8 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ...devices.alpha import AlphaCurrent, AlphaParams, step_mean
-from ...devices.mif import MIF, MIFParams, MIFState
+from ...devices.alpha import AlphaCurrent, AlphaParams
+from ...devices.mif import MIF, MIFParams, MIFState, input_samples
 from .. import Netlist, Result, lib_path, pwl, run
 from . import SPICE_OPTIONS, Comparison
 
@@ -38,15 +39,21 @@ def _grid(t_stop: float, dt: float) -> tuple[int, np.ndarray]:
     return n_steps, np.arange(n_steps + 1) * dt
 
 
-def spike_source_values(times: Sequence[float], width: float) -> tuple[list[float], list[float]]:
-    """PWL (times, values) of unit-area trapezoids starting at ``times`` (s), ``width`` s wide.
+def spike_source_values(
+    times: Sequence[float], width: float, weights: Sequence[float] | None = None
+) -> tuple[list[float], list[float]]:
+    """PWL (times, values) of trapezoids starting at ``times`` (s), ``width`` s wide, of area
+    ``weights[k]`` V·s (default 1 each; signed weights give signed alpha currents).
 
-    Each pulse ramps over width/10, so its area (1 V·s) is height·0.9·width.
+    Each pulse ramps over width/10, so its area is height·0.9·width.
     """
     ramp = 0.1 * width
-    height = 1.0 / (width - ramp)
+    weights = [1.0] * len(times) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(times):
+        raise ValueError(f"{len(weights)} spike weights for {len(times)} spike times: need one per spike")
     ts, vs = [0.0], [0.0]
-    for t in sorted(times):
+    for t, w in sorted(zip(times, weights, strict=True)):
+        height = w / (width - ramp)
         for tt, vv in ((t, 0.0), (t + ramp, height), (t + width - ramp, height), (t + width, 0.0)):
             if tt > ts[-1]:
                 ts.append(tt)
@@ -123,13 +130,14 @@ def alpha_train_netlist(
     state0: MIFState | None = None,
     max_step: float | None = None,
     method: str = "trap",
+    spike_weights: Sequence[float] | None = None,
 ) -> str:
-    """Netlist: ``alpha`` (spikes at ``spike_times``, s) driving the neuron; saves the alpha
-    states v(xa.i) (A) and v(xa.s) too."""
+    """Netlist: ``alpha`` (spikes at ``spike_times``, s, each scaled by ``spike_weights``,
+    default 1) driving the neuron; saves the alpha states v(xa.i) (A) and v(xa.s) too."""
     state0 = MIF(params).rest_state() if state0 is None else state0
     net = _neuron_netlist(f"MIF alpha train w={alpha_params.w:g} A", params, state0)
     net.include(lib_path("alpha"))
-    net.vsource("spk", "spk", "0", pwl(*spike_source_values(spike_times, SPIKE_WIDTH_FRACTION * dt)))
+    net.vsource("spk", "spk", "0", pwl(*spike_source_values(spike_times, SPIKE_WIDTH_FRACTION * dt, spike_weights)))
     net.subckt("a", ["spk", "m"], "alpha", alpha_params.spice_params())
     return _finish(net, t_stop, dt, max_step, method, "v(xa.i)", "v(xa.s)")
 
@@ -170,15 +178,21 @@ def constant_current(
     )
 
 
-def spikes_on_grid(spike_times: Sequence[float], n_steps: int, dt: float) -> tuple[torch.Tensor, list[float]]:
-    """Spike counts on the grid (times rounded to the nearest t_k) and the rounded times (s)."""
+def spikes_on_grid(
+    spike_times: Sequence[float], n_steps: int, dt: float, spike_weights: Sequence[float] | None = None
+) -> tuple[torch.Tensor, list[float]]:
+    """Spike counts (or summed ``spike_weights``) on the grid (times rounded to the nearest t_k)
+    and the rounded times (s)."""
     spikes = torch.zeros(n_steps, dtype=torch.float64)
+    weights = [1.0] * len(spike_times) if spike_weights is None else list(spike_weights)
+    if len(weights) != len(spike_times):
+        raise ValueError(f"{len(weights)} spike weights for {len(spike_times)} spike times: need one per spike")
     on_grid = []
-    for t in spike_times:
+    for t, w in zip(spike_times, weights, strict=True):
         k = int(round(t / dt))
         if not 0 <= k < n_steps:
             raise ValueError(f"spike time {t!r} s: must lie in [0, {n_steps * dt:g}) s")
-        spikes[k] += 1.0
+        spikes[k] += float(w)
         on_grid.append(k * dt)
     return spikes, on_grid
 
@@ -197,7 +211,7 @@ def alpha_train(
     alpha_params = AlphaParams(tau_alpha=tau_alpha, w=w)
     spikes, on_grid = spikes_on_grid(spike_times, n_steps, dt)
     alpha = AlphaCurrent(alpha_params).simulate(spikes, dt)
-    state0, twin = _twin(params, step_mean(alpha["i"]), dt, integrator)
+    state0, twin = _twin(params, input_samples(alpha["i"]), dt, integrator)
     result = spice_alpha_train(params, alpha_params, on_grid, t_stop, dt, state0)
     stimulus = {"kind": "alpha", "spike_times": on_grid, "w": w, "tau_alpha": tau_alpha}
     return Comparison(

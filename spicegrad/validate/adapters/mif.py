@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
-from ...devices.alpha import AlphaCurrent, AlphaParams, step_mean
-from ...devices.mif import MIF, MIFParams
+from ...devices.alpha import AlphaCurrent, AlphaParams
+from ...devices.mif import MIF, MIFParams, input_samples
 from ...spice.benches.mif import (
     UNITS,
     alpha_train_netlist,
@@ -74,10 +74,16 @@ class MIFAdapter(Adapter):
         if kind == "alpha":
             allowed = {"spike_times", "w", "tau_alpha"}
             if set(spec) - allowed or not {"spike_times", "w"} <= set(spec):
-                raise ValueError(f"stimulus 'alpha' takes spike_times (s), w (A), optional tau_alpha (s); got {sorted(spec)}")
-            alpha = AlphaParams(w=float(spec["w"]), tau_alpha=float(spec.get("tau_alpha", AlphaParams().tau_alpha)))
-            _, on_grid = spikes_on_grid(spec["spike_times"], case.steps, case.dt)
-            return {"kind": kind, "alpha": alpha, "spike_times": on_grid}
+                raise ValueError(f"stimulus 'alpha' takes spike_times (s), w (A, one peak or one per spike), "
+                                 f"optional tau_alpha (s); got {sorted(spec)}")
+            # w: one peak for every spike, or a signed peak per spike (the MEMprop network's
+            # neurons see mixed-sign synaptic currents) carried as spike weights with w = 1 A.
+            per_spike = isinstance(spec["w"], (list, tuple))
+            weights = [float(w) for w in spec["w"]] if per_spike else None
+            w = 1.0 if per_spike else float(spec["w"])
+            alpha = AlphaParams(w=w, tau_alpha=float(spec.get("tau_alpha", AlphaParams().tau_alpha)))
+            _, on_grid = spikes_on_grid(spec["spike_times"], case.steps, case.dt, weights)
+            return {"kind": kind, "alpha": alpha, "spike_times": on_grid, "weights": weights}
         raise ValueError(f"stimulus kind {kind!r}: MIF cases take 'alpha' or 'constant'")
 
     def _rest(self, case):
@@ -87,7 +93,8 @@ class MIFAdapter(Adapter):
         p, s, rest = self.params(case), self.stimulus(case), self._rest(case)
         if s["kind"] == "constant":
             return constant_current_netlist(p, s["current"], case.t_stop, case.dt, rest, case.max_step, case.method)
-        return alpha_train_netlist(p, s["alpha"], s["spike_times"], case.t_stop, case.dt, rest, case.max_step, case.method)
+        return alpha_train_netlist(p, s["alpha"], s["spike_times"], case.t_stop, case.dt, rest, case.max_step,
+                                   case.method, spike_weights=s["weights"])
 
     def spice_traces(self, case, result, t):
         s = self.stimulus(case)
@@ -101,10 +108,10 @@ class MIFAdapter(Adapter):
 
         def current(t):
             total = 0.0
-            for tk in times:
+            for tk, wk in zip(times, s["weights"] or [1.0] * len(times), strict=True):
                 if t > tk:
                     u = (t - tk) / tau
-                    total += w * u * math.exp(1.0 - u)
+                    total += wk * w * u * math.exp(1.0 - u)
             return total
 
         return current
@@ -143,9 +150,9 @@ class MIFAdapter(Adapter):
             drive = torch.full((case.steps,), s["current"], dtype=torch.float64)
             i_in = np.full(case.steps + 1, s["current"])
         else:
-            spikes, _ = spikes_on_grid(s["spike_times"], case.steps, case.dt)
+            spikes, _ = spikes_on_grid(s["spike_times"], case.steps, case.dt, s["weights"])
             alpha = AlphaCurrent(s["alpha"]).simulate(spikes, case.dt)
-            drive, i_in = step_mean(alpha["i"]), alpha["i"].numpy()
+            drive, i_in = input_samples(alpha["i"]), alpha["i"].numpy()
         out = MIF(p).simulate(drive, case.dt, integrator=case.integrator, state0=self._rest(case))
         return {**{k: v.detach().numpy() for k, v in out.items()}, "i_in": i_in}
 
