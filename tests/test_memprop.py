@@ -16,7 +16,6 @@ from spicegrad.train.memprop import (
     MemPropNet,
     alpha_envelope,
     memprop_loss,
-    synapse_drift_bound,
 )
 from spicegrad.train.memprop_train import (
     CheckpointError,
@@ -205,12 +204,6 @@ def test_nan_loss_stops_naming_layer_and_step_and_keeps_last_good_checkpoint(tmp
     with pytest.raises(TrainingDiverged, match=r"MIF layer 2 of 2 \(output\), neuron 7: state V .* step 36"):
         train_memprop(tiny_train(epochs=2), tmp_path, resume=True, **kw)
     assert (tmp_path / "checkpoint.pt").read_bytes() == before
-
-
-def test_synapse_drift_bound_is_small_below_threshold_and_large_above():
-    p = TINY.synapse_params
-    assert synapse_drift_bound(0.0, p, 0.01) < 0.005
-    assert synapse_drift_bound(0.5, p, 0.01) == 1.0
 
 
 def test_config_rejects_inconsistent_sizes():

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 import torch
 from test_datasets import write_fake_dataset
 
-from spicegrad.export import export_netlist
+from spicegrad.export import export_netlist, static_check
 from spicegrad.train.memprop import MemPropConfig, MemPropNet
 from spicegrad.train.memprop_cli import main
 from spicegrad.train.memprop_train import TrainConfig, train_memprop
@@ -52,6 +53,19 @@ def test_export_writes_programmed_mss_devices_without_static_flag():
     assert f"x0={x0!r}" in text
     # the dark pixel 0 has no word line
     assert "w0_0 " not in text
+
+
+def test_read_scale_auto_keeps_synapse_drift_below_tolerance_where_full_voltage_does_not():
+    net = MemPropNet(MemPropConfig(layers=(4, 2, 10), steps=200), torch.Generator().manual_seed(0))
+    image = torch.tensor([[1.0, 1.0, 1.0, 1.0]])
+    loud = MemPropNet(dataclasses.replace(net.cfg, input_amplitude=0.3), torch.Generator().manual_seed(0))
+    full = static_check(loud, image, read_scale=1.0)
+    assert full["v_max_V"] >= 0.3 and not full["static_fair"]  # inputs, and hidden membranes above them
+    auto = static_check(loud, image, read_scale="auto")
+    assert auto["static_fair"] and auto["read_scale"] < 1.0 and auto["drift_bound"] < auto["tolerance"]
+    assert auto["read_scale"] == auto["suggested_read_scale"]
+    text = export_netlist(loud, image[0], read_scale=auto["read_scale"])
+    assert text == export_netlist(loud, image[0])  # the default is auto
 
 
 def test_export_of_a_bad_checkpoint_exits_2(tmp_path, capsys):

@@ -30,6 +30,18 @@ def _ints(text: str) -> tuple[int, ...]:
     return values
 
 
+def _read_scale(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 'auto' or a number in (0, 1]") from exc
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the read scale must lie in (0, 1]")
+    return value
+
+
 def add_memprop_parser(train_subparsers) -> argparse.ArgumentParser:
     """Register ``memprop`` under ``spicegrad train``."""
     p = train_subparsers.add_parser(
@@ -144,9 +156,10 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="DIR", help="dataset directory (as for training)")
     p.add_argument("--static-synapses", action="store_true",
                    help="fixed conductances instead of MSS devices (valid while synapse voltages stay below threshold)")
-    p.add_argument("--read-scale", type=float, default=1.0, metavar="R",
+    p.add_argument("--read-scale", type=_read_scale, default="auto", metavar="R|auto",
                    help="scale word-line voltages by R in (0, 1] and current gains by 1/R (same neuron currents, "
-                        "smaller device voltages; the export suggests one that keeps static synapses fair)")
+                        "smaller device voltages); default auto: the largest R that keeps every synapse's state "
+                        "drift over the sample below 1 %% of its range")
     p.add_argument("--verify", type=int, metavar="N", help="simulate test samples 0..N-1 in ngspice and compare")
     fan = p.add_mutually_exclusive_group()
     fan.add_argument("--workers", type=int, metavar="N", help="fan ngspice runs out on a local Dask cluster")
@@ -176,12 +189,12 @@ def run_export(args: argparse.Namespace) -> int:
         if args.sample >= len(test):
             raise ValueError(f"--sample {args.sample}: the test set has {len(test)} samples")
         image = test.flat()[args.sample]
+        check = static_check(net, image[None], read_scale=args.read_scale)
         atomic_write_text(args.output, export_netlist(net, image, static=args.static_synapses,
                                                       title=f"MEMprop {cfg.dataset} test sample {args.sample}",
-                                                      read_scale=args.read_scale))
-        check = static_check(net, image[None], read_scale=args.read_scale)
+                                                      read_scale=check["read_scale"]))
         print(f"netlist for test sample {args.sample} (label {int(test.labels[args.sample])}) -> {args.output}")
-        print(f"largest synapse voltage {check['v_max_V'] * 1e3:.1f} mV (MSS thresholds ±{check['v_on_V'] * 1e3:.0f} mV); "
+        print(f"read scale {check['read_scale']:g}: largest synapse voltage {check['v_max_V'] * 1e3:.1f} mV (MSS thresholds ±{check['v_on_V'] * 1e3:.0f} mV); "
               f"bound on a device's state drift over the sample {check['drift_bound']:.3g} (per layer "
               f"{', '.join(f'{b:.3g}' for b in check['drift_bound_per_layer'])}): "
               + ("static synapses are a fair reading" if check["static_fair"]
