@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     val = sub.add_parser("validate", help="twin vs ngspice vs reference: report, dt advice, certificates")
-    val.add_argument("--model", choices=["mss", "mif", "pcm", "crossbar", "all"], default="all")
+    val.add_argument("--model", choices=["mss", "mif", "pcm", "crossbar", "stdp", "all"], default="all")
     val.add_argument("--quick", action="store_true", help="only the cases marked quick (< 60 s)")
     val.add_argument("--report", metavar="DIR", help="write DIR/index.html and DIR/summary.json")
     fan = val.add_mutually_exclusive_group()
@@ -157,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     char.add_argument("--out", "-o", default="out/characterize", help="output folder")
     char.set_defaults(func=_cmd_characterize)
 
+    from .compress.cli import add_compress_parser
     from .crossbar.cli import add_netlist_parser
     from .pcm_cli import add_pcm_parser
     from .train.eprop_cli import add_eprop_parser
@@ -166,12 +167,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_netlist_parser(sub)
     add_pcm_parser(sub)
     add_export_parser(sub)
+    add_compress_parser(sub)
 
     train = sub.add_parser("train", help="train networks on validated twins")
     methods = train.add_subparsers(dest="train_command", required=True, metavar="METHOD")
     add_memprop_parser(methods)
     add_manhattan_parser(methods)
     add_eprop_parser(methods)
+    from .stdp.cli import add_stdp_parser
+    add_stdp_parser(methods)
+    add_compress_parser(methods)
 
     sim = sub.add_parser("simulate", help="run a netlist in ngspice and save its vectors as .npz")
     sim.add_argument("netlist", help="netlist file (.cir)")

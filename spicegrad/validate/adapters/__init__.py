@@ -16,7 +16,7 @@ import numpy as np
 from ...spice.cache import cached_run
 from ...stimuli import grid
 
-ADAPTERS = {"mss": "mss", "mif": "mif", "pcm": "pcm", "crossbar": "crossbar"}
+ADAPTERS = {"mss": "mss", "mif": "mif", "pcm": "pcm", "crossbar": "crossbar", "stdp": "stdp"}
 
 
 class Adapter:
