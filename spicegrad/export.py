@@ -108,13 +108,16 @@ def static_check(net: MemPropNet, images: torch.Tensor, tolerance: float = 0.01,
 
 
 def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, max_step: float | None = None,
-                   title: str = "MEMprop network", read_scale: float | str = "auto") -> str:
+                   title: str = "MEMprop network", read_scale: float | str = "auto",
+                   masks: list[torch.Tensor] | None = None) -> str:
     """ngspice netlist of ``net`` driven by ``image`` (pixels in [0, 1]); probes v(m<L>_<j>).
 
     ``read_scale`` r multiplies every word-line voltage and divides every current-scaling gain:
     with static conductances the neurons see identical currents, and the devices see r times
     smaller read voltages (see :func:`static_check`); ``"auto"`` (default) takes the largest
-    scale that keeps the devices' drift over the sample below 1 % of their range.
+    scale that keeps the devices' drift over the sample below 1 % of their range. ``masks``
+    (per layer, [n_in, n_out], True = the pair exists; a compressed checkpoint's
+    ``compression.masks``) leave pruned pairs out: removed devices, no current.
     """
     cfg = net.cfg
     if read_scale == "auto":
@@ -146,9 +149,14 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
         gp = 1.0 / syn.r_off + (1.0 / syn.r_on - 1.0 / syn.r_off) * xp
         gn = 1.0 / syn.r_off + (1.0 / syn.r_on - 1.0 / syn.r_off) * xn
         in_rows = rows if layer == 0 else range(xp.shape[0])
+        kept = np.ones(xp.shape, dtype=bool) if masks is None else masks[layer].cpu().numpy().astype(bool)
+        if kept.shape != xp.shape:
+            raise ValueError(f"export: mask of layer {layer + 1} is {kept.shape}, the synapses are {xp.shape}")
         for j in range(xp.shape[1]):
             bp, bn = f"bp{layer}_{j}", f"bn{layer}_{j}"
             for i in in_rows:
+                if not kept[i, j]:
+                    continue
                 wl = f"w{layer}_{i}"
                 if static:
                     n.resistor(f"p{layer}_{i}_{j}", wl, bp, 1.0 / gp[i, j])
@@ -169,6 +177,12 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
     n.tran(cfg.dt, t_stop, max_step=max_step if max_step is not None else cfg.dt / 10)
     n.save(*(f"v(m{net.n_layers}_{j})" for j in range(cfg.layers[-1])))
     return n.render()
+
+
+def compression_masks(state: dict[str, Any]) -> list[torch.Tensor] | None:
+    """The pruning masks of a compressed checkpoint (``spicegrad compress``), or None."""
+    record = state.get("compression") or {}
+    return record.get("masks")
 
 
 def _simulate_sample(netlist: str, n_layers: int, n_out: int, dt: float, steps: int, timeout: float) -> np.ndarray:
@@ -203,7 +217,9 @@ def verify(
     with torch.no_grad():
         v_twin = net(x, eager=True).double().numpy()  # [T, n, C]
     check = static_check(net, x, read_scale=read_scale)  # one scale for every sample
-    netlists = [export_netlist(net, x[k], static=static, read_scale=check["read_scale"]) for k in range(len(test))]
+    masks = compression_masks(state)
+    netlists = [export_netlist(net, x[k], static=static, read_scale=check["read_scale"], masks=masks)
+                for k in range(len(test))]
     args = (net.n_layers, net.cfg.layers[-1], net.cfg.dt, net.cfg.steps, timeout)
     t0 = time.perf_counter()
     if workers is None and scheduler is None:

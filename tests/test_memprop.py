@@ -175,6 +175,17 @@ def test_resume_accepts_a_schedule_that_only_changes_untrained_epochs(tmp_path, 
         train_memprop(tiny_train(epochs=4, lr_milestones=(3,)), tmp_path / "cut", resume=True, **kw)
 
 
+def test_resume_refuses_a_compressed_checkpoint(tmp_path, data_dir):
+    kw = dict(data=data_dir, compile=False, progress=False, plots=False, certificates=NO_CERT, log=lambda *_: None)
+    train_memprop(tiny_train(epochs=1), tmp_path, **kw)
+    path = tmp_path / "checkpoint.pt"
+    state = load_checkpoint(path)
+    state["compression"] = {"masks": [torch.ones(196, 16, dtype=torch.bool), torch.ones(16, 10, dtype=torch.bool)]}
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match="compressed network"):
+        train_memprop(tiny_train(epochs=2), tmp_path, resume=True, **kw)
+
+
 def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
     bad = tmp_path / "checkpoint.pt"
     bad.write_bytes(b"not a checkpoint")

@@ -55,6 +55,18 @@ def test_export_writes_programmed_mss_devices_without_static_flag():
     assert "w0_0 " not in text
 
 
+def test_export_leaves_pruned_pairs_out():
+    net = MemPropNet(MemPropConfig(layers=(4, 2, 10), steps=10), torch.Generator().manual_seed(0))
+    masks = [torch.ones(4, 2, dtype=torch.bool), torch.ones(2, 10, dtype=torch.bool)]
+    masks[0][1, 0] = False
+    masks[1][:, 3] = False
+    text = export_netlist(net, torch.tensor([0.0, 0.5, 1.0, 0.2]), masks=masks)
+    assert text.count(" mss params:") == 2 * (3 * 2 - 1 + 2 * 10 - 2)
+    assert "Xp0_1_0 " not in text and "Xn0_1_0 " not in text and "Xp1_0_3 " not in text
+    with pytest.raises(ValueError, match="mask of layer 1"):
+        export_netlist(net, torch.zeros(4), masks=[torch.ones(3, 2, dtype=torch.bool), masks[1]])
+
+
 def test_read_scale_auto_keeps_synapse_drift_below_tolerance_where_full_voltage_does_not():
     net = MemPropNet(MemPropConfig(layers=(4, 2, 10), steps=200), torch.Generator().manual_seed(0))
     image = torch.tensor([[1.0, 1.0, 1.0, 1.0]])

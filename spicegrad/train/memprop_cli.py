@@ -175,7 +175,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     from .._io import atomic_write_json, atomic_write_text
     from ..datasets import DatasetError, load_dataset
-    from ..export import export_netlist, static_check, verify
+    from ..export import compression_masks, export_netlist, static_check, verify
     from .memprop_train import CheckpointError, TrainConfig, load_net
 
     torch.set_num_threads(1)
@@ -192,7 +192,7 @@ def run_export(args: argparse.Namespace) -> int:
         check = static_check(net, image[None], read_scale=args.read_scale)
         atomic_write_text(args.output, export_netlist(net, image, static=args.static_synapses,
                                                       title=f"MEMprop {cfg.dataset} test sample {args.sample}",
-                                                      read_scale=check["read_scale"]))
+                                                      read_scale=check["read_scale"], masks=compression_masks(state)))
         print(f"netlist for test sample {args.sample} (label {int(test.labels[args.sample])}) -> {args.output}")
         print(f"read scale {check['read_scale']:g}: largest synapse voltage {check['v_max_V'] * 1e3:.1f} mV (MSS thresholds ±{check['v_on_V'] * 1e3:.0f} mV); "
               f"bound on a device's state drift over the sample {check['drift_bound']:.3g} (per layer "

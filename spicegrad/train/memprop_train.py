@@ -257,6 +257,10 @@ def train_memprop(
     start_epoch = 0
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path, map_location=device)
+        if state.get("compression"):
+            raise CheckpointError(f"{ckpt_path} is a compressed network (pruned/quantised by spicegrad compress); "
+                                  "plain training would ignore its masks and levels: fine-tune it with "
+                                  "`spicegrad compress prune|quantize --finetune-epochs N` instead")
         _check_compatible(state["config"], cfg, ckpt_path, state["epoch"])
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
