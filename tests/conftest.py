@@ -6,3 +6,15 @@ import pytest
 # Tests run ngspice for real; without it they cannot say anything.
 if shutil.which(os.environ.get("SPICEGRAD_NGSPICE", "ngspice")) is None:
     pytest.exit("ngspice is not installed: run `sudo apt-get install ngspice libngspice0`", returncode=2)
+
+
+@pytest.fixture
+def one_thread():
+    """One torch intra-op thread: the per-step tensors of the small training tests are tiny, and
+    one thread is fastest and immune to a busy machine."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -29,13 +29,7 @@ TINY = MemPropConfig(layers=(196, 16, 10), steps=100)
 NO_CERT = {"mif": {"validated": "skipped in tests"}}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The tensors are tiny: one intra-op thread is fastest and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

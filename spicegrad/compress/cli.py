@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from .._argtypes import comma_floats, comma_ints
+
 EXAMPLES = """examples:
   spicegrad compress prune runs/fmnist/checkpoint.pt --sparsity 0.9 --finetune-epochs 1 -o pruned.pt
   spicegrad compress quantize pruned.pt --levels 8 --curve mss-pulse --finetune-epochs 1 -o q8.pt
@@ -19,20 +21,6 @@ EXAMPLES = """examples:
   spicegrad compress topology q8.pt --tile 64 -o topology.png
   spicegrad compress curves runs/fmnist/checkpoint.pt --test-subset 500 -o curves/
 """
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated numbers, e.g. 0,0.5,0.9") from exc
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers, e.g. 2,4,8") from exc
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -130,9 +118,9 @@ def add_compress_parser(subparsers) -> argparse.ArgumentParser:
                        description="Each point from the checkpoint afresh; with --finetune-epochs also after "
                                    "fine-tuning; saves devices and tiles per point; JSON, CSV and PNG.")
     _common(p)
-    p.add_argument("--sparsities", type=_floats, default=None, metavar="S,S,...",
+    p.add_argument("--sparsities", type=comma_floats, default=None, metavar="S,S,...",
                    help="default 0,0.5,0.7,0.8,0.9,0.95,0.98")
-    p.add_argument("--levels", type=_ints, default=None, metavar="N,N,...", help="default 2,3,4,8,16,32")
+    p.add_argument("--levels", type=comma_ints, default=None, metavar="N,N,...", help="default 2,3,4,8,16,32")
     p.add_argument("--curves", type=_names, default=None, metavar="NAME,...",
                    help=f"device curves (default {','.join(SOURCES)})")
     p.add_argument("--scope", choices=["global", "layer"], default="global")

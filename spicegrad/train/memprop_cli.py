@@ -12,22 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(t) for t in text.split(",") if t.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated numbers") from exc
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers, e.g. 100 or 200,100") from exc
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: every value must be an integer >= 1")
-    return values
+from .._argtypes import comma_floats, comma_ints
 
 
 def _read_scale(text: str) -> float | str:
@@ -62,16 +47,16 @@ def add_memprop_parser(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--dt", type=float, default=1e-5, help="time step (s)")
     p.add_argument("--integrator", choices=["exp-euler", "euler"], default="exp-euler",
                    help="MIF integrator (forward Euler diverges at dt = 10 µs and is refused by validation)")
-    p.add_argument("--hidden", type=_ints, default=(100,), metavar="N[,N...]", help="hidden layer sizes")
+    p.add_argument("--hidden", type=comma_ints, default=(100,), metavar="N[,N...]", help="hidden layer sizes")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--lr-milestones", type=_ints, default=(), metavar="E[,E...]",
+    p.add_argument("--lr-milestones", type=comma_ints, default=(), metavar="E[,E...]",
                    help="multiply lr by --lr-gamma after each of these epochs (step decay; default none)")
     p.add_argument("--lr-gamma", type=float, default=0.1, help="decay factor at each milestone (default 0.1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inject-every", type=int, default=100, metavar="STEPS", help="alpha re-injection period")
     p.add_argument("--input-amplitude", type=float, default=0.1, metavar="V", help="word-line peak for a white pixel")
-    p.add_argument("--current-scale", type=_floats, default=(), metavar="S[,S...]",
+    p.add_argument("--current-scale", type=comma_floats, default=(), metavar="S[,S...]",
                    help="current-scaling factor per synapse layer (default 1 each)")
     p.add_argument("--logit-volt", type=float, default=0.01, metavar="V", help="membrane volts per logit unit")
     p.add_argument("--mif-preset", choices=["memprop", "tonic"], default="memprop")

@@ -16,6 +16,33 @@ import numpy as np
 from ...spice.cache import cached_run
 from ...stimuli import grid
 
+
+def piecewise_dop853(rhs, edges, y0, name: str):
+    """Integrate ``rhs`` with scipy's DOP853 (rtol 1e-9, atol 1e-12), restarted at every edge
+    (where the stimulus has a corner); returns ``at(t) -> [n_state, len(t)]`` by dense output.
+    The validator's independent reference (B) for ODE models."""
+    from scipy.integrate import solve_ivp
+
+    pieces, y = [], np.asarray(y0, dtype=float)
+    for t0, t1 in zip(edges[:-1], edges[1:], strict=True):
+        sol = solve_ivp(rhs, (t0, t1), y, method="DOP853", rtol=1e-9, atol=1e-12, dense_output=True)
+        if not sol.success:
+            raise RuntimeError(f"{name}: reference integration failed on [{t0:g}, {t1:g}] s: {sol.message}")
+        pieces.append((t0, t1, sol.sol))
+        y = sol.y[:, -1]
+
+    def at(t):
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        out = np.empty((y.size, t.size))
+        for t0, t1, sol in pieces:
+            sel = (t >= t0) & (t <= t1)
+            if sel.any():
+                out[:, sel] = sol(t[sel])
+        return out
+
+    return at
+
+
 ADAPTERS = {"mss": "mss", "mif": "mif", "pcm": "pcm", "crossbar": "crossbar", "stdp": "stdp"}
 
 

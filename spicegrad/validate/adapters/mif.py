@@ -14,7 +14,6 @@ import math
 
 import numpy as np
 import torch
-from scipy.integrate import solve_ivp
 
 from ...devices.alpha import AlphaCurrent, AlphaParams
 from ...devices.mif import MIF, MIFParams, input_samples
@@ -24,7 +23,7 @@ from ...spice.benches.mif import (
     constant_current_netlist,
     spikes_on_grid,
 )
-from . import Adapter
+from . import Adapter, piecewise_dop853
 
 
 def _sigmoid(z: float) -> float:
@@ -124,21 +123,11 @@ class MIFAdapter(Adapter):
         y = [float(rest.v), float(rest.x1), float(rest.x2)]
         corners = sorted(tk for tk in s.get("spike_times", []) if 0 < tk < case.t_stop)
         edges = [0.0, *corners, case.t_stop]
-        pieces = []
-        for t0, t1 in zip(edges[:-1], edges[1:], strict=True):
-            sol = solve_ivp(rhs, (t0, t1), y, method="DOP853", rtol=1e-9, atol=1e-12, dense_output=True)
-            if not sol.success:
-                raise RuntimeError(f"{case.name}: reference integration failed: {sol.message}")
-            pieces.append((t0, t1, sol.sol))
-            y = list(sol.y[:, -1])
+        states = piecewise_dop853(rhs, edges, y, case.name)
 
         def at(t):
             t = np.atleast_1d(np.asarray(t, dtype=float))
-            out = np.empty((3, t.size))
-            for t0, t1, sol in pieces:
-                sel = (t >= t0) & (t <= t1)
-                if sel.any():
-                    out[:, sel] = sol(t[sel])
+            out = states(t)
             i_in = np.array([current(tt) for tt in t])
             return {"v": out[0], "x1": out[1], "x2": out[2], "i_in": i_in}
 

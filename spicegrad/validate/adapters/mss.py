@@ -9,14 +9,13 @@ which the twin's reparameterised Gaussian approximation is judged by ensemble st
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import solve_ivp
 from scipy.special import expit
 
 from ...devices.mss import MSSParams
 from ...spice.benches.mss import UNITS, mss_netlist, mss_spice_traces, mss_twin
 from ...stimuli import from_spec, step_samples
 from ..metrics import ensemble_stats
-from . import Adapter
+from . import Adapter, piecewise_dop853
 
 K_B, Q_E = 1.380649e-23, 1.602176634e-19
 
@@ -59,19 +58,11 @@ class MSSAdapter(Adapter):
 
         corners = stim.breakpoints(case.t_stop) if hasattr(stim, "breakpoints") else np.array([])
         edges = np.concatenate([[0.0], corners, [case.t_stop]])
-        pieces, x = [], np.array([0.0])
-        for t0, t1 in zip(edges[:-1], edges[1:], strict=True):
-            sol = solve_ivp(rhs, (t0, t1), x, method="DOP853", rtol=1e-9, atol=1e-12, dense_output=True)
-            pieces.append((t0, t1, sol.sol))
-            x = sol.y[:, -1]
+        states = piecewise_dop853(rhs, edges, [0.0], case.name)
 
         def at(t):
             t = np.atleast_1d(np.asarray(t, dtype=float))
-            out = np.empty_like(t)
-            for t0, t1, sol in pieces:
-                sel = (t >= t0) & (t <= t1)
-                if sel.any():
-                    out[sel] = sol(t[sel])[0]
+            out = states(t)[0]
             return {"x": out, "i": _current(stim.sample(t), out, p)}
 
         return at

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.integrate import solve_ivp
 from scipy.special import expit
 
 from ...devices.mif import MIF
 from ...spice.benches.stdp import pair_netlist, sample_traces
 from ...stdp.protocol import PairProtocol, as_delta_t, schedule
 from ...stdp.window import UNITS, twin_traces
-from . import Adapter
+from . import Adapter, piecewise_dop853
 
 K_B, Q_E = 1.380649e-23, 1.602176634e-19
 
@@ -115,21 +114,10 @@ class STDPAdapter(Adapter):
         corners = np.unique(np.concatenate([onsets + c for c in (0.0, e, e + w, 2 * e + w)]))
         edges = [0.0, *corners[(corners > 0) & (corners < case.t_stop)], case.t_stop]
         rhs = _circuit_rhs(drive, model, onsets)
-        pieces = []
-        for t0, t1 in zip(edges[:-1], edges[1:], strict=True):
-            sol = solve_ivp(rhs, (t0, t1), y, method="DOP853", rtol=1e-9, atol=1e-12, dense_output=True)
-            if not sol.success:
-                raise RuntimeError(f"{case.name}: reference integration failed on [{t0:g}, {t1:g}] s: {sol.message}")
-            pieces.append((t0, t1, sol.sol))
-            y = sol.y[:, -1]
+        states = piecewise_dop853(rhs, edges, y, case.name)
 
         def at(t):
-            t = np.atleast_1d(np.asarray(t, dtype=float))
-            out = np.empty((y.size, t.size))
-            for t0, t1, sol in pieces:
-                sel = (t >= t0) & (t <= t1)
-                if sel.any():
-                    out[:, sel] = sol(t[sel])
+            out = states(t)
             v = out[:m].T
             return {"v_pre": v[:, 0], "v_post": v[:, 1:], "v_syn": model.gain * (v[:, 1:] - v[:, :1]),
                     "x": out[3 * m:].T}

@@ -1,0 +1,24 @@
+"""argparse types shared by the command-line modules: comma-separated number lists."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def comma_floats(text: str) -> tuple[float, ...]:
+    """``"0.5,1"`` -> (0.5, 1.0); an empty string gives ()."""
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated numbers, e.g. 0,0.5,0.9") from exc
+
+
+def comma_ints(text: str) -> tuple[int, ...]:
+    """``"100,50"`` -> (100, 50): at least one integer, every one >= 1."""
+    try:
+        values = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers, e.g. 100 or 200,100") from exc
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one integer, every one >= 1")
+    return values
