@@ -54,8 +54,9 @@ Modelling choices:
   A continuous input current i(t) is sampled at the *end* of each step,
   i_k = i(t_k+1) (:func:`input_samples`): the membrane (C/G ≲ 10 µs) follows its input within a
   step, so the end value makes V(t_k+1) right, where the step mean lags by dt/2. Measured
-  against ngspice (case ``mif-memprop-bipolar-train``, ±250 µA alpha currents, dt = 10 µs,
-  exp-euler): RMS ΔV 0.26 mV with end samples, 1.18 mV with step means. At dt = 1 µs, where
+  against ngspice (case ``mif-memprop-bipolar-train``, alpha currents of −580 … +560 µA
+  swinging the membrane over −520 … +615 mV, dt = 10 µs, exp-euler): RMS ΔV 0.91 mV with end
+  samples, 3.65 mV with step means. At dt = 1 µs, where
   the membrane is no longer much faster than a step, the two are alike (single 20 µA alpha:
   7.7 µV end, 5.6 µV mean).
 * (choice) the default initial state is the zero-input equilibrium ("rest"): each device's
