@@ -93,7 +93,8 @@ def static_check(net: MemPropNet, images: torch.Tensor, tolerance: float = 0.01,
             out = []
             for v in lines:
                 p_on, p_off, _ = mss_rates(scale * v, p)
-                out.append(float((torch.maximum(p_on, p_off).sum(0) * net.cfg.dt / p.tau).max()))
+                rate_integral = float((torch.maximum(p_on, p_off).sum(0) * net.cfg.dt / p.tau).max())
+                out.append(min(1.0, rate_integral))  # x lies in [0, 1]: no drift exceeds the range
             return out
 
         suggested = next((c for c in READ_SCALES if max(bounds_at(c)) < tolerance), None)
