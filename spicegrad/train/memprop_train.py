@@ -3,8 +3,9 @@
 ``train_memprop(TrainConfig(...), out_dir)`` is what ``spicegrad train memprop`` runs:
 
 * before training, :func:`spicegrad.validate.require_certified` for the MIF configuration
-  (preset, dt, integrator); a failing twin is refused unless ``allow_unvalidated`` (recorded in
-  the checkpoint and metrics). The synapses are static during a sample (see
+  (preset, dt, integrator) and the MSS synapse configuration (parameters, dt, exp-euler, at
+  read level: see :func:`certify`); a failing twin is refused unless ``allow_unvalidated``
+  (recorded in the checkpoint and metrics). The synapses are static during a sample (see
   :mod:`.memprop`); their drift bound is computed from the voltages the network reaches and
   written to metrics.json.
 * deterministic with ``seed``: initialisation from a seeded generator; epoch e's shuffle from a
@@ -116,18 +117,27 @@ def _batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tenso
 
 
 def certify(cfg: TrainConfig) -> dict[str, Any]:
-    """Run/lookup the MIF certificate; returns the records stored in the checkpoint."""
+    """Run/lookup the certificates of the twins the network uses; returns the records stored in
+    the checkpoint.
+
+    * MIF at (preset, dt, integrator): the neurons are integrated by the twin.
+    * MSS at (synapse parameters, dt, ``exp-euler``): the synapses are read at their programmed
+      conductance; the certifying case (``mss-synapse-read``) checks that at the read level of
+      the exported network the device barely moves and conducts ohmically, in ngspice as in
+      the twin. Whether a trained network's voltages stay at that level is checked per run
+      (``synapse_drift`` in metrics.json, :func:`spicegrad.export.static_check`).
+    """
     from ..validate import require_certified
 
-    mif = require_certified("mif", cfg.net.mif_params, cfg.net.dt, cfg.net.integrator,
-                            allow_unvalidated=cfg.allow_unvalidated)
-    summary = {k: mif.get(k) for k in ("validated", "key", "dt", "integrator", "failures") if k in mif}
-    summary["cases"] = {name: rec.get("metrics", {}).get("v") for name, rec in mif.get("cases", {}).items()}
+    def summary(model, params, integrator, waveform):
+        cert = require_certified(model, params, cfg.net.dt, integrator, allow_unvalidated=cfg.allow_unvalidated)
+        out = {k: cert.get(k) for k in ("validated", "key", "dt", "integrator", "failures") if k in cert}
+        out["cases"] = {name: rec.get("metrics", {}).get(waveform) for name, rec in cert.get("cases", {}).items()}
+        return out
+
     return {
-        "mif": summary,
-        "mss_synapse": {"validated": None, "static": True,
-                        "note": "synapses are read at their programmed conductance (no state evolution "
-                                "within a sample); see synapse_drift in metrics.json"},
+        "mif": summary("mif", cfg.net.mif_params, cfg.net.integrator, "v"),
+        "mss_synapse": {**summary("mss", cfg.net.synapse_params, "exp-euler", "x"), "static": True},
     }
 
 
