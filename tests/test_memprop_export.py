@@ -96,3 +96,20 @@ def test_verify_fans_out_on_dask(trained, tmp_path):
     fanned = verify(ckpt, 4, data, static=True, workers=2)
     assert fanned["pred_spice"] == serial["pred_spice"]
     assert fanned["rms_V"] == pytest.approx(serial["rms_V"], rel=1e-9)
+
+
+@pytest.mark.slow
+def test_programmed_mss_devices_agree_with_the_twin_at_the_auto_read_scale(tmp_path):
+    """The default export (programmed MSS devices, read scale picked by static_check): the devices
+    barely move in ngspice and the network agrees with the twin's static reading."""
+    from spicegrad.export import verify
+
+    data = write_fake_dataset(tmp_path / "fashion-mnist", n_train=64, n_test=8)
+    cfg = TrainConfig(net=MemPropConfig(layers=(16, 4, 10), steps=200), image_size=4, epochs=1,
+                      batch_size=16, lr=1e-2, seed=2)
+    train_memprop(cfg, tmp_path / "run", data=data, compile=False, progress=False, plots=False,
+                  certificates=NO_CERT, log=lambda *_: None)
+    report = verify(tmp_path / "run" / "checkpoint.pt", 4, data, static=False)
+    assert report["static_check"]["static_fair"] and report["static_synapses"] is False
+    assert report["agree"] >= 3, report
+    assert report["rms_V_max"] < 0.01
