@@ -14,10 +14,12 @@ Choices where the seed's ``xbar.py`` scripts are ambiguous or defective:
   The seed read 0-4 s after each write with the literal power law (16-57 % high); here those
   reads return G and the drift shows after programming stops.
 * write-stats: for each (source, target) pair of differential conductances in −10..10 µS a
-  synapse of N devices per side is put at the source (its devices at the mean-field state the
-  needed number of pulses gives: G and n consistent, unlike the seed which set G directly and
-  left n = 0) and programmed toward the target by the ``multi-mem`` rule plus refresh, once.
-  Reported: mean and std over ``samples`` synapses of the reached mean-G⁺ − mean-G⁻.
+  synapse of N devices per side is put exactly at the source (the active side's devices at
+  G0 + |source|, the other side's at G0, so G⁺ − G⁻ = source; each device's pulse count n is the
+  one whose mean-field G is nearest, where the seed left n = 0) and programmed toward the target
+  by the ``multi-mem`` rule plus refresh, once. Reported: mean and std over ``samples``
+  synapses of the reached mean-G⁺ − mean-G⁻. (Placing at mean-field levels instead would put
+  every |source| < 1 µS at 0: the first SET from RESET already moves G by ≈ 1.8 µS.)
 """
 
 from __future__ import annotations
@@ -121,12 +123,14 @@ def write_stats(xbar_n: int, samples: int = 100, seed: int = 0, span_us: int = 1
 
 
 def _place(xb: PCMCrossbar, source_us: torch.Tensor) -> None:
-    """Put row r's synapses at differential G ≈ source_us[r] in a consistent mean-field state."""
-    k = xb.pulses_for(source_us.abs())
-    g = xb._curve.to(xb.dtype)[k]
+    """Put row r's synapses at G⁺ − G⁻ = source_us[r] exactly: the active side's devices at
+    G0 + |source|, with n = the pulse count whose mean-field G is nearest; the other side at G0."""
+    g0 = xb.params.g0_us
+    g = (g0 + source_us.abs()).clamp(max=xb.params.g_max_us).to(xb.dtype)
+    k = xb.pulses_for(g)
     state = xb.devices.state()
     side = torch.stack([source_us > 0, source_us < 0])  # [2, R]
-    fill = torch.where(side, g[None], torch.full_like(side, xb.params.g0_us, dtype=xb.dtype))
+    fill = torch.where(side, g[None], torch.full_like(side, g0, dtype=xb.dtype))
     state["g_us"] = fill[:, None, :, None].expand(state["g_us"].shape).clone()
     state["n"] = torch.where(side, k[None], 0).to(torch.float64)[:, None, :, None].expand(state["n"].shape).clone()
     xb.devices.load_state(state)
@@ -143,23 +147,40 @@ def replicate(figure: int, out: Path, **kw) -> list[Path]:
 
         def draw(ax):
             t = [r["time_s"] for r in rows]
-            ax.plot(t, [r["g_read_us"] for r in rows], ".", ms=2, label="read (drift + noise)")
-            ax.plot(t, [r["mean_field_read_us"] for r in rows], label="mean field")
-            ax.set(xlabel="time (s)", ylabel="G (µS)", title="Nandakumar 2018 Fig. 2: one device")
-            ax.legend()
+            ax.plot(t, [r["g_read_us"] for r in rows], ".", ms=2, label="device: read (drift + read noise)")
+            ax.step(t, [r["g_us"] for r in rows], where="post", lw=1, color="C0", alpha=0.7,
+                    label="device: programmed G")
+            ax.plot(t, [r["mean_field_read_us"] for r in rows], "--", color="C1",
+                    label="mean-field device: read (drift, no noise)")
+            ax.set(xlabel="time (s)", ylabel="conductance G (µS)",
+                   title=f"Nandakumar 2018 Fig. 2: one device, SET every {kw.get('period_s', 77):g} s")
+            ax.legend(fontsize=7, loc="upper left")
     elif figure == 5:
         rows = fig5(**kw)
 
         def draw(ax):
+            from matplotlib.ticker import MaxNLocator
+
             ax.errorbar([r["pulse"] for r in rows], [r["mean_us"] for r in rows],
-                        yerr=[r["std_us"] for r in rows], fmt="o", capsize=2)
-            ax.set(xlabel="pulse number", ylabel="G (µS)", title="Nandakumar 2018 Fig. 5: mean ± std")
+                        yerr=[r["std_us"] for r in rows], fmt="o", capsize=2, label="mean ± std over devices")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set(xlabel="SET pulse number", ylabel="G read t0 after the SET (µS)",
+                   title=f"Nandakumar 2018 Fig. 5: {kw.get('n_devices', 10_000):,} devices")
+            ax.legend(fontsize=8, loc="lower right")
     elif figure == 7:
         rows = fig7(**kw)
 
         def draw(ax):
-            ax.plot([r["time_s"] for r in rows], [r["mean_us"] for r in rows], ".-", ms=3)
-            ax.set(xlabel="time (s)", ylabel="array mean G (µS)", title="Nandakumar 2018 Fig. 7")
+            t = [r["time_s"] for r in rows]
+            mean = torch.tensor([r["mean_us"] for r in rows])
+            std = torch.tensor([r["std_us"] for r in rows])
+            ax.fill_between(t, mean - std, mean + std, alpha=0.25, label="± std over devices")
+            ax.plot(t, mean, ".-", ms=3, label="array mean (read: drift + read noise)")
+            ax.axvline(kw.get("program_until_s", 100), color="grey", ls=":", lw=1, label="last SET")
+            ax.set(xlabel="time (s)", ylabel="conductance G (µS)",
+                   title=f"Nandakumar 2018 Fig. 7: {kw.get('size', 100)}×{kw.get('size', 100)} array, "
+                         f"SET every {kw.get('every_s', 5)} s")
+            ax.legend(fontsize=7, loc="lower right")
     else:
         raise ValueError(f"figure {figure!r}: replicable figures are 2, 5 and 7")
     return [write_csv(out / f"fig{figure}.csv", rows), _figure(out / f"fig{figure}.png", draw)]
@@ -178,12 +199,23 @@ def write_stats_files(xbar_ns: tuple[int, ...], out: Path, samples: int = 100, s
         rows = write_stats(n, samples, seed)
         all_rows += rows
         side = int(round(len(rows) ** 0.5))
+        span = (side - 1) / 2  # levels -span..span µS, one cell per level
+        extent = [-span - 0.5, span + 0.5, -span - 0.5, span + 0.5]
+        target = torch.tensor([r["target_us"] for r in rows]).view(side, side)
+        mean = torch.tensor([r["mean_us"] for r in rows]).view(side, side)
+        rms = float(((mean - target) ** 2).mean().sqrt())
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-        for ax, key in zip(axes, ("mean_us", "std_us"), strict=True):
+        panels = (("mean_us", "mean", f"RMS(mean − target) = {rms:.2f} µS", "RdBu_r"),
+                  ("std_us", "std", f"over {samples} synapses", "viridis"))
+        for ax, (key, what, note, cmap) in zip(axes, panels, strict=True):
             grid = torch.tensor([r[key] for r in rows]).view(side, side)
-            im = ax.imshow(grid, origin="lower", extent=[-side // 2, side // 2, -side // 2, side // 2])
-            ax.set(xlabel="target G (µS)", ylabel="source G (µS)", title=f"N = {n}: {key[:-3]} of reached G (µS)")
-            fig.colorbar(im, ax=ax)
+            lim = float(grid.abs().max())
+            scale = {"vmin": -lim, "vmax": lim} if key == "mean_us" else {"vmin": 0.0}
+            im = ax.imshow(grid, origin="lower", extent=extent, cmap=cmap, **scale)
+            ax.set(xlabel="target G⁺ − G⁻ (µS)", ylabel="source G⁺ − G⁻ (µS)",
+                   title=f"N = {n} per side: {what} of reached G⁺ − G⁻\n({note})")
+            fig.colorbar(im, ax=ax, label=f"{what} of reached G⁺ − G⁻ (µS)")
+        fig.suptitle("multi-mem WRITE statistics: one update (round-robin SETs, then refresh)", fontsize=10)
         fig.tight_layout()
         paths.append(atomic_savefig(fig, out / f"write_stats_n{n}.png", dpi=110))
         plt.close(fig)

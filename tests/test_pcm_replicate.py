@@ -81,3 +81,11 @@ def test_cli_refuses_bad_input(tmp_path, capsys):
     assert _cli(["replicate", "3", "--out", str(tmp_path)]) == 2
     assert _cli(["write-stats", "--xbar-n", "0,8", "--out", str(tmp_path)]) == 2
     assert "must be >= 1" in capsys.readouterr().err
+
+
+def test_write_stats_sources_are_placed_exactly_so_no_change_asked_means_no_change():
+    rows = write_stats(4, samples=5, seed=1, span_us=3)
+    still = [r for r in rows if r["source_us"] == r["target_us"]]
+    assert len(still) == 7
+    for r in still:  # every level, |source| < 1 µS included (the first SET alone is ≈ 1.8 µS)
+        assert r["mean_us"] == pytest.approx(r["source_us"], abs=1e-5) and r["std_us"] < 1e-5

@@ -35,10 +35,12 @@ def test_round_robin_spreads_pulses_from_the_pointer():
 
 def test_sign_rule_pulses_once_outside_the_stop_learning_band():
     xb = _xbar(perf=True, res_bits=3)
+    before = xb.pair_us().clone()  # a spread RESET around G0
+    assert torch.all((before - xb.params.g0_us).abs() < 0.05)
     grad = torch.tensor([[-2.0, 0.5, 2.0]])
     xb.apply_pulses(SignRule(grad_thr=0.9).pulses(xb, grad, lr=1.0), t=1.0)
-    g0, step = xb.params.g0_us, xb.params.g_max_us / 8
-    assert torch.allclose(xb.pair_us(), torch.tensor([[[g0 + step, g0, g0]], [[g0, g0, g0 + step]]]))
+    step = xb.params.g_max_us / 8
+    assert torch.allclose(xb.pair_us() - before, torch.tensor([[[step, 0, 0]], [[0, 0, step]]]))
     assert xb.set_pulses == 2
 
 
@@ -138,3 +140,111 @@ def test_frozen_synapses_read_zero_and_are_never_programmed():
     assert xb.set_pulses == 12
     assert torch.all(torch.diagonal(xb.read_weights(torch.tensor([2.0], dtype=torch.float64))[0]) == 0)
     assert torch.all(torch.diagonal(xb.devices.n[0, 0]) == 0)
+
+
+def test_sequence_reader_reads_driven_columns_like_dense_reads_without_read_noise():
+    xb = _xbar(rows=4, cols=6, params=QUIET, n_per_side=3)
+    xb.apply_pulses(torch.randint(0, 4, (2, 4, 6), generator=torch.Generator().manual_seed(5)), t=0.0)
+    times = 200.0 + torch.arange(30, dtype=torch.float64) * 1e-3
+    dense = xb.read_weights(times)
+    reader = xb.sequence_reader(times)
+    spikes = (torch.rand(30, 2, 6, generator=torch.Generator().manual_seed(6)) < 0.3).float()
+    for t in range(30):
+        torch.testing.assert_close(reader.currents(t, spikes[t]), spikes[t] @ dense[t].t(), rtol=1e-5, atol=1e-6)
+    assert torch.equal(reader.currents(0, torch.zeros(2, 6)), torch.zeros(2, 4))
+
+
+def test_sequence_reader_drifts_each_read_at_its_own_device_time():
+    xb = _xbar(rows=1, cols=1, params=QUIET)
+    xb.apply_pulses(torch.tensor([[[2]], [[0]]]), t=0.0)
+    g_pos, g_neg = xb.pair_us()[:, 0, 0].tolist()
+    times = torch.tensor([10.0, 100.0, 1000.0], dtype=torch.float64)
+    reader = xb.sequence_reader(times)
+    got = [reader.currents(k, torch.ones(1, 1)).item() for k in range(3)]
+    drift = [1.0, (100 / 38.6) ** -0.04, (1000 / 38.6) ** -0.04]  # floor: no drift within t0
+    g_min = xb.params.g_min_us  # G⁻ sits at G0 = G_min: its drifted read clips there
+    expect = [g_pos * d - max(g_neg * d, g_min) for d in drift]
+    torch.testing.assert_close(torch.tensor(got), torch.tensor(expect), rtol=1e-5, atol=1e-6)
+
+
+def test_sequence_reader_draws_fresh_read_noise_with_the_dense_spread():
+    xb = _xbar(rows=50, cols=2, n_per_side=2)
+    xb.apply_pulses(torch.full((2, 50, 2), 3), t=0.0)
+    times = 500.0 + torch.arange(400, dtype=torch.float64) * 1e-3
+    reader = xb.sequence_reader(times)
+    x = torch.tensor([[1.0, 0.0]])  # only column 0 is driven
+    lazy = torch.stack([reader.currents(t, x)[0] for t in range(400)])
+    dense = xb.read_weights(times)[:, :, 0]
+    assert not torch.equal(lazy[0], lazy[1])  # a new sample every read
+    # same distribution: 20,000 samples each, means within 4 s.e., stds within 5 %
+    se = float(dense.std()) / math.sqrt(lazy.numel())
+    assert abs(float(lazy.mean() - dense.mean())) < 4 * math.sqrt(2) * se
+    assert abs(float(lazy.std()) / float(dense.std()) - 1) < 0.05
+
+
+def test_crossbar_forward_pass_equals_dense_reads_without_read_noise():
+    from spicegrad.train.eprop import EpropConfig, Weights, lif_forward
+    from spicegrad.train.eprop_train import CrossbarSynapses
+
+    cfg = EpropConfig(n_in=8, n_rec=6, n_out=2, thr=0.05)
+    gen = torch.Generator().manual_seed(9)
+    shapes = {"w_in": (6, 8), "w_rec": (6, 6), "w_out": (2, 6)}
+    xbars = {k: PCMCrossbar(r, c, QUIET, 2, xbar_scale=20.0, generator=gen,
+                            frozen=torch.eye(6, dtype=torch.bool) if k == "w_rec" else None)
+             for k, (r, c) in shapes.items()}
+    for xb in xbars.values():
+        xb.apply_pulses(torch.randint(0, 3, (2, xb.rows, xb.cols), generator=gen), t=0.0)
+    times = 40.0 + torch.arange(300, dtype=torch.float64) * cfg.dt
+    x = (torch.rand(2, 300, 8, generator=gen) < 0.2).float()
+    lazy = lif_forward(x, CrossbarSynapses(xbars, times), cfg)
+    dense = lif_forward(x, Weights(**{k: xb.read_weights(times) for k, xb in xbars.items()}), cfg)
+    assert 0.01 < float(lazy["z"].mean()) < 0.9  # the network spikes
+    for k in ("v", "z", "y"):
+        torch.testing.assert_close(lazy[k], dense[k], rtol=1e-4, atol=1e-5)
+
+
+def test_reads_of_a_reprogrammed_crossbar_see_the_new_state():
+    xb = _xbar(rows=1, cols=1, params=QUIET)
+    one = torch.ones(1, 1)
+    t = torch.tensor([1.0], dtype=torch.float64)
+    assert xb.sequence_reader(t).currents(0, one).item() == pytest.approx(xb.ideal_weight().item(), abs=1e-6)
+    xb.apply_pulses(torch.tensor([[[3]], [[0]]]), t=2.0)
+    assert xb.ideal_weight().item() > 1.0
+    after = xb.sequence_reader(t + 2.0).currents(0, one).item()
+    assert after == pytest.approx(xb.ideal_weight().item(), abs=1e-6)
+    xb.devices.g_us[0, 0, 0, 0] = 5.0  # an in-place edit is seen too
+    assert xb.read_weights(t + 2.0)[0, 0, 0].item() == pytest.approx(xb.ideal_weight().item(), abs=1e-6)
+
+
+@pytest.mark.parametrize("method", ["sign", "stochastic", "multi-mem", "mixed-precision"])
+def test_network_update_programs_the_side_against_the_gradient_and_never_the_diagonal(method):
+    from spicegrad.train.eprop import EpropConfig
+    from spicegrad.train.eprop_train import EpropNetwork, TrainConfig
+
+    cfg = EpropConfig(n_in=2, n_rec=2, n_out=1, lr_inp=1.0, lr_rec=1.0, lr_out=1.0)
+    tcfg = TrainConfig(method=method, xbar_n=2, xbar_scale=1.0, grad_thr=0.5, prob_scale=0.1, refresh=False)
+    net = EpropNetwork(cfg, tcfg)
+    # wanted change −grad: +2 ε on column 0, −2 ε on column 1 (all four rules pulse there)
+    grad = torch.tensor([[-2.0, 2.0], [-2.0, 2.0]]) * PCM_STEP_US
+    net.update({"grad_in": grad, "grad_rec": grad, "grad_out": grad[:1]}, t=1.0)
+    for name, xb in net.xbars.items():
+        pulses = xb.devices.n.sum(dim=1)  # [2, R, C] pulses per side
+        live = ~xb.frozen
+        assert torch.all((pulses[0, :, 0] > 0) == live[:, 0]) and torch.all(pulses[1, :, 0] == 0), name
+        assert torch.all((pulses[1, :, 1] > 0) == live[:, 1]) and torch.all(pulses[0, :, 1] == 0), name
+        expect = {"sign": 1, "stochastic": 1, "multi-mem": 4, "mixed-precision": 4}[method]
+        assert torch.all(pulses.amax(dim=0)[live] == expect), (name, pulses)
+    assert torch.all(net.xbars["w_rec"].devices.n[:, :, [0, 1], [0, 1]] == 0)
+
+
+def test_vanilla_update_is_sgd_clipped_to_unit_weights():
+    from spicegrad.train.eprop import EpropConfig
+    from spicegrad.train.eprop_train import EpropNetwork, TrainConfig
+
+    cfg = EpropConfig(n_in=2, n_rec=2, n_out=1, lr_inp=0.1, lr_rec=0.1, lr_out=0.1)
+    net = EpropNetwork(cfg, TrainConfig())
+    before = {k: w.clone() for k, w in net.weights.items()}
+    grad = torch.tensor([[1.0, -100.0], [0.0, 2.0]])
+    net.update({"grad_in": grad, "grad_rec": grad, "grad_out": grad[:1]}, t=1.0)
+    torch.testing.assert_close(net.weights["w_in"], (before["w_in"] - 0.1 * grad).clamp(-1, 1))
+    assert net.weights["w_in"][0, 1] == 1.0

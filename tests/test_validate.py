@@ -15,7 +15,6 @@ from spicegrad.validate import (
     CaseError,
     UnvalidatedConfigError,
     load_cases,
-
     require_certified,
     run_case,
 )

@@ -41,9 +41,11 @@ Modelling choices (seed code = SRNN-PCM ``srnn.py``):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
+from typing import Protocol
 
 import torch
 
@@ -101,14 +103,37 @@ class EpropConfig:
         return math.exp(-self.dt / self.tau_out)
 
 
+class Synapses(Protocol):
+    """What one forward pass needs from the three weight matrices: currents, not matrices, so
+    a crossbar can read only the devices a step drives (see ``pcm_synapse.SequenceReader``)."""
+
+    def input_currents(self, x: torch.Tensor) -> torch.Tensor:
+        """W_in[t]·x[t] for x [B, T, n_in] -> [B, T, R] (the input is known in advance)."""
+
+    def recurrent_current(self, t: int, z_t: torch.Tensor) -> torch.Tensor:
+        """W_rec[t]·z[t] for the spikes z_t [B, R] of step t -> [B, R]."""
+
+    def readout_currents(self, z: torch.Tensor) -> torch.Tensor:
+        """W_out[t]·z[t] for z [B, T, R] -> [B, T, n_out]."""
+
+
 @dataclasses.dataclass
 class Weights:
     """Weights seen by one forward pass: each either fixed, [rows, cols], or per time step,
-    [T, rows, cols] (noisy, drifting crossbar reads)."""
+    [T, rows, cols] (e.g. dense noisy, drifting crossbar reads). Implements :class:`Synapses`."""
 
-    w_in: torch.Tensor | None
+    w_in: torch.Tensor
     w_rec: torch.Tensor
     w_out: torch.Tensor
+
+    def input_currents(self, x: torch.Tensor) -> torch.Tensor:
+        return input_currents(x, self.w_in)
+
+    def recurrent_current(self, t: int, z_t: torch.Tensor) -> torch.Tensor:
+        return z_t @ _at(self.w_rec, t).t()
+
+    def readout_currents(self, z: torch.Tensor) -> torch.Tensor:
+        return input_currents(z, self.w_out)
 
 
 def kaiming_weights(cfg: EpropConfig, generator: torch.Generator | None = None,
@@ -170,28 +195,43 @@ def input_currents(x: torch.Tensor, w_in: torch.Tensor) -> torch.Tensor:
     return x @ w_in.t()
 
 
-def lif_forward(x: torch.Tensor, w: Weights, cfg: EpropConfig,
-                drive: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+@contextlib.contextmanager
+def _one_thread(device: torch.device):
+    """Run the time loop on one CPU thread. Its ops are small (a step's reads of the spiking
+    columns, at most a few 10^4 elements); an OpenMP parallel region per op gains little, and
+    on a busy machine each one waits for a descheduled worker thread: measured 100x slower
+    with 2 threads on 2 loaded cores. The matrix products outside the loop keep every thread."""
+    if device.type != "cpu" or torch.get_num_threads() == 1:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def lif_forward(x: torch.Tensor, w: Synapses, cfg: EpropConfig) -> dict[str, torch.Tensor]:
     """Run the network on x [B, T, n_in]; returns v, z [B, T, R] and y [B, T, n_out].
 
-    ``drive`` [B, T, R], when given, replaces W_in·x (a crossbar computes it from its reads).
-
-    Only the recurrence is a Python loop over time (three small tensor ops per step); the
+    Only the recurrence is a Python loop over time (a few small tensor ops per step); the
     input and readout currents are computed for all steps at once.
     """
     batch, steps, _ = x.shape
     alpha, thr = cfg.alpha, cfg.thr
-    drive = input_currents(x, w.w_in) if drive is None else drive
+    drive = w.input_currents(x)
     v_t = torch.zeros(batch, cfg.n_rec, dtype=x.dtype, device=x.device)
     z_t = torch.zeros_like(v_t)
     vs, zs = [v_t], [z_t]
-    for t in range(steps - 1):
-        v_t = alpha * v_t + drive[:, t] + z_t @ _at(w.w_rec, t).t() - thr * z_t
-        z_t = (v_t > thr).to(x.dtype)
-        vs.append(v_t)
-        zs.append(z_t)
+    with _one_thread(x.device):
+        for t in range(steps - 1):
+            v_t = alpha * v_t + drive[:, t] + w.recurrent_current(t, z_t) - thr * z_t
+            z_t = (v_t > thr).to(x.dtype)
+            vs.append(v_t)
+            zs.append(z_t)
     v, z = torch.stack(vs, 1), torch.stack(zs, 1)
-    y = leaky_filter(input_currents(z, w.w_out), cfg.kappa)
+    y = leaky_filter(w.readout_currents(z), cfg.kappa)
     return {"v": v, "z": z, "y": y}
 
 

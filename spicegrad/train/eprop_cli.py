@@ -23,28 +23,34 @@ def _bool(text: str) -> bool:
 
 def add_eprop_parser(train_subparsers) -> argparse.ArgumentParser:
     """Register ``eprop`` under ``spicegrad train``."""
+    from .eprop_presets import HPARAM_SETS
     from .pcm_synapse import METHODS
 
     p = train_subparsers.add_parser(
         "eprop", help="e-prop training of a spiking RNN on PCM crossbars (seed 000)",
         description="e-prop (Bellec et al. 2020) on a 100-100-1 LIF network regressing a sum of "
                     "sinusoids; weights in fp32 or on differential PCM crossbars (Nandakumar 2018). "
-                    "Defaults are SRNN-PCM's.")
+                    "Hyper-parameters start from a per-method preset (--hparams).")
     p.add_argument("--method", default="vanilla", help=f"one of {', '.join(METHODS)} (default vanilla)")
+    p.add_argument("--hparams", choices=HPARAM_SETS, default="tuned",
+                   help="starting hyper-parameters for the method: 'tuned' (default; presets that train "
+                        "on this PCM model) or 'seed' (the SRNN-PCM README's example); options given "
+                        "below override them (spicegrad/train/eprop_presets.py says where each comes from)")
     p.add_argument("--xbar", nargs="?", const=True, default=False, type=_bool,
                    help="weights on PCM crossbars (implied by the PCM methods)")
     p.add_argument("--perf", nargs="?", const=True, default=False, type=_bool,
                    help="ideal devices: xbar_res-bit steps, no write/read noise, no drift")
-    p.add_argument("--xbar-res", type=int, default=3, help="bits per device in perf mode (default 3)")
-    p.add_argument("--xbar-n", type=int, default=1, help="PCM devices per side of a synapse (default 1)")
-    p.add_argument("--xbar-scale", type=float, default=1.0, help="µS per weight unit (default 1)")
-    p.add_argument("--grad-thr", type=float, default=0.0, help="sign method: stop-learning band (default 0)")
-    p.add_argument("--prob-scale", type=float, default=1.0, help="stochastic method: µS per unit probability")
+    unset = " (default: the method's preset)"
+    p.add_argument("--xbar-res", type=int, default=None, help="bits per device in perf mode" + unset)
+    p.add_argument("--xbar-n", type=int, default=None, help="PCM devices per side of a synapse" + unset)
+    p.add_argument("--xbar-scale", type=float, default=None, help="µS per weight unit" + unset)
+    p.add_argument("--grad-thr", type=float, default=None, help="sign method: stop-learning band" + unset)
+    p.add_argument("--prob-scale", type=float, default=None,
+                   help="stochastic method: µS of wanted change per unit pulse probability" + unset)
     p.add_argument("--no-refresh", action="store_true", help="never RESET and re-program saturating pairs")
     p.add_argument("--feedback", choices=["random", "symmetric"], default="random")
-    for name, default in (("lr-inp", 2e-5), ("lr-rec", 5e-5), ("lr-out", 2e-5), ("thr", 0.1),
-                          ("w-init-gain", 0.1), ("reg", 1e-4), ("f0", 12.0), ("gamma", 0.3)):
-        p.add_argument(f"--{name}", type=float, default=default, help=f"(default {default:g})")
+    for name in ("lr-inp", "lr-rec", "lr-out", "thr", "w-init-gain", "reg", "f0", "gamma"):
+        p.add_argument(f"--{name}", type=float, default=None, help=unset.strip())
     p.add_argument("--epochs", type=int, default=250)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--batch-size", type=int, default=1)
@@ -53,7 +59,9 @@ def add_eprop_parser(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt if it exists")
     p.add_argument("--allow-unvalidated", action="store_true",
                    help="train even if the PCM configuration fails validation (recorded)")
-    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch intra-op threads (default 1: the work is many small ops; a second thread "
+                        "gains little and, on a busy machine, waits for a descheduled worker at every op)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_eprop)
@@ -61,18 +69,16 @@ def add_eprop_parser(train_subparsers) -> argparse.ArgumentParser:
 
 
 def configs_from_args(args: argparse.Namespace):
-    from .eprop import EpropConfig
-    from .eprop_train import TrainConfig
+    from .eprop_presets import make_configs
 
-    cfg = EpropConfig(thr=args.thr, gamma=args.gamma, reg=args.reg, f0=args.f0, lr_inp=args.lr_inp,
-                      lr_rec=args.lr_rec, lr_out=args.lr_out, w_init_gain=args.w_init_gain,
-                      feedback=args.feedback)
-    tcfg = TrainConfig(method=args.method, xbar=args.xbar, perf=args.perf, xbar_res=args.xbar_res,
-                       xbar_n=args.xbar_n, xbar_scale=args.xbar_scale, grad_thr=args.grad_thr,
-                       prob_scale=args.prob_scale, refresh=not args.no_refresh, epochs=args.epochs,
-                       seed=args.seed, batch_size=args.batch_size, checkpoint_every=args.checkpoint_every,
-                       allow_unvalidated=args.allow_unvalidated, device=args.device)
-    return cfg, tcfg
+    return make_configs(
+        args.method, args.hparams, thr=args.thr, gamma=args.gamma, reg=args.reg, f0=args.f0,
+        lr_inp=args.lr_inp, lr_rec=args.lr_rec, lr_out=args.lr_out, w_init_gain=args.w_init_gain,
+        feedback=args.feedback, xbar=args.xbar, perf=args.perf, xbar_res=args.xbar_res,
+        xbar_n=args.xbar_n, xbar_scale=args.xbar_scale, grad_thr=args.grad_thr,
+        prob_scale=args.prob_scale, refresh=not args.no_refresh, epochs=args.epochs, seed=args.seed,
+        batch_size=args.batch_size, checkpoint_every=args.checkpoint_every,
+        allow_unvalidated=args.allow_unvalidated, device=args.device)
 
 
 def run_eprop(args: argparse.Namespace) -> int:
@@ -101,7 +107,9 @@ def run_eprop(args: argparse.Namespace) -> int:
         print(f"spicegrad train eprop: training diverged: {exc}", file=sys.stderr)
         return 3
     trainer.write_outputs(summary)
-    print(f"{tcfg.method}: final train MSE {summary['final_train_mse']:.4f}, test MSE "
+    untrained = summary.get("initial_train_mse")
+    print(f"{tcfg.method}: train MSE {untrained if untrained is not None else float('nan'):.4f} untrained -> "
+          f"{summary['final_train_mse']:.4f} (last epoch), test MSE "
           f"{summary.get('test_mse', float('nan')):.4f}, SET pulses {summary['set_pulses']}, "
           f"{summary['seconds_per_epoch']:.2f} s/epoch -> {Path(args.out).resolve()}")
     return 0

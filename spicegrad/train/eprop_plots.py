@@ -43,11 +43,16 @@ def plot_loss(history: list[dict], path: Path, label: str) -> Path:
 def plot_conductances(before: dict, after: dict, path: Path, xbar: bool) -> Path:
     fig, axes = plt.subplots(1, len(before), figsize=(4 * len(before), 3))
     unit = "G (µS)" if xbar else "weight"
+    titles = {"w_in": "input", "w_rec": "recurrent", "w_out": "readout"}
     for ax, name in zip(axes, before, strict=True):
-        ax.hist(before[name].flatten().numpy(), bins=60, alpha=0.6, label="before")
-        ax.hist(after[name].flatten().numpy(), bins=60, alpha=0.6, label="after")
-        ax.set(xlabel=unit, ylabel="devices" if xbar else "synapses", title=name, yscale="log")
-        ax.legend()
+        b, a = before[name].flatten(), after[name].flatten()
+        edges = torch.linspace(float(min(b.min(), a.min())), float(max(b.max(), a.max())) + 1e-6, 61).numpy()
+        # shared bins, outlines: the before-histogram (all devices near G0) stays visible
+        ax.hist(b.numpy(), bins=edges, histtype="stepfilled", alpha=0.4, label="before training")
+        ax.hist(a.numpy(), bins=edges, histtype="step", lw=1.5, label="after training")
+        ax.set(xlabel=unit, ylabel="devices" if xbar else "synapses", yscale="log",
+               title=f"{titles.get(name, name)} ({name})")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=120)
     plt.close(fig)

@@ -24,7 +24,7 @@ import torch
 
 from .._io import atomic_write_bytes, atomic_write_json
 from ..devices.pcm import PCMParams
-from .eprop import EpropConfig, Weights, eprop_gradients, kaiming_weights, lif_forward
+from .eprop import EpropConfig, Synapses, Weights, eprop_gradients, kaiming_weights, lif_forward
 from .eprop_task import make_task
 from .pcm_synapse import METHODS, PCM_METHODS, PCMCrossbar, make_rule
 
@@ -38,7 +38,8 @@ class TrainingDiverged(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Run options (defaults: SRNN-PCM ``train.py``)."""
+    """Run options (defaults: SRNN-PCM ``train.py``; ``spicegrad train eprop`` and the benchmark
+    start from the per-method presets of :mod:`.eprop_presets` instead)."""
 
     method: str = "vanilla"
     xbar: bool = False
@@ -78,6 +79,28 @@ class TrainConfig:
             raise ValueError(f"grad_thr = {self.grad_thr!r}: must be a finite number >= 0")
 
 
+class CrossbarSynapses:
+    """:class:`~.eprop.Synapses` on PCM crossbars for one forward pass at ``times`` (s, [T]).
+
+    Input and readout currents read, in one vectorised call, each device of a column at every
+    step that column is driven (inputs and spikes are sparse); the recurrent current reads the
+    columns of this step's spikes at times[t]. Every read drifts from the device's own t_p
+    and has fresh read noise (``PCMCrossbar.read_currents``)."""
+
+    def __init__(self, xbars: dict[str, PCMCrossbar], times: torch.Tensor) -> None:
+        self.xbars, self.times = xbars, times
+        self.rec = xbars["w_rec"].sequence_reader(times)
+
+    def input_currents(self, x: torch.Tensor) -> torch.Tensor:
+        return self.xbars["w_in"].read_currents(x, self.times)
+
+    def recurrent_current(self, t: int, z_t: torch.Tensor) -> torch.Tensor:
+        return self.rec.currents(t, z_t)
+
+    def readout_currents(self, z: torch.Tensor) -> torch.Tensor:
+        return self.xbars["w_out"].read_currents(z, self.times)
+
+
 class EpropNetwork:
     """Weights of the SRNN: fp32 tensors (vanilla) or three PCM crossbars plus update rules."""
 
@@ -109,16 +132,12 @@ class EpropNetwork:
             return self.w_fb
         return self.xbars["w_out"].ideal_weight() if self.tcfg.xbar else self.weights["w_out"]
 
-    def weights_at(self, times: torch.Tensor) -> Weights:
-        """The weights each step reads: fixed (fp32) or crossbar reads at ``times`` (s)."""
+    def synapses(self, times: torch.Tensor) -> Synapses:
+        """What a forward pass at device ``times`` (s, [T]) reads: the fp32 weights, or the
+        crossbars read at times[t] for step t (only the columns each step drives)."""
         if not self.tcfg.xbar:
             return Weights(**self.weights)
-        return Weights(w_in=None, w_rec=self.xbars["w_rec"].read_weights(times),
-                       w_out=self.xbars["w_out"].read_weights(times))
-
-    def input_drive(self, x: torch.Tensor, times: torch.Tensor) -> torch.Tensor | None:
-        """W_in·x from the input crossbar's reads (None for fp32: ``lif_forward`` computes it)."""
-        return self.xbars["w_in"].read_currents(x, times) if self.tcfg.xbar else None
+        return CrossbarSynapses(self.xbars, times)
 
     def update(self, grads: dict[str, torch.Tensor], t: float) -> None:
         """Apply one batch's gradients; PCM programming happens at device time ``t``."""
@@ -170,6 +189,7 @@ class RunState:
     device_time: float = 0.0
     history: list = dataclasses.field(default_factory=list)
     validation: dict | None = None
+    initial: dict | None = None  # evaluate() of the untrained network
 
 
 def mse(y: torch.Tensor, target: torch.Tensor) -> float:
@@ -196,7 +216,7 @@ class Trainer:
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         x = x.to(self.net.device)
         times = self.read_times()
-        return lif_forward(x, self.net.weights_at(times), self.cfg, self.net.input_drive(x, times))
+        return lif_forward(x, self.net.synapses(times), self.cfg)
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         x, y = x.to(self.net.device), y.to(self.net.device)
@@ -277,6 +297,8 @@ class Trainer:
 
     def run(self, progress: bool = True, on_epoch=None) -> dict:
         self.validate_devices()
+        if self.state.epoch == 0 and self.state.initial is None:
+            self.state.initial = self.evaluate()
         bar = None
         if progress:
             from tqdm import tqdm
@@ -305,6 +327,7 @@ class Trainer:
         return {"method": self.tcfg.method, "train_config": dataclasses.asdict(self.tcfg),
                 "eprop_config": dataclasses.asdict(self.cfg), "epochs": self.state.epoch,
                 "final_train_mse": hist[-1]["train_mse"] if hist else None,
+                "initial_train_mse": (self.state.initial or {}).get("train_mse"),
                 **self.evaluate(), **{f"{k}_pulses": v for k, v in self.net.pulse_counts().items()},
                 "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
                 "device_time_s": self.state.device_time, "validation": self.state.validation,

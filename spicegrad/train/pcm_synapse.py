@@ -11,6 +11,15 @@ device time t (drift from the device's last programming time, fresh i.i.d. read 
 sequence of T steps of dt presented from t_s reads at t_s + k·dt. Training writes once per
 sequence at a fixed period (38.6 s, the seed's T0), after the sequence's reads.
 
+Reads cost what the array would spend: at step k only the columns driven at k are read (their
+2·N·rows devices, each at t_s + k·dt with its own drift and a fresh noise sample). An undriven
+column adds nothing to any current, so skipping its read changes no current and no
+distribution. Inputs and the readout's spikes are known for the whole sequence, so their reads
+are one vectorised call (:meth:`PCMCrossbar.read_currents`); the recurrent layer's inputs are
+the spikes of the step, so :class:`SequenceReader` reads their columns step by step. Spikes
+are sparse (≈ 1-10 % of columns per step), which makes a PCM epoch cost about what an fp32
+one does; :meth:`PCMCrossbar.read_weights` is the dense read (every device, every step).
+
 Update rules (seed 000, ``xbar.py``/``srnn.py``; ΔG = −lr·grad·xbar_scale is the wanted change
 of the synapse's differential conductance in µS, positive -> pulses on G⁺, negative -> on G⁻):
 
@@ -28,7 +37,8 @@ Refresh: after each update, a synapse with max(mean G⁺, mean G⁻) > refresh_f
 |mean G⁺ − mean G⁻| < refresh_frac·G_max/2 has all 2N devices RESET at the update time and its
 difference re-programmed on one side with the number of pulses whose mean-field conductance
 from RESET is nearest to it. Perf mode (``perf=True``): ideal devices — a SET adds exactly
-G_max/2^res (clipped), a RESET returns exactly G0, reads are G with no drift and no noise.
+G_max/2^res (clipped), a RESET returns exactly G0, reads are G with no drift and no noise; the
+array starts from the same spread RESET as the PCM array (the seed's perf mode does too).
 
 Seed defects (DEVICE-MODELS.md §3) and other choices:
 
@@ -60,57 +70,34 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import warnings
 
 import torch
 
 from .._checks import require_positive, require_range
-from ..devices.pcm import PCMArray, PCMParams, pcm_clip, pcm_read, pcm_set
+from ..devices.pcm import PCMArray, PCMParams, pcm_clip, pcm_read, pcm_reset_value, pcm_set
 
 _OWNER = "PCMCrossbar"
 PCM_STEP_US = 0.75  # seed's estimated minimum achievable conductance jump (µS)
 METHODS = ("vanilla", "sign", "stochastic", "multi-mem", "mixed-precision")
 PCM_METHODS = METHODS[1:]
-READ_CHUNK_ELEMENTS = 1 << 25  # elements per vectorised read chunk (memory bound)
-
-
-def _read_weights_eager(g_us, t_p_rel, t, xi, params: PCMParams, keep: torch.Tensor) -> torch.Tensor:
-    """keep·(mean_N G⁺_r − mean_N G⁻_r) at times t [T] for devices [2, N, R, C] -> [T, R, C]
-    (``keep`` = 1/xbar_scale on live synapses, 0 on frozen ones)."""
-    g = pcm_read(g_us, t_p_rel, t.view(-1, 1, 1, 1, 1), xi, params).mean(dim=2)
-    return (g[:, 0] - g[:, 1]) * keep
-
-
-_READER = {"fn": None}
-
-
-def _read_weights(*args) -> torch.Tensor:
-    """The read kernel, fused by ``torch.compile`` (≈8x faster on CPU) unless it is unavailable
-    or ``SPICEGRAD_NO_COMPILE`` is set; then the eager function (identical arithmetic)."""
-    if _READER["fn"] is None:
-        _READER["fn"] = _read_weights_eager
-        if not os.environ.get("SPICEGRAD_NO_COMPILE"):
-            try:
-                compiled = torch.compile(_read_weights_eager, dynamic=False)
-                compiled(*args)
-                _READER["fn"] = compiled
-            except Exception as exc:  # no C++ toolchain, unsupported device, ...
-                warnings.warn(f"torch.compile unavailable for PCM reads ({exc}); running eagerly",
-                              RuntimeWarning, stacklevel=2)
-    return _READER["fn"](*args)
+READ_CHUNK_ELEMENTS = 1 << 25  # elements per vectorised dense-read chunk (memory bound)
 
 
 class IdealPCM:
     """Perf-mode device array: SET adds exactly ``step_us``; RESET returns G0; no noise, no drift.
 
-    Same interface as :class:`PCMArray` (write/reset/state/load_state, g_us/n/t_p).
+    Same interface as :class:`PCMArray` (write/reset/state/load_state, g_us/n/t_p). The array
+    starts as the PCM array does, freshly RESET with the G0 spread (``pcm_reset_value``, drawn
+    from ``generator``), as the seed's perf mode; an exactly-G0 start would make every weight 0,
+    every neuron silent and, with the pseudo-derivative 0 at v = 0, every gradient 0.
     """
 
-    def __init__(self, params: PCMParams, shape, step_us: float, dtype=torch.float32, device=None):
+    def __init__(self, params: PCMParams, shape, step_us: float, dtype=torch.float32, device=None,
+                 generator: torch.Generator | None = None):
         self.params, self.shape, self.step_us = params, torch.Size(shape), step_us
         self.dtype, self.device = dtype, torch.device("cpu") if device is None else torch.device(device)
-        self.g_us = torch.full(self.shape, params.g0_us, dtype=dtype, device=self.device)
+        xi = torch.randn(self.shape, generator=generator, dtype=dtype, device=self.device)
+        self.g_us = pcm_reset_value(xi, params)
         self.n = torch.zeros(self.shape, dtype=torch.float64, device=self.device)
         self.t_p = torch.zeros_like(self.n)
 
@@ -136,6 +123,8 @@ class IdealPCM:
 def round_robin_counts(pulses: torch.Tensor, pointer: torch.Tensor, n: int) -> torch.Tensor:
     """Spread ``pulses`` [2, R, C] (≥ 0) over N devices starting at ``pointer`` [2, R, C]:
     device j gets the pulses k < P with (pointer + k) mod N = j. Returns [2, N, R, C]."""
+    if n == 1:
+        return pulses[:, None]
     j = torch.arange(n, device=pulses.device).view(1, n, 1, 1)
     d = (j - pointer[:, None]) % n
     p = pulses[:, None]
@@ -167,7 +156,7 @@ class PCMCrossbar:
         shape = (2, n_per_side, rows, cols)
         if self.perf:
             self.step_us = self.params.g_max_us / 2 ** res_bits
-            self.devices = IdealPCM(self.params, shape, self.step_us, dtype, self.device)
+            self.devices = IdealPCM(self.params, shape, self.step_us, dtype, self.device, generator)
         else:
             self.step_us = PCM_STEP_US
             self.devices = PCMArray(self.params, shape, generator=generator, dtype=dtype, device=self.device)
@@ -177,6 +166,7 @@ class PCMCrossbar:
         self.set_pulses = 0
         self.reset_pulses = 0
         self.last_event_t = 0.0
+        self._columns = None  # cache of the column-major device state for reads
         self._curve = self._mean_field_curve()
 
     # -- reading ----------------------------------------------------------------------------
@@ -191,35 +181,62 @@ class PCMCrossbar:
         pair = self.pair_us()
         return ((pair[0] - pair[1]) / self.xbar_scale).masked_fill(self.frozen, 0.0)
 
-    def _check_times(self, times: torch.Tensor) -> None:
-        first = float(times.min())
+    def _check_times(self, first: float) -> None:
         if first < self.last_event_t:
             raise ValueError(f"{_OWNER}: read at t = {first:g} s is before the last programming event at "
                              f"t = {self.last_event_t:g} s; device time must not run backwards")
 
+    def _column_state(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G, age) per column, [cols, 2 (G, age), 2, N, rows], and keep [cols, rows].
+
+        age = t_ref − t_p (s, ≥ 0) with t_ref = the last programming event. A forward pass reads
+        at t_ref + t_rel with t_rel of a few s (float32: exact to µs); an age of 3·10^4 s (a
+        device untouched for a 250-epoch run) is exact to 2 ms, which moves its drift factor by
+        ν·2 ms/age ≈ 3e-9. Column-major so that reading a set of columns is one contiguous
+        gather. Rebuilt only when the devices changed (new tensors or an in-place edit)."""
+        g, t_p = self.devices.g_us, self.devices.t_p
+        key = (id(g), g._version, id(t_p), t_p._version, self.last_event_t)
+        if self._columns is None or self._columns[0] != key:
+            order = (3, 0, 1, 2)  # [2, N, R, C] -> [C, 2, N, R]
+            age = (self.last_event_t - t_p).to(self.dtype)
+            both = torch.stack([g.permute(order), age.permute(order)], dim=1).contiguous()
+            keep = ((~self.frozen).to(self.dtype) / self.xbar_scale).t().contiguous()
+            self._columns = (key, both, keep)
+        return self._columns[1], self._columns[2]
+
+    def _read_columns(self, cols: torch.Tensor, t_rel: torch.Tensor) -> torch.Tensor:
+        """READ of columns ``cols`` [P] at times t_ref + ``t_rel`` ([P] or scalar, s) -> the
+        weights W[:, cols[p]] as [P, rows]: each device drifts from its own t_p and gets a
+        fresh read-noise sample (``pcm_read``, the validated model), sides are averaged over
+        their N devices and differenced."""
+        both, keep = self._column_state()
+        picked = both.index_select(0, cols)  # [P, 2 (G, age), 2, N, R]
+        g, age = picked[:, 0], picked[:, 1]
+        if t_rel.dim():
+            t_rel = t_rel.view(-1, 1, 1, 1)
+        xi = torch.randn(g.shape, generator=self.generator, dtype=self.dtype, device=self.device)
+        g_r = pcm_read(g, -age, t_rel, xi, self.params).mean(dim=2)  # [P, 2, R]
+        return (g_r[:, 0] - g_r[:, 1]) * keep[cols]
+
     def read_weights(self, times: torch.Tensor) -> torch.Tensor:
         """Weights read at each of ``times`` (s, [T]) -> [T, rows, cols]: per read, drift from
-        each device's t_p and a fresh read-noise sample (perf mode: the ideal weight)."""
+        each device's t_p and a fresh read-noise sample (perf mode: the ideal weight). Dense:
+        every device at every time (for tests and plots; training reads only driven columns)."""
         times = torch.as_tensor(times, dtype=torch.float64, device=self.device)
-        self._check_times(times)
+        self._check_times(float(times.min()))
         if self.perf:
             return self.ideal_weight().expand(times.shape[0], -1, -1)
-        t_ref = float(times[0])
-        # times relative to the first read keep float32 exact to < 1 ms over 10^4 s of training
-        t_p_rel = (self.devices.t_p - t_ref).to(self.dtype)
-        offsets = (times - t_ref).to(self.dtype)
-        steps = offsets.shape[0]
+        t_rel = (times - self.last_event_t).to(self.dtype)
+        cols = torch.arange(self.cols, device=self.device)
         per_step = 2 * self.n * self.rows * self.cols
-        pieces = math.ceil(steps * per_step / READ_CHUNK_ELEMENTS)
-        chunk = math.ceil(steps / pieces)  # equal chunks: one compiled shape per layer
-        keep = (~self.frozen).to(self.dtype) / self.xbar_scale
+        chunk = max(1, READ_CHUNK_ELEMENTS // per_step)
         out = []
-        for start in range(0, steps, chunk):
-            t = offsets[start:start + chunk]
-            xi = torch.randn((t.shape[0], *self.devices.shape), generator=self.generator,
-                             dtype=self.dtype, device=self.device)
-            out.append(_read_weights(self.devices.g_us, t_p_rel, t, xi, self.params, keep))
-        return out[0] if len(out) == 1 else torch.cat(out)
+        for start in range(0, times.shape[0], chunk):
+            t = t_rel[start:start + chunk]
+            idx = cols.repeat(t.shape[0])
+            w = self._read_columns(idx, t.repeat_interleave(self.cols))  # [t·C, R]
+            out.append(w.view(t.shape[0], self.cols, self.rows).transpose(1, 2))
+        return torch.cat(out)
 
     def read_currents(self, x: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
         """Σ_c W[t][:, c]·x[b, t, c] for x [B, T, cols] -> [B, T, rows], each W[t] a READ at
@@ -227,20 +244,20 @@ class PCMCrossbar:
         read, as in the array): the same distribution as :meth:`read_weights`, ~1/sparsity
         cheaper for spike inputs."""
         times = torch.as_tensor(times, dtype=torch.float64, device=self.device)
-        self._check_times(times)
+        self._check_times(float(times.min()))
         if self.perf:
             return x @ self.ideal_weight().t()
         active = x.ne(0).any(dim=0).nonzero()
         t_idx, col = active[:, 0], active[:, 1]
-        t_ref = float(times[0])
-        t_p = (self.devices.t_p[..., col] - t_ref).to(self.dtype)
-        g = self.devices.g_us[..., col]
-        xi = torch.randn(g.shape, generator=self.generator, dtype=self.dtype, device=self.device)
-        g_r = pcm_read(g, t_p, (times[t_idx] - t_ref).to(self.dtype), xi, self.params).mean(dim=1)
-        w = ((g_r[0] - g_r[1]) * (~self.frozen[:, col]).to(self.dtype) / self.xbar_scale).t()
+        t_rel = (times - self.last_event_t).to(self.dtype)[t_idx]
+        w = self._read_columns(col, t_rel)  # [P, rows]
         contrib = x[:, t_idx, col][:, :, None] * w[None]
         out = torch.zeros(x.shape[0], x.shape[1], self.rows, dtype=x.dtype, device=x.device)
         return out.index_add_(1, t_idx, contrib)
+
+    def sequence_reader(self, times: torch.Tensor) -> SequenceReader:
+        """Reads for one forward pass at ``times`` (s, [T]); see :class:`SequenceReader`."""
+        return SequenceReader(self, times)
 
     # -- programming ------------------------------------------------------------------------
 
@@ -251,11 +268,31 @@ class PCMCrossbar:
         self.last_event_t = float(t)
 
     def _pulse_devices(self, counts: torch.Tensor, t: float) -> None:
-        """Apply counts [2, N, R, C] SET pulses at time t (each pulse one masked write)."""
+        """Apply counts [2, N, R, C] SET pulses at time t: pulse k (k = 1, 2, ...) reaches the
+        devices with count ≥ k, each pulse one application of the device's WRITE step
+        (``pcm_set``, or the ideal step in perf mode) with a fresh noise sample. Only the
+        pulsed devices are gathered and stepped: an update touches a small part of the array."""
         counts = counts.masked_fill(self.frozen, 0)
-        for k in range(int(counts.max()) if counts.numel() else 0):
-            self.devices.write(counts > k, t)
-        self.set_pulses += int(counts.sum())
+        flat = counts.flatten()
+        idx = flat.nonzero().squeeze(1)
+        if idx.numel() == 0:
+            return
+        todo = flat[idx]
+        dev = self.devices
+        g, n = dev.g_us.flatten()[idx], dev.n.flatten()[idx]
+        for k in range(int(todo.max())):
+            hit = todo > k
+            if self.perf:
+                g_new = pcm_clip(g + self.step_us, self.params)
+            else:
+                xi = torch.randn(g.shape, generator=self.generator, dtype=g.dtype, device=g.device)
+                g_new = pcm_set(g, n + 1.0, xi, self.params)
+            g, n = torch.where(hit, g_new, g), torch.where(hit, n + 1.0, n)
+        shape = dev.g_us.shape
+        dev.g_us = dev.g_us.flatten().index_put((idx,), g).view(shape)
+        dev.n = dev.n.flatten().index_put((idx,), n).view(shape)
+        dev.t_p = dev.t_p.flatten().index_put((idx,), torch.full_like(n, float(t))).view(shape)
+        self.set_pulses += int(todo.sum())
 
     def apply_pulses(self, pulses: torch.Tensor, t: float) -> None:
         """``pulses`` [2, R, C] (≥ 0) SET pulses per synapse side, round-robin over its devices."""
@@ -294,7 +331,8 @@ class PCMCrossbar:
         if bool(mask.any()):
             self.devices.reset(mask.expand(2, self.n, -1, -1), t)
             self.reset_pulses += int(mask.sum()) * 2 * self.n
-            k = self.pulses_for(diff.abs()) * mask
+            k = torch.zeros(diff.shape, dtype=torch.long, device=self.device)
+            k[mask] = self.pulses_for(diff.abs()[mask])
             side = torch.stack([(diff > 0) & mask, (diff <= 0) & mask])
             counts = (k * side)[:, None].expand(-1, self.n, -1, -1)
             self._pulse_devices(counts, t)
@@ -312,6 +350,34 @@ class PCMCrossbar:
         self.pointer = state["pointer"].to(self.device)
         self.set_pulses, self.reset_pulses = int(state["set_pulses"]), int(state["reset_pulses"])
         self.last_event_t = float(state["last_event_t"])
+        self._columns = None
+
+
+class SequenceReader:
+    """The reads of one crossbar during one forward pass at ``times`` (s, [T]), step by step.
+
+    :meth:`currents` (t, x_t) returns W[t]·x_t for x_t [B, cols], reading only the columns that
+    x_t drives, at times[t] — for the recurrent layer, whose input (the spikes) is only known
+    step by step; each read is as :meth:`PCMCrossbar.read_weights` (drift at times[t], fresh
+    read noise) but costs ~ active columns instead of all 2·N·rows·cols devices. Perf mode: the
+    fixed ideal matrix. The crossbar must not be programmed while a reader is in use.
+    """
+
+    def __init__(self, xbar: PCMCrossbar, times: torch.Tensor) -> None:
+        times = torch.as_tensor(times, dtype=torch.float64)
+        xbar._check_times(float(times.min()))
+        self.xbar = xbar
+        self.fixed = xbar.ideal_weight().t() if xbar.perf else None
+        rel = (times - xbar.last_event_t).to(xbar.dtype)
+        self.t_rel = [rel[k] for k in range(rel.shape[0])]
+
+    def currents(self, t: int, x_t: torch.Tensor) -> torch.Tensor:
+        if self.fixed is not None:
+            return x_t @ self.fixed
+        cols = x_t.ne(0).any(dim=0).nonzero().squeeze(1)
+        if cols.numel() == 0:
+            return x_t.new_zeros(x_t.shape[0], self.xbar.rows)
+        return x_t[:, cols] @ self.xbar._read_columns(cols, self.t_rel[t])
 
 
 # --- update rules --------------------------------------------------------------------------

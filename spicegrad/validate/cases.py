@@ -16,7 +16,10 @@ twin's dt and integrator, ngspice's options and the tolerance per waveform and m
     tolerance = { x = { max_abs = 2e-3 }, i = { nrmse = 5e-3 } }
     quick = true                        # part of `spicegrad validate --quick`
 
-Stochastic cases add ``mode = "stochastic"``, ``ensemble`` (devices) and ``seed``; spiking
+Stochastic cases add ``mode = "stochastic"``, ``ensemble`` (devices) and ``seed``; a
+common-random-number case, ``mode = "crn"`` and ``seed``, drives one stochastic device with noise
+samples drawn from ``seed`` in ngspice, reference and twin alike, and is judged like a
+deterministic case (only adapters with ``crn = True`` take it); spiking
 waveforms add ``spikes = { v = 0.07 }`` (threshold, V) for spike-time metrics.
 
 Negative controls prove the validator can fail: ``expect = "diverged"`` or ``"fail"`` marks a
@@ -145,13 +148,15 @@ def make_case(raw: dict[str, Any], source: str = "<inline>") -> Case:
         raise _fail(where, f"t_stop/dt = {case.steps} steps: more than the limit {MAX_STEPS}")
     if case.expect not in ("pass", "fail", "diverged"):
         raise _fail(where, f"expect = {case.expect!r}: must be 'pass', 'fail' or 'diverged'")
-    if case.mode not in ("deterministic", "stochastic"):
-        raise _fail(where, f"mode = {case.mode!r}: must be 'deterministic' or 'stochastic'")
+    if case.mode not in ("deterministic", "stochastic", "crn"):
+        raise _fail(where, f"mode = {case.mode!r}: must be 'deterministic', 'stochastic' or 'crn'")
     if case.mode == "stochastic" and case.ensemble < 2:
         raise _fail(where, f"ensemble = {case.ensemble!r}: a stochastic case needs >= 2 devices")
     try:
         adapter = get_adapter(case.model)
         adapter.check(case)
+        if case.mode == "crn" and not getattr(adapter, "crn", False):
+            raise ValueError(f"mode = 'crn': the {case.model} adapter has no common-random-number mode")
     except CaseError:
         raise
     except ValueError as exc:
