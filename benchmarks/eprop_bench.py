@@ -226,7 +226,12 @@ def run_table(args) -> dict:
             if done or time.perf_counter() - last_report > args.report_every:
                 print(tracker.line(runs_done), flush=True)
                 last_report = time.perf_counter()
-    return aggregate([finished[j["key"]] for j in jobs], args)
+    records = [finished[j["key"]] for j in jobs]
+    from spicegrad.train.eprop_plots import plot_method_curves
+
+    result = aggregate(records, args)
+    result["curves_png"] = str(plot_method_curves(records, args.curves))
+    return result
 
 
 # --- table: aggregation ----------------------------------------------------------------------
@@ -308,6 +313,7 @@ def main() -> int:
         return 0
     args.epochs = args.epochs or 250
     out = args.out or RESULTS / "eprop_table.json"
+    args.curves = out.with_name(out.stem + "_curves.png")
     result = run_table(args)
     atomic_write_json(out, result)
     text = markdown(result)

@@ -66,3 +66,33 @@ def plot_all(trainer, summary: dict, out: Path) -> list[Path]:
         plot_conductances(trainer.initial_g, trainer.net.conductances_us(), out / "conductances.png",
                           trainer.tcfg.xbar),
     ]
+
+
+def plot_method_curves(records: list[dict], path: Path) -> Path:
+    """Training MSE per epoch, mean ± std over seeds, one line per method; PCM and ideal (perf)
+    devices side by side (the results table's runs: dicts with method, perf, mse_curve)."""
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, perf in zip(axes, (False, True), strict=True):
+        methods = dict.fromkeys(r["method"] for r in records)
+        for method in methods:
+            curves = [r["mse_curve"] for r in records if r["method"] == method and r.get("mse_curve")
+                      and (r["perf"] == perf or method == "vanilla")]
+            if not curves:
+                continue
+            n = min(len(c) for c in curves)
+            data = np.array([c[:n] for c in curves])
+            epochs = np.arange(1, n + 1)
+            mean, std = data.mean(0), data.std(0)
+            name = "vanilla (fp32 reference)" if method == "vanilla" else method
+            line, = ax.semilogy(epochs, mean, label=f"{name}, {len(curves)} seeds")
+            ax.fill_between(epochs, np.clip(mean - std, 1e-6, None), mean + std, color=line.get_color(), alpha=0.2)
+        ax.set(xlabel="epoch", title="PCM devices" if not perf else "ideal devices (perf mode)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("training MSE (mean ± std over seeds)")
+    fig.tight_layout()
+    atomic_savefig(fig, path, dpi=120)
+    plt.close(fig)
+    return path
