@@ -69,8 +69,9 @@ def plot_all(trainer, summary: dict, out: Path) -> list[Path]:
 
 
 def plot_method_curves(records: list[dict], path: Path) -> Path:
-    """Training MSE per epoch, mean ± std over seeds, one line per method; PCM and ideal (perf)
-    devices side by side (the results table's runs: dicts with method, perf, mse_curve)."""
+    """Training MSE per epoch, median over seeds with the min–max band (on a log axis a few
+    diverging seeds would swamp a mean ± std), one line per method; PCM and ideal (perf) devices
+    side by side (the results table's runs: dicts with method, perf, mse_curve)."""
     import numpy as np
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -84,14 +85,13 @@ def plot_method_curves(records: list[dict], path: Path) -> Path:
             n = min(len(c) for c in curves)
             data = np.array([c[:n] for c in curves])
             epochs = np.arange(1, n + 1)
-            mean, std = data.mean(0), data.std(0)
             name = "vanilla (fp32 reference)" if method == "vanilla" else method
-            line, = ax.semilogy(epochs, mean, label=f"{name}, {len(curves)} seeds")
-            ax.fill_between(epochs, np.clip(mean - std, 1e-6, None), mean + std, color=line.get_color(), alpha=0.2)
+            line, = ax.semilogy(epochs, np.median(data, 0), label=f"{name}, {len(curves)} seeds")
+            ax.fill_between(epochs, data.min(0), data.max(0), color=line.get_color(), alpha=0.15)
         ax.set(xlabel="epoch", title="PCM devices" if not perf else "ideal devices (perf mode)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    axes[0].set_ylabel("training MSE (mean ± std over seeds)")
+    axes[0].set_ylabel("training MSE (median, band: min–max over seeds)")
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=120)
     plt.close(fig)
