@@ -187,3 +187,12 @@ def test_training_pcm_configuration_is_certified_with_deterministic_and_crn_case
     assert not wrong["passed"] and "model" in wrong["causes"]
     mean_field = {c.name: c for c in load_cases()}["pcm-20-set-deterministic"]
     assert run_case(dataclasses.replace(mean_field, twin_params={"m2": 0.12}), use_cache=False)["passed"]
+
+
+def test_table_loss_curves_plot_per_method_and_device_kind(tmp_path):
+    from spicegrad.train.eprop_plots import plot_method_curves
+
+    records = [{"method": m, "perf": perf, "mse_curve": [0.2, 0.1 + 0.01 * s, 0.05]}
+               for m in ("vanilla", "mixed-precision") for perf in (False, True) for s in range(3)]
+    path = plot_method_curves(records, tmp_path / "curves.png")
+    assert path.stat().st_size > 1000
