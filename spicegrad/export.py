@@ -97,15 +97,17 @@ def static_check(net: MemPropNet, images: torch.Tensor, tolerance: float = 0.01,
                 out.append(min(1.0, rate_integral))  # x lies in [0, 1]: no drift exceeds the range
             return out
 
-        suggested = next((c for c in READ_SCALES if max(bounds_at(c)) < tolerance), None)
+        by_scale = {c: bounds_at(c) for c in READ_SCALES}
+        suggested = next((c for c in READ_SCALES if max(by_scale[c]) < tolerance), None)
         if read_scale == "auto":
             read_scale = suggested or 1.0
-        bounds = bounds_at(read_scale)
-        v_max = read_scale * max(float(v.abs().max()) for v in lines)
+        bounds = by_scale.get(read_scale) or bounds_at(read_scale)
+        v_full = max(float(v.abs().max()) for v in lines)
     worst = max(bounds)
-    return {"v_max_V": v_max, "v_on_V": p.v_on, "v_off_V": p.v_off, "drift_bound_per_layer": bounds,
+    return {"v_max_V": read_scale * v_full, "v_on_V": p.v_on, "v_off_V": p.v_off, "drift_bound_per_layer": bounds,
             "drift_bound": worst, "tolerance": tolerance, "static_fair": worst < tolerance,
-            "read_scale": read_scale, "suggested_read_scale": suggested}
+            "read_scale": read_scale, "suggested_read_scale": suggested,
+            "full_voltage": {"v_max_V": v_full, "drift_bound": max(by_scale[1.0])}}
 
 
 def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, max_step: float | None = None,

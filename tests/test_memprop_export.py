@@ -76,6 +76,7 @@ def test_read_scale_auto_keeps_synapse_drift_below_tolerance_where_full_voltage_
     auto = static_check(loud, image, read_scale="auto")
     assert auto["static_fair"] and auto["read_scale"] < 1.0 and auto["drift_bound"] < auto["tolerance"]
     assert auto["read_scale"] == auto["suggested_read_scale"]
+    assert auto["full_voltage"] == {"v_max_V": full["v_max_V"], "drift_bound": full["drift_bound"]}
     text = export_netlist(loud, image[0], read_scale=auto["read_scale"])
     assert text == export_netlist(loud, image[0])  # the default is auto
 

@@ -373,12 +373,11 @@ def _synapse_drift(net: MemPropNet, images: torch.Tensor) -> dict[str, Any]:
     (:func:`spicegrad.export.static_check`)."""
     from ..export import static_check
 
-    full = static_check(net, images, read_scale=1.0)
     auto = static_check(net, images, read_scale="auto")
     return {
-        "threshold_V": full["v_on_V"],
-        "v_max_seen_V": full["v_max_V"],
-        "max_state_change_per_sample": full["drift_bound"],
+        "threshold_V": auto["v_on_V"],
+        "v_max_seen_V": auto["full_voltage"]["v_max_V"],
+        "max_state_change_per_sample": auto["full_voltage"]["drift_bound"],
         "export_read_scale": auto["read_scale"],
         "export_v_max_V": auto["v_max_V"],
         "export_max_state_change_per_sample": auto["drift_bound"],
