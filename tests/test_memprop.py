@@ -219,7 +219,7 @@ def test_config_rejects_inconsistent_sizes():
 
 
 def test_cli_reports_missing_data_with_exit_code_2(tmp_path, capsys):
-    from spicegrad.train.memprop_cli import main
+    from spicegrad.cli import main
 
     rc = main(["train", "memprop", "--out", str(tmp_path / "o"), "--data", str(tmp_path / "none"), "--image-size", "14",
                "--hidden", "16", "--steps", "10", "--epochs", "1", "--no-progress", "--no-compile"])
@@ -228,7 +228,7 @@ def test_cli_reports_missing_data_with_exit_code_2(tmp_path, capsys):
 
 
 def test_cli_trains_tiny_network(tmp_path, data_dir, monkeypatch, capsys):
-    from spicegrad.train.memprop_cli import main
+    from spicegrad.cli import main
 
     monkeypatch.setattr(memprop_train, "certify", lambda cfg: NO_CERT)
     rc = main(["train", "memprop", "--out", str(tmp_path / "o"), "--data", str(data_dir), "--image-size", "14",

@@ -9,9 +9,9 @@ import pytest
 import torch
 from test_datasets import write_fake_dataset
 
+from spicegrad.cli import main
 from spicegrad.export import export_netlist, static_check
 from spicegrad.train.memprop import MemPropConfig, MemPropNet
-from spicegrad.train.memprop_cli import main
 from spicegrad.train.memprop_train import TrainConfig, train_memprop
 
 NO_CERT = {"mif": {"validated": "skipped in tests"}}

@@ -114,19 +114,6 @@ def run_memprop(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry until cli.py wires these in: ``python -m spicegrad.train.memprop_cli
-    train memprop ...`` / ``... export CHECKPOINT ...``."""
-    parser = argparse.ArgumentParser(prog="spicegrad")
-    top = parser.add_subparsers(dest="command", required=True)
-    train = top.add_parser("train", help="train networks on validated twins")
-    add_memprop_parser(train.add_subparsers(dest="trainer", required=True))
-    add_export_parser(top)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-
 def add_export_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``spicegrad export CHECKPOINT -o net.cir --sample K [--static-synapses] [--verify N]``."""
     p = subparsers.add_parser(
@@ -201,6 +188,3 @@ def run_export(args: argparse.Namespace) -> int:
         return 2
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
