@@ -103,14 +103,15 @@ class MIFAdapter(Adapter):
     def _current(self, s):
         if s["kind"] == "constant":
             return lambda t: s["current"]
-        w, tau, times = s["alpha"].w, s["alpha"].tau_alpha, s["spike_times"]
+        tau, times = s["alpha"].tau_alpha, s["spike_times"]
+        peaks = [s["alpha"].w * wk for wk in (s["weights"] or [1.0] * len(times))]  # A, per spike
 
         def current(t):
             total = 0.0
-            for tk, wk in zip(times, s["weights"] or [1.0] * len(times), strict=True):
+            for tk, peak in zip(times, peaks, strict=True):
                 if t > tk:
                     u = (t - tk) / tau
-                    total += wk * w * u * math.exp(1.0 - u)
+                    total += peak * u * math.exp(1.0 - u)
             return total
 
         return current
