@@ -56,7 +56,7 @@ def main() -> None:
               "ngspice": ngspice_version(), **{k: round(v, 2) for k, v in rows.items()}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"| suite | cases + sweeps | serial, cold cache | serial, warm cache | 2 workers, cold | speed-up 2 workers | speed-up warm cache |")
+    print("| suite | cases + sweeps | serial, cold cache | serial, warm cache | 2 workers, cold | speed-up 2 workers | speed-up warm cache |")
     print("|---|---|---|---|---|---|---|")
     print(f"| {report['suite']} | {len(cases)} + {len(sweeps)} | {rows['serial_cold_s']:.1f} s | {rows['serial_warm_s']:.1f} s | "
           f"{rows['workers2_cold_s']:.1f} s | {rows['speedup_workers2']:.2f}x | {rows['speedup_warm_cache']:.2f}x |")

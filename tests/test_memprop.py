@@ -194,18 +194,18 @@ def test_nan_loss_stops_naming_layer_and_step_and_keeps_last_good_checkpoint(tmp
     kw = dict(data=data_dir, compile=False, progress=False, plots=False, certificates=NO_CERT, log=lambda *_: None)
     train_memprop(tiny_train(epochs=1), tmp_path, **kw)
     before = (tmp_path / "checkpoint.pt").read_bytes()
-    original = FusedMIFStep._step
+    original = FusedMIFStep.advance
     calls = {"n": 0}
 
-    def poisoned(self, i_in, v, x1, x2):
-        v, x1, x2 = original(self, i_in, v, x1, x2)
+    def poisoned(self, i_in, v, x1, x2, carry):
+        v, x1, x2, carry = original(self, i_in, v, x1, x2, carry)
         calls["n"] += 1
         if calls["n"] % TINY.steps == 37:  # step 36 of every sample, output layer
             v = v.clone()
             v[:, -3] = float("nan")
-        return v, x1, x2
+        return v, x1, x2, carry
 
-    monkeypatch.setattr(FusedMIFStep, "_step", poisoned)
+    monkeypatch.setattr(FusedMIFStep, "advance", poisoned)
     with pytest.raises(TrainingDiverged, match=r"MIF layer 2 of 2 \(output\), neuron 7: state V .* step 36"):
         train_memprop(tiny_train(epochs=2), tmp_path, resume=True, **kw)
     assert (tmp_path / "checkpoint.pt").read_bytes() == before

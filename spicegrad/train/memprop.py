@@ -164,6 +164,13 @@ class FusedMIFStep:
     (with the crossbar products, in :meth:`MemPropNet._network_step`) into a few kernels for the
     forward and the backward pass. Only ``exp-euler`` is written out; other integrators call
     :func:`mif_step`.
+
+    The device half-step's coefficients (x_inf, exp(-b·dt/2)) depend on V only, and the half-step
+    that ends step k and the one that starts step k+1 are both taken at V_k+1: :meth:`advance`
+    takes them from the previous step and returns the new ones (the *carry*), so each step
+    evaluates the sigmoids and exponentials of the devices once, not twice — the same numbers,
+    about half the transcendental functions in the hot loop. ``step(i, v, x1, x2)`` is the
+    stand-alone form (it computes the carry at ``v`` first).
     """
 
     def __init__(self, p: MIFParams, dt: float, integrator: str = "exp-euler"):
@@ -176,9 +183,13 @@ class FusedMIFStep:
             k1=-0.5 * dt / p.tau1, k2=-0.5 * dt / p.tau2, dg=1.0 / p.r_on - 1.0 / p.r_off,
             g_off=1.0 / p.r_off, km=-dt / p.c_mem,
         )
-        self.fn = self._step if integrator == "exp-euler" else self._generic
+        self.exact = integrator == "exp-euler"
 
-    def _devices(self, v, x1, x2):
+    def carry(self, v):
+        """Half-step device coefficients at membrane ``v``: (x1_inf, e1, x2_inf, e2); () for the
+        generic integrators, which carry nothing."""
+        if not self.exact:
+            return ()
         c = self.c
         vd1 = v - c["v1"]
         vd2 = c["pol2"] * (v - c["v2"])
@@ -188,28 +199,31 @@ class FusedMIFStep:
         off2 = torch.sigmoid(-(vd2 + c["v_off2"]) * c["inv_vt"])
         b1 = on1 + c["nu_off"] * off1 + c["nu_leak"]
         b2 = on2 + c["nu_off"] * off2 + c["nu_leak"]
-        e1 = torch.exp(c["k1"] * b1)
-        e2 = torch.exp(c["k2"] * b2)
-        inf1 = on1 / b1
-        inf2 = on2 / b2
+        return on1 / b1, torch.exp(c["k1"] * b1), on2 / b2, torch.exp(c["k2"] * b2)
+
+    @staticmethod
+    def _relax(x1, x2, carry):
+        inf1, e1, inf2, e2 = carry
         return inf1 + (x1 - inf1) * e1, inf2 + (x2 - inf2) * e2
 
-    def _step(self, i_in, v, x1, x2):
+    def advance(self, i_in, v, x1, x2, carry):
+        """One step from (v, x1, x2) with ``carry`` = :meth:`carry` (v); returns the new state
+        and the carry at the new membrane voltage."""
+        if not self.exact:
+            return (*mif_step(i_in, MIFState(v, x1, x2), self.p, self.dt, self.integrator), ())
         c = self.c
-        x1, x2 = self._devices(v, x1, x2)
+        x1, x2 = self._relax(x1, x2, carry)
         g1 = c["g_off"] + c["dg"] * x1
         g2 = c["g_off"] + c["dg"] * x2
         gt = g1 + g2
         v_inf = (i_in + g1 * c["v1"] + g2 * c["v2"]) / gt
         v = v_inf + (v - v_inf) * torch.exp(c["km"] * gt)
-        x1, x2 = self._devices(v, x1, x2)
-        return v, x1, x2
-
-    def _generic(self, i_in, v, x1, x2):
-        return tuple(mif_step(i_in, MIFState(v, x1, x2), self.p, self.dt, self.integrator))
+        carry = self.carry(v)
+        x1, x2 = self._relax(x1, x2, carry)
+        return v, x1, x2, carry
 
     def __call__(self, i_in, v, x1, x2):
-        return self.fn(i_in, v, x1, x2)
+        return self.advance(i_in, v, x1, x2, self.carry(v))[:3]
 
 
 # --- the network -------------------------------------------------------------------------------
@@ -270,15 +284,16 @@ class MemPropNet(torch.nn.Module):
         for p in list(self.x_pos) + list(self.x_neg):
             p.clamp_(0.0, 1.0)
 
-    def _network_step(self, env_k, u, v, x1, x2, *ws):
+    def _network_step(self, env_k, u, v, x1, x2, carry, *ws):
         """All layers one step: inputs from the envelope (layer 1) and from the previous
-        layer's membrane at t_k (layers > 1), then the fused MIF step on the joint state."""
+        layer's membrane at t_k (layers > 1), then the fused MIF step on the joint state
+        (``carry``: :meth:`FusedMIFStep.carry` at ``v``; the new one is returned last)."""
         currents = [env_k * u]
         for layer, w in enumerate(ws, start=1):
             pre = v[:, self.offsets[layer - 1]: self.offsets[layer]]
             currents.append((pre - self.cfg.v_ref) @ w)
         i_in = currents[0] if len(currents) == 1 else torch.cat(currents, dim=1)
-        return self.step(i_in, v, x1, x2)
+        return self.step.advance(i_in, v, x1, x2, carry)
 
     def forward(self, images: torch.Tensor, record: bool = False, check_finite: bool = False, eager: bool = False):
         """``eager=True`` bypasses the compiled step (e.g. for a one-off batch of another shape)."""
@@ -298,8 +313,9 @@ class MemPropNet(torch.nn.Module):
         lo_out = self.offsets[-2]
         outs, trace = [], []
         step = self._network_step if (eager or check_finite) else (self._compiled_step or self._network_step)
+        carry = self.step.carry(v)
         for k in range(c.steps):
-            v, x1, x2 = step(env[k], u, v, x1, x2, *weights[1:])
+            v, x1, x2, carry = step(env[k], u, v, x1, x2, carry, *weights[1:])
             if check_finite:
                 self._check_finite(k, v, x1, x2)
             outs.append(v[:, lo_out:])
