@@ -26,7 +26,6 @@ accuracy per epoch of the reference networks).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +47,10 @@ def time_mean_response(currents: torch.Tensor, cfg: MemPropConfig) -> torch.Tens
     env = alpha_envelope(cfg, dtype=torch.float64)
     rest = mif_rest_state(cfg.mif_params)
     v, x1, x2 = (torch.full_like(currents, float(s)) for s in rest)
+    carry = step.carry(v)
     total = torch.zeros_like(currents)
     for k in range(cfg.steps):
-        v, x1, x2 = step(env[k] * currents, v, x1, x2)
+        v, x1, x2, carry = step.advance(env[k] * currents, v, x1, x2, carry)
         total += v
     return total / cfg.steps
 
@@ -162,4 +162,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main() and 0)
+    main()

@@ -169,8 +169,8 @@ class FusedMIFStep:
     that ends step k and the one that starts step k+1 are both taken at V_k+1: :meth:`advance`
     takes them from the previous step and returns the new ones (the *carry*), so each step
     evaluates the sigmoids and exponentials of the devices once, not twice — the same numbers,
-    about half the transcendental functions in the hot loop. ``step(i, v, x1, x2)`` is the
-    stand-alone form (it computes the carry at ``v`` first).
+    about half the transcendental functions in the hot loop. Calling the object,
+    ``fused(i, v, x1, x2)``, is the stand-alone form (it computes the carry at ``v`` first).
     """
 
     def __init__(self, p: MIFParams, dt: float, integrator: str = "exp-euler"):
