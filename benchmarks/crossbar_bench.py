@@ -7,7 +7,7 @@
    wires, and with 1 Ω wires at the largest size) to a file: wall time and peak resident memory,
    each size in a fresh process (so the peak is that size's own; it includes the interpreter
    and torch, reported separately as the baseline).
-2. The MSS crossbar transient of :func:`spicegrad.crossbar.compare.transient_case` (1 kHz sines,
+2. The MSS crossbar transient of :func:`spicegrad.compare.crossbar.transient_case` (1 kHz sines,
    0.6..1.0 V, one period, dt = 1 µs) at N = 8, 16, 32, with ideal wires and with 2.5 Ω wire,
    driver and sense resistances, measured in one run: ngspice (max step = dt, the
    testbenches' tolerances) and the twin (float64, midpoint row samples, exp-euler; one torch
@@ -122,7 +122,7 @@ def reference_for(spec, g0, stimuli, t: np.ndarray) -> np.ndarray:
 
 
 def bench_transient(n: int, r_wire: float, repeats: int, ref_max: int) -> dict:
-    from spicegrad.crossbar.compare import compare_transient, transient_case
+    from spicegrad.compare.crossbar import compare_transient, transient_case
 
     spec, g0, stimuli, dt, t_stop = transient_case(n, r_wire=r_wire)
     twin_run(spec, g0, stimuli, dt, 4 * dt, "exp-euler")  # warm-up: first-call costs are not the twin's

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/eprop_bench.py table [--seeds 5] [--epochs 250] [--jobs 2]
 
 ``speed`` times ``--epochs`` epochs after one warm-up epoch for every method with its tuned
-preset (spicegrad/train/eprop_presets.py), at each ``--xbar-n`` for the PCM methods, with
+preset (spicegrad/eprop/presets.py), at each ``--xbar-n`` for the PCM methods, with
 ``--threads`` torch threads (default 1), and writes benchmarks/results/eprop_speed.json. The
 issue's target is <= 2.5 s per epoch per method on 2 cores (the seed code: about 119 s). One
 thread per process is the right use of a 2-core machine here: an epoch is ~10^4 small ops, a
@@ -43,9 +43,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from spicegrad._io import atomic_write_json, atomic_write_text  # noqa: E402
-from spicegrad.train.eprop_presets import make_configs  # noqa: E402
-from spicegrad.train.eprop_train import Trainer, TrainingDiverged  # noqa: E402
-from spicegrad.train.pcm_synapse import METHODS, PCM_METHODS  # noqa: E402
+from spicegrad.crossbar.pcm_synapse import METHODS, PCM_METHODS  # noqa: E402
+from spicegrad.eprop.presets import make_configs  # noqa: E402
+from spicegrad.eprop.train import Trainer, TrainingDiverged  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WORK = Path(__file__).resolve().parents[1] / "out" / "eprop_table"
@@ -227,7 +227,7 @@ def run_table(args) -> dict:
                 print(tracker.line(runs_done), flush=True)
                 last_report = time.perf_counter()
     records = [finished[j["key"]] for j in jobs]
-    from spicegrad.train.eprop_plots import plot_method_curves
+    from spicegrad.eprop.plots import plot_method_curves
 
     result = aggregate(records, args)
     result["curves_png"] = str(plot_method_curves(records, args.curves))
@@ -266,7 +266,7 @@ def aggregate(records: list[dict], args) -> dict:
                                   for r in runs]})
     return {"seeds": args.seeds, "epochs": args.epochs, "metric": "final MSE = mean training MSE of the last "
             "epoch (3 sequences); WRITE pulses = SET pulses over the run, refresh re-programming included",
-            "presets": "spicegrad/train/eprop_presets.py (tuned)", "rows": rows}
+            "presets": "spicegrad/eprop/presets.py (tuned)", "rows": rows}
 
 
 def markdown(table: dict) -> str:

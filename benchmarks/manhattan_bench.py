@@ -29,7 +29,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def time_backend(task, backend: str, device: str, epochs: int, runs: int = 1) -> dict:
-    from spicegrad.train.manhattan import CrossbarPerceptron
+    from spicegrad.manhattan.model import CrossbarPerceptron
 
     model = CrossbarPerceptron(device, backend=backend, beta=1.0, epochs=epochs + 1, runs=runs,
                                deterministic=backend != "twin" or device == "mss", seed=0)
@@ -42,7 +42,7 @@ def time_backend(task, backend: str, device: str, epochs: int, runs: int = 1) ->
 
 
 def agreement(task, seed: int = 4) -> dict:
-    from spicegrad.train.manhattan import CrossbarPerceptron
+    from spicegrad.manhattan.model import CrossbarPerceptron
 
     spice = CrossbarPerceptron("mss", backend="spice", seed=seed).fit(task.voltages(), task.y)
     twin = CrossbarPerceptron("mss", backend="twin", deterministic=True, seed=seed).fit(task.voltages(), task.y)
@@ -54,8 +54,8 @@ def agreement(task, seed: int = 4) -> dict:
 
 
 def main() -> None:
+    from spicegrad.manhattan.tasks import get_task
     from spicegrad.spice import ngspice_version
-    from spicegrad.train.manhattan_tasks import get_task
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)

@@ -6,7 +6,7 @@
 Measures one training iteration (forward over T steps, BPTT backward, Adam step, projection)
 at batch B, for:
 
-* ``memprop-compiled``: :class:`spicegrad.train.memprop.MemPropNet` with the network step
+* ``memprop-compiled``: :class:`spicegrad.memprop.model.MemPropNet` with the network step
   compiled by torch.compile (what ``spicegrad train memprop`` runs);
 * ``memprop-eager``: the same network, eager;
 * ``lif-eager``: an snnTorch-style Leaky (LIF) network written here: mem <- β·mem + I - S·θ
@@ -30,7 +30,7 @@ import time
 
 import torch
 
-from spicegrad.train.memprop import MemPropConfig, MemPropNet, memprop_loss
+from spicegrad.memprop.model import MemPropConfig, MemPropNet, memprop_loss
 
 
 class ATanSpike(torch.autograd.Function):

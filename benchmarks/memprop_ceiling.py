@@ -35,7 +35,7 @@ from torch import nn
 from spicegrad._io import atomic_savefig, atomic_write_json
 from spicegrad.datasets import load_dataset
 from spicegrad.devices.mif import mif_rest_state
-from spicegrad.train.memprop import FusedMIFStep, MemPropConfig, alpha_envelope
+from spicegrad.memprop.model import FusedMIFStep, MemPropConfig, alpha_envelope
 
 #: currents a trained 784-100-10 network drives its hidden layer with (metrics.json operating_range)
 OPERATING_CURRENT = 300e-6  # A

@@ -1,4 +1,4 @@
-"""argparse types shared by the command-line modules: comma-separated number lists."""
+"""argparse types shared by the command-line modules: comma-separated number lists, read scales."""
 
 from __future__ import annotations
 
@@ -22,3 +22,15 @@ def comma_ints(text: str) -> tuple[int, ...]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give at least one integer, every one >= 1")
     return values
+
+
+def read_scale(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 'auto' or a number in (0, 1]") from exc
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the read scale must lie in (0, 1]")
+    return value

@@ -12,10 +12,9 @@ from . import __version__
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import DEMO_MODELS, format_table, run_demo
+    from .demo import format_table, run_demo
 
-    models = tuple(args.model) if args.model else DEMO_MODELS
-    summary = run_demo(Path(args.out), models)
+    summary = run_demo(Path(args.out), tuple(args.model) if args.model else None)
     print(format_table(summary))
     print(f"plots and summary.json written to {Path(args.out).resolve()}")
     return 0
@@ -82,35 +81,11 @@ def _cmd_characterize(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .validate import CaseError, SchedulerError, load_cases, run_suite, write_report
-    from .validate.adapters import get_adapter
-    from .validate.certificates import store_certificate
+    from .validate.suite import run_validation
 
-    try:
-        cases = load_cases([Path(p) for p in args.cases] if args.cases else None)
-        if args.model != "all":
-            cases = [c for c in cases if c.model == args.model]
-        if args.quick:
-            cases = [c for c in cases if c.quick]
-        if not cases:
-            raise CaseError(f"no case selected (model {args.model!r}, quick={args.quick})")
-        sweeps = []
-        if not args.no_sweep:
-            seen = set()
-            for c in cases:
-                if (c.model not in seen and c.expect == "pass" and c.mode == "deterministic"
-                        and not c.twin_params and get_adapter(c.model).sweep_dts):
-                    seen.add(c.model)
-                    sweeps.append(c)
-        results, swept = run_suite(cases, sweeps, workers=args.workers, scheduler=args.scheduler,
-                                   use_cache=not args.no_cache, quick=args.quick)
-    except (CaseError, SchedulerError) as exc:
-        print(f"spicegrad validate: {exc}", file=sys.stderr)
-        return 2
-    for r in results:
-        if r["passed"] and r["expect"] == "pass" and not r["twin_params"]:
-            store_certificate(r)
-    data = write_report(results, swept, args.report) if args.report else None
+    run = run_validation(args.model, quick=args.quick, cases=args.cases, report=args.report, sweep=not args.no_sweep,
+                         workers=args.workers, scheduler=args.scheduler, use_cache=not args.no_cache)
+    results, swept = run.results, run.sweeps
     width = max(len(r["name"]) for r in results)
     for r in results:
         mark = "ok " if r["as_expected"] else "BAD"
@@ -120,14 +95,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         for integ, adv in s["advice"].items():
             print(f"dt advice {s['case']} [{integ}]: largest dt within tolerance "
                   f"{adv['largest_dt_within_tolerance']}, smallest dt that diverged {adv['smallest_dt_diverged']}")
-    passed = all(r["as_expected"] for r in results)
-    if data is not None:
+    passed = run.passed
+    if run.report is not None:
         print(f"report: {Path(args.report).resolve() / 'index.html'}")
     print("validation " + ("PASSED" if passed else "FAILED"))
     return 0 if passed else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .demo import demo_models
+    from .validate.adapters import validated_models
+
     parser = argparse.ArgumentParser(
         prog="spicegrad",
         description="ngspice subcircuits and differentiable PyTorch twins of memristive devices.",
@@ -138,11 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="simulate each device in twin and ngspice and plot them")
     demo.add_argument("--out", "-o", default="out/demo", help="output folder (default: out/demo)")
-    demo.add_argument("--model", action="append", choices=["mss", "mif", "pcm"], help="only this device (repeatable)")
+    demo.add_argument("--model", action="append", choices=demo_models(), help="only this device (repeatable)")
     demo.set_defaults(func=_cmd_demo)
 
     val = sub.add_parser("validate", help="twin vs ngspice vs reference: report, dt advice, certificates")
-    val.add_argument("--model", choices=["mss", "mif", "pcm", "crossbar", "stdp", "all"], default="all")
+    val.add_argument("--model", choices=[*validated_models(), "all"], default="all")
     val.add_argument("--quick", action="store_true", help="only the cases marked quick (< 60 s)")
     val.add_argument("--report", metavar="DIR", help="write DIR/index.html and DIR/summary.json")
     fan = val.add_mutually_exclusive_group()
@@ -159,10 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .compress.cli import add_compress_parser
     from .crossbar.cli import add_netlist_parser
-    from .pcm_cli import add_pcm_parser
-    from .train.eprop_cli import add_eprop_parser
-    from .train.manhattan_cli import add_manhattan_parser
-    from .train.memprop_cli import add_export_parser, add_memprop_parser
+    from .eprop.cli import add_eprop_parser
+    from .export.cli import add_export_parser
+    from .manhattan.cli import add_manhattan_parser
+    from .memprop.cli import add_memprop_parser
+    from .pcm_replicate.cli import add_pcm_parser
 
     add_netlist_parser(sub)
     add_pcm_parser(sub)
@@ -189,15 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; every error class maps to its exit status in :data:`spicegrad.errors.EXIT_CODES`."""
+    from .errors import SpicegradError, exit_code
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    from .spice import SpiceError
-
+    name = " ".join(filter(None, [args.command, getattr(args, "train_command", None)]))
     try:
         return args.func(args)
-    except (SpiceError, ValueError, FileNotFoundError) as exc:
-        print(f"spicegrad {args.command}: {exc}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt as exc:
+        print(f"spicegrad {name}: interrupted", file=sys.stderr)
+        return exit_code(exc)
+    except (SpicegradError, ValueError, FileNotFoundError) as exc:
+        print(f"spicegrad {name}: {exc}", file=sys.stderr)
+        return exit_code(exc)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import InputError
+
 __all__ = [
     "DATASETS",
     "DatasetError",
@@ -45,7 +47,7 @@ __all__ = [
 ]
 
 
-class DatasetError(RuntimeError):
+class DatasetError(InputError, RuntimeError):
     """A dataset is missing, incomplete or damaged; the message says which file and how to fix it."""
 
 

@@ -6,7 +6,6 @@ DIR/summary.json (errors per waveform, ngspice version, parameters), then prints
 
 from __future__ import annotations
 
-import importlib
 import time
 from pathlib import Path
 
@@ -14,19 +13,23 @@ from tqdm import tqdm
 
 from . import __version__
 from ._io import atomic_write_json
-from .plots import plot_comparison
+from .compare.plots import plot_comparison
+from .devices import registry
 from .spice import ngspice_version
 
-DEMO_MODELS = ("mss", "mif", "pcm")
+
+def demo_models() -> tuple[str, ...]:
+    """Every registered device with a demo comparison, in registration order."""
+    return tuple(k.name for k in registry.kinds() if k.demo)
 
 
-def run_demo(out: Path, models: tuple[str, ...] = DEMO_MODELS) -> dict:
+def run_demo(out: Path, models: tuple[str, ...] | None = None) -> dict:
+    models = demo_models() if models is None else models
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for model in tqdm(models, desc="twin vs ngspice", unit="device"):
-        bench = importlib.import_module(f"spicegrad.spice.benches.{model}")
         start = time.perf_counter()
-        comparison = bench.demo_comparison()
+        comparison = registry.resolve(registry.get(model).demo)()
         png = plot_comparison(comparison, out / f"{model}.png")
         rows.append(
             {

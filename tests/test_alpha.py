@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
+from spicegrad.compare.mif import alpha_train
 from spicegrad.devices.alpha import AlphaCurrent, AlphaParams, step_mean
 from spicegrad.devices.mif import MIF
-from spicegrad.spice.benches.mif import alpha_train
 
 DT = 1e-6
 

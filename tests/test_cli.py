@@ -59,7 +59,7 @@ def test_simulate_reports_ngspice_error_with_line(tmp_path):
     net = tmp_path / "bad.cir"
     net.write_text("bad\nV1 a 0 DC 1\nX1 a 0 nosuch\n.tran 1u 1m\n.end\n")
     proc = spicegrad("simulate", str(net))
-    assert proc.returncode == 1
+    assert proc.returncode == 4  # ngspice failed (spicegrad.errors.EXIT_CODES)
     assert "unknown subckt" in proc.stderr and "X1 a 0 nosuch" in proc.stderr
 
 

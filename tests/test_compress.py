@@ -33,9 +33,9 @@ from spicegrad.compress.quantization import recenter_pairs_, rescale_to_range_
 from spicegrad.compress.topology import draw_topology, topology_graph
 from spicegrad.devices.mss import mss_rates
 from spicegrad.devices.pcm import PCMParams, pcm_set
+from spicegrad.memprop.model import MemPropConfig
+from spicegrad.memprop.train import load_net, train_memprop
 from spicegrad.spice import run
-from spicegrad.train.memprop import MemPropConfig
-from spicegrad.train.memprop_train import load_net, train_memprop
 
 TINY = MemPropConfig(layers=(196, 16, 10), steps=60)
 NO_CERT = {"mif": {"validated": "skipped in tests"}}
@@ -52,10 +52,10 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, data_dir):
     """A tiny MEMprop network trained for one epoch (2 batches) on the fake dataset."""
-    from spicegrad.train.memprop_train import TrainConfig
+    from spicegrad.memprop.train import MemPropTrainConfig
 
     out = tmp_path_factory.mktemp("run")
-    cfg = TrainConfig(net=TINY, image_size=14, epochs=1, batch_size=32, lr=1e-2, seed=3)
+    cfg = MemPropTrainConfig(net=TINY, image_size=14, epochs=1, batch_size=32, lr=1e-2, seed=3)
     train_memprop(cfg, out, data=data_dir, compile=False, progress=False, plots=False, certificates=NO_CERT,
                   log=lambda *_: None)
     return out / "checkpoint.pt"
@@ -113,7 +113,7 @@ def test_pruned_pairs_have_no_devices_no_current_and_no_gradient(net):
         assert (g_pos[off] == 0).all() and (g_neg[off] == 0).all()
         assert (net.x_pos[layer][off] == 0).all() and (net.x_neg[layer][off] == 0).all()
     x, y = torch.rand(4, 196), torch.tensor([0, 1, 2, 3])
-    from spicegrad.train.memprop import memprop_loss
+    from spicegrad.memprop.model import memprop_loss
 
     memprop_loss(net(x), y, TINY.logit_volt).backward()
     for layer in range(net.n_layers):
@@ -216,7 +216,7 @@ def test_ste_finetuning_changes_weights_only_on_the_grid_and_holds_masks(net, da
 
 
 def test_compressed_checkpoint_round_trips_and_stays_a_memprop_checkpoint(net, tmp_path, checkpoint):
-    from spicegrad.train.memprop_train import load_checkpoint
+    from spicegrad.memprop.train import load_checkpoint
 
     prune(net, sparsity=0.6)
     quantize(net, device_levels("mss-pulse", 6, TINY.synapse_params))
@@ -396,11 +396,11 @@ def test_cli_bad_input_exits_2_with_a_clear_message(tmp_path, checkpoint, capsys
 
 @pytest.fixture(scope="module")
 def eprop_checkpoint(tmp_path_factory):
-    from spicegrad.train.eprop import EpropConfig
-    from spicegrad.train.eprop_train import TrainConfig, Trainer
+    from spicegrad.eprop.model import EpropConfig
+    from spicegrad.eprop.train import EpropTrainConfig, Trainer
 
     out = tmp_path_factory.mktemp("eprop")
-    Trainer(EpropConfig(n_in=20, n_rec=24), TrainConfig(epochs=1, seed=1), out).run(progress=False)
+    Trainer(EpropConfig(n_in=20, n_rec=24), EpropTrainConfig(epochs=1, seed=1), out).run(progress=False)
     return out / "checkpoint.pt"
 
 
@@ -425,11 +425,11 @@ def test_eprop_curves_report_mse_devices_and_tiles(eprop_checkpoint, tmp_path):
 @pytest.mark.parametrize("perf", [True, False])
 def test_eprop_on_pcm_crossbars_prunes_through_frozen_pairs_and_quantises_conductances(tmp_path, perf):
     from spicegrad.compress.eprop_net import EpropCompression
-    from spicegrad.train.eprop import EpropConfig
-    from spicegrad.train.eprop_train import TrainConfig, Trainer
+    from spicegrad.eprop.model import EpropConfig
+    from spicegrad.eprop.train import EpropTrainConfig, Trainer
 
     cfg = EpropConfig(n_in=20, n_rec=24)
-    trainer = Trainer(cfg, TrainConfig(method="sign", perf=perf, xbar_res=4, epochs=1, seed=2), tmp_path)
+    trainer = Trainer(cfg, EpropTrainConfig(method="sign", perf=perf, xbar_res=4, epochs=1, seed=2), tmp_path)
     x, y = trainer.task.train
     trainer.step(x[:1], y[:1])  # one update by hand: no device certification needed for a test checkpoint
     trainer.checkpoint()
@@ -468,9 +468,9 @@ def test_finetuning_after_pruning_on_fashion_mnist_14x14(tmp_path):
     """Fashion-MNIST at 14x14 (first 512 training images): train, prune 90 %, fine-tune 2 epochs."""
     from spicegrad.compress.curves import CurveSettings, memprop_curves
     from spicegrad.datasets import DatasetError
-    from spicegrad.train.memprop_train import TrainConfig
+    from spicegrad.memprop.train import MemPropTrainConfig
 
-    cfg = TrainConfig(net=MemPropConfig(layers=(196, 32, 10), steps=200), image_size=14, epochs=2, batch_size=32,
+    cfg = MemPropTrainConfig(net=MemPropConfig(layers=(196, 32, 10), steps=200), image_size=14, epochs=2, batch_size=32,
                       lr=2e-3, train_subset=512, test_subset=200, seed=0)
     try:
         train_memprop(cfg, tmp_path, compile=False, progress=False, plots=False, certificates=NO_CERT,

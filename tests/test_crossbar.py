@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from spicegrad.crossbar import CrossbarSpec, crossbar_netlist, map_weights
-from spicegrad.crossbar.compare import (
+from spicegrad.compare.crossbar import (
     compare_dc,
     compare_neurons,
     compare_transient,
     random_conductances,
     transient_case,
 )
-from spicegrad.crossbar.devices import MSSDevice
+from spicegrad.crossbar import CrossbarSpec, crossbar_netlist, map_weights
+from spicegrad.crossbar.devices import get_device
 from spicegrad.crossbar.generator import DC
 from spicegrad.crossbar.layers import CrossbarLayer, CrossbarSolver, row_samples, simulate_crossbar
 from spicegrad.crossbar.nodal import NodalSystem
@@ -96,7 +96,7 @@ def test_wired_transient_reuses_factorisations_and_matches_direct_solves():
     system = NodalSystem(spec)
     x, previous = fast["state"][0, 0], fast["state"][0, 0]
     for k in range(v.shape[0]):  # the same scheme with a fresh sparse LU every step
-        g = MSSDevice().conductance(x + 0.5 * (x - previous), p := MSSParams())
+        g = get_device("mss").conductance(x + 0.5 * (x - previous), p := MSSParams())
         out = system.solve(g, v[k][None])
         previous, x = x, mss_step(out["v_dev"][0], x, p, dt, "exp-euler")
         assert torch.allclose(out["i"][0], fast["i"][k, 0], rtol=1e-9, atol=0)

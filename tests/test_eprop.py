@@ -8,7 +8,8 @@ import dataclasses
 import pytest
 import torch
 
-from spicegrad.train.eprop import (
+from spicegrad.eprop.cli import add_eprop_parser
+from spicegrad.eprop.model import (
     EpropConfig,
     OnlineEprop,
     Weights,
@@ -18,9 +19,8 @@ from spicegrad.train.eprop import (
     kaiming_weights,
     lif_forward,
 )
-from spicegrad.train.eprop_cli import add_eprop_parser
-from spicegrad.train.eprop_task import make_task
-from spicegrad.train.eprop_train import TrainConfig, Trainer
+from spicegrad.eprop.task import make_task
+from spicegrad.eprop.train import EpropTrainConfig, Trainer
 
 
 def _tiny(feedback="symmetric", reg=0.0, gain=5.0):
@@ -84,7 +84,7 @@ def test_task_target_is_normalised_and_inputs_fire_at_50_hz():
 
 @pytest.mark.slow
 def test_vanilla_training_lowers_the_loss():
-    tr = Trainer(EpropConfig(lr_inp=2e-4, lr_rec=5e-4, lr_out=2e-4), TrainConfig(epochs=8, seed=1))
+    tr = Trainer(EpropConfig(lr_inp=2e-4, lr_rec=5e-4, lr_out=2e-4), EpropTrainConfig(epochs=8, seed=1))
     s = tr.run(progress=False)
     assert s["history"][-1]["train_mse"] < s["history"][0]["train_mse"]
 
@@ -93,10 +93,10 @@ def test_vanilla_training_lowers_the_loss():
 @pytest.mark.parametrize("method", ["mixed-precision", "stochastic"])
 def test_checkpoint_resume_continues_the_same_run(tmp_path, method):
     cfg = EpropConfig()
-    tcfg = TrainConfig(method=method, perf=True, xbar_res=4, xbar_scale=5.0, epochs=2, seed=3,
+    tcfg = EpropTrainConfig(method=method, perf=True, xbar_res=4, xbar_scale=5.0, epochs=2, seed=3,
                        prob_scale=1e-3)
     full = Trainer(cfg, tcfg, tmp_path / "full").run(progress=False)
-    first = Trainer(cfg, TrainConfig(**{**tcfg.__dict__, "epochs": 1}), tmp_path / "part")
+    first = Trainer(cfg, EpropTrainConfig(**{**tcfg.__dict__, "epochs": 1}), tmp_path / "part")
     first.run(progress=False)
     resumed = Trainer(cfg, tcfg, tmp_path / "part")
     resumed.restore(tmp_path / "part" / "checkpoint.pt")
@@ -106,8 +106,8 @@ def test_checkpoint_resume_continues_the_same_run(tmp_path, method):
 
 
 def test_resume_refuses_a_different_configuration(tmp_path):
-    Trainer(EpropConfig(), TrainConfig(epochs=1), tmp_path).run(progress=False)
-    other = Trainer(EpropConfig(), TrainConfig(epochs=1, seed=7), tmp_path)
+    Trainer(EpropConfig(), EpropTrainConfig(epochs=1), tmp_path).run(progress=False)
+    other = Trainer(EpropConfig(), EpropTrainConfig(epochs=1, seed=7), tmp_path)
     with pytest.raises(ValueError, match="different configuration"):
         other.restore(tmp_path / "checkpoint.pt")
 
@@ -140,7 +140,7 @@ def test_cli_trains_and_writes_metrics_and_plots(tmp_path):
 
 
 def test_presets_start_from_the_tuned_values_and_options_override_them():
-    from spicegrad.train.eprop_presets import SEED, SEED_MIXED_PRECISION, TUNED, make_configs
+    from spicegrad.eprop.presets import SEED, SEED_MIXED_PRECISION, TUNED, make_configs
 
     for method in TUNED:
         cfg, tcfg = make_configs(method)
@@ -158,8 +158,8 @@ def test_presets_start_from_the_tuned_values_and_options_override_them():
 
 
 def test_cli_takes_the_method_preset_unless_an_option_is_given():
-    from spicegrad.train.eprop_cli import configs_from_args
-    from spicegrad.train.eprop_presets import make_configs
+    from spicegrad.eprop.cli import configs_from_args
+    from spicegrad.eprop.presets import make_configs
 
     parser = argparse.ArgumentParser()
     add_eprop_parser(parser.add_subparsers())
@@ -171,7 +171,7 @@ def test_cli_takes_the_method_preset_unless_an_option_is_given():
 
 def test_training_pcm_configuration_is_certified_with_deterministic_and_crn_cases(tmp_path, monkeypatch):
     from spicegrad.devices.pcm import PCMParams
-    from spicegrad.train.eprop_train import PCM_CERT_DT
+    from spicegrad.eprop.train import PCM_CERT_DT
     from spicegrad.validate import load_cases, require_certified, run_case
 
     monkeypatch.setenv("SPICEGRAD_CACHE", str(tmp_path / "cache"))
@@ -190,7 +190,7 @@ def test_training_pcm_configuration_is_certified_with_deterministic_and_crn_case
 
 
 def test_table_loss_curves_plot_per_method_and_device_kind(tmp_path):
-    from spicegrad.train.eprop_plots import plot_method_curves
+    from spicegrad.eprop.plots import plot_method_curves
 
     records = [{"method": m, "perf": perf, "mse_curve": [0.2, 0.1 + 0.01 * s, 0.05]}
                for m in ("vanilla", "mixed-precision") for perf in (False, True) for s in range(3)]

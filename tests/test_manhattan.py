@@ -9,17 +9,16 @@ import pytest
 import torch
 
 from spicegrad.devices.mss import MSSParams
-from spicegrad.train.manhattan import (
-    CrossbarPerceptron,
+from spicegrad.manhattan.devices import (
     DeviceCurve,
     MSSPulses,
     ShiftDistribution,
     check_curve,
-    manhattan_pulses,
     scale_to_curve,
     seed_shaped_curve,
 )
-from spicegrad.train.manhattan_tasks import REFERENCE_RANGE, letters, seed4
+from spicegrad.manhattan.model import CrossbarPerceptron, manhattan_pulses
+from spicegrad.manhattan.tasks import REFERENCE_RANGE, letters, seed4
 
 
 def test_seed_shaped_curve_has_the_issue_numbers():

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from spicegrad.train.manhattan_cli import run_cli
+from spicegrad.manhattan.cli import run_cli
 
 
 def test_statistics_write_summary_and_separate_shifts(tmp_path, capsys):

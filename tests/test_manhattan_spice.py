@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from spicegrad.train.manhattan import CrossbarPerceptron, MSSPulses
-from spicegrad.train.manhattan_spice import (
+from spicegrad.manhattan.circuit import (
     classify_netlist,
     epoch_netlist,
     program_schedule,
@@ -15,7 +14,9 @@ from spicegrad.train.manhattan_spice import (
     run_spice,
     run_twin,
 )
-from spicegrad.train.manhattan_tasks import seed4
+from spicegrad.manhattan.devices import MSSPulses
+from spicegrad.manhattan.model import CrossbarPerceptron
+from spicegrad.manhattan.tasks import seed4
 
 #: the MSS validation tolerance on the state (validate/cases/mss.toml): max|Δx| <= 2e-3
 MSS_X_TOLERANCE = 2e-3
@@ -70,7 +71,7 @@ def test_exported_netlist_classifies_every_training_pattern_as_the_twin(backend,
     model = CrossbarPerceptron("mss", backend=backend, deterministic=True, seed=SEED).fit(t.voltages(), t.y)
     assert model.converged_[0]
     path = tmp_path / "trained.cir"
-    from spicegrad.train.manhattan_spice import export_netlist
+    from spicegrad.manhattan.circuit import export_netlist
 
     meta = export_netlist(model, t.voltages(), path)
     assert meta["device"] == ("mss" if backend == "twin" else "resistor")

@@ -9,17 +9,17 @@ import torch
 from test_datasets import write_fake_dataset
 
 from spicegrad.devices.mif import MIFParams, MIFState, mif_rest_state, mif_step
-from spicegrad.train import memprop_train
-from spicegrad.train.memprop import (
+from spicegrad.memprop import train as memprop_train
+from spicegrad.memprop.model import (
     FusedMIFStep,
     MemPropConfig,
     MemPropNet,
     alpha_envelope,
     memprop_loss,
 )
-from spicegrad.train.memprop_train import (
+from spicegrad.memprop.train import (
     CheckpointError,
-    TrainConfig,
+    MemPropTrainConfig,
     TrainingDiverged,
     load_checkpoint,
     train_memprop,
@@ -37,9 +37,9 @@ def data_dir(tmp_path_factory):
     return write_fake_dataset(tmp_path_factory.mktemp("data") / "fashion-mnist", n_train=96, n_test=40)
 
 
-def tiny_train(**kw) -> TrainConfig:
+def tiny_train(**kw) -> MemPropTrainConfig:
     base = dict(net=TINY, image_size=14, epochs=2, batch_size=32, lr=1e-2, seed=3)
-    return TrainConfig(**{**base, **kw})
+    return MemPropTrainConfig(**{**base, **kw})
 
 
 def test_fused_step_matches_the_mif_twin_step_in_float64():
@@ -215,7 +215,7 @@ def test_config_rejects_inconsistent_sizes():
     with pytest.raises(ValueError, match="current_scale"):
         MemPropConfig(layers=(196, 16, 10), current_scale=(1.0, 2.0, 3.0))
     with pytest.raises(ValueError, match="image_size"):
-        TrainConfig(net=TINY, image_size=28)
+        MemPropTrainConfig(net=TINY, image_size=28)
 
 
 def test_cli_reports_missing_data_with_exit_code_2(tmp_path, capsys):
@@ -239,7 +239,7 @@ def test_cli_trains_tiny_network(tmp_path, data_dir, monkeypatch, capsys):
 
 
 def test_require_certified_accepts_exp_euler_at_10us():
-    cert = memprop_train.certify(TrainConfig(net=TINY, image_size=14))
+    cert = memprop_train.certify(MemPropTrainConfig(net=TINY, image_size=14))
     assert cert["mif"]["validated"] is True
     assert all(m["rms"] <= 1e-3 for m in cert["mif"]["cases"].values())
     assert cert["mss_synapse"]["validated"] is True and cert["mss_synapse"]["static"] is True
@@ -249,7 +249,7 @@ def test_require_certified_accepts_exp_euler_at_10us():
 def test_require_certified_refuses_forward_euler_at_10us():
     from spicegrad.validate import UnvalidatedConfigError
 
-    cfg = TrainConfig(net=MemPropConfig(layers=(196, 16, 10), integrator="euler"), image_size=14)
+    cfg = MemPropTrainConfig(net=MemPropConfig(layers=(196, 16, 10), integrator="euler"), image_size=14)
     with pytest.raises(UnvalidatedConfigError, match="euler"):
         memprop_train.certify(cfg)
 

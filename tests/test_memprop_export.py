@@ -10,9 +10,9 @@ import torch
 from test_datasets import write_fake_dataset
 
 from spicegrad.cli import main
-from spicegrad.export import export_netlist, static_check
-from spicegrad.train.memprop import MemPropConfig, MemPropNet
-from spicegrad.train.memprop_train import TrainConfig, train_memprop
+from spicegrad.export.netlist import export_netlist, static_check
+from spicegrad.memprop.model import MemPropConfig, MemPropNet
+from spicegrad.memprop.train import MemPropTrainConfig, train_memprop
 
 NO_CERT = {"mif": {"validated": "skipped in tests"}}
 
@@ -23,7 +23,7 @@ def trained(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("export")
     data = write_fake_dataset(root / "fashion-mnist", n_train=128, n_test=16)
-    cfg = TrainConfig(net=MemPropConfig(layers=(196, 16, 10), steps=100), image_size=14, epochs=2,
+    cfg = MemPropTrainConfig(net=MemPropConfig(layers=(196, 16, 10), steps=100), image_size=14, epochs=2,
                       batch_size=32, lr=1e-2, seed=5)
     train_memprop(cfg, root / "run", data=data, compile=False, progress=False, plots=False,
                   certificates=NO_CERT, log=lambda *_: None)
@@ -90,7 +90,7 @@ def test_export_of_a_bad_checkpoint_exits_2(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_verify_fans_out_on_dask(trained, tmp_path):
-    from spicegrad.export import verify
+    from spicegrad.export.netlist import verify
 
     ckpt, data = trained
     serial = verify(ckpt, 4, data, static=True)
@@ -103,10 +103,10 @@ def test_verify_fans_out_on_dask(trained, tmp_path):
 def test_programmed_mss_devices_agree_with_the_twin_at_the_auto_read_scale(tmp_path):
     """The default export (programmed MSS devices, read scale picked by static_check): the devices
     barely move in ngspice and the network agrees with the twin's static reading."""
-    from spicegrad.export import verify
+    from spicegrad.export.netlist import verify
 
     data = write_fake_dataset(tmp_path / "fashion-mnist", n_train=64, n_test=8)
-    cfg = TrainConfig(net=MemPropConfig(layers=(16, 4, 10), steps=200), image_size=4, epochs=1,
+    cfg = MemPropTrainConfig(net=MemPropConfig(layers=(16, 4, 10), steps=200), image_size=4, epochs=1,
                       batch_size=16, lr=1e-2, seed=2)
     train_memprop(cfg, tmp_path / "run", data=data, compile=False, progress=False, plots=False,
                   certificates=NO_CERT, log=lambda *_: None)

@@ -12,10 +12,9 @@ import torch
 from scipy.signal import find_peaks
 
 from spicegrad.characterize.mif import SPIKE_THRESHOLD, reduced_divergence
+from spicegrad.compare.mif import alpha_train, constant_current, demo_comparison, spike_times
 from spicegrad.devices.alpha import AlphaCurrent, AlphaParams
 from spicegrad.devices.mif import MIF, MIFParams, input_samples, mif_simulate
-from spicegrad.spice import lib_path
-from spicegrad.spice.benches.mif import alpha_train, constant_current, demo_comparison, spike_times
 
 DT = 1e-6
 TRAIN = [0.5e-3, 1.5e-3, 2.0e-3, 4.0e-3, 6.5e-3, 7.0e-3]
@@ -49,14 +48,6 @@ def test_tonic_constant_current_gives_ngspice_spike_count_and_times_within_20us(
     spice = spike_times(cmp.t, cmp.spice["v"], SPIKE_THRESHOLD)
     assert len(twin) == len(spice) >= 10
     assert np.max(np.abs(twin - spice)) <= 20e-6, (twin - spice)
-
-
-def test_every_params_field_is_a_parameter_of_the_mif_subcircuit():
-    text = lib_path("mif").read_text()
-    header = re.search(r"^\.subckt mif in params:(.*?)^\.param", text, re.M | re.S).group(1)
-    names = set(re.findall(r"(\w+)=", header))
-    assert set(MIFParams().spice_params()) <= names
-    assert {"v0", "x10", "x20"} <= names
 
 
 # --- twin behaviour ---------------------------------------------------------------------

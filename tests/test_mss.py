@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from spicegrad.compare.mss import compare_mss, mss_netlist, pulse_case, sine_case
 from spicegrad.devices import MSS
 from spicegrad.spice import run
-from spicegrad.spice.benches.mss import compare_mss, mss_netlist, pulse_case, sine_case
 
 
 @pytest.fixture(scope="module")
@@ -103,16 +103,6 @@ def test_mss_x0_from_resistance_inverts_conductance():
     x0 = p.x_from_resistance(1000.0)
     g = x0 / p.r_on + (1 - x0) / p.r_off
     assert abs(1 / g - 1000.0) < 1e-9
-
-
-def test_subcircuit_defaults_equal_twin_defaults():
-    from spicegrad.spice.library import lib_path
-
-    text = lib_path("mss").read_text().lower()
-    header = text[text.index(".subckt mss") :].split(".param")[0].replace("\n+", " ")
-    defaults = dict(tok.split("=") for tok in header.split("params:")[1].split())
-    for name, value in MSS.Params().spice_params().items():
-        assert float(defaults[name]) == value, name
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from spicegrad.compare.pcm import PulseTiming, compare_pcm, demo_comparison
 from spicegrad.devices.pcm import PCMArray, PCMParams
-from spicegrad.spice import lib_path
-from spicegrad.spice.benches.pcm import PulseTiming, compare_pcm, demo_comparison
 from spicegrad.validate.adapters.pcm import numpy_reference
 
 P = PCMParams()
@@ -76,15 +75,6 @@ def test_pcm_ngspice_read_current_follows_drift_beyond_t0():
     assert c.error("g_read_us")["max_abs"] < 0.01
     ratio = c.spice["g_read_us"][1:] / c.spice["g_us"][1:]
     assert ratio == pytest.approx((1e-3 / 1e-4) ** -0.04, rel=1e-3)
-
-
-def test_pcm_lib_defaults_match_params_fields():
-    text = lib_path("pcm").read_text()
-    header = re.search(r"^\.subckt pcm te be prog rst xi params:(.*?)\n(?!\+)", text, re.S | re.M)
-    assert header, "no .subckt pcm line"
-    pairs = dict(re.findall(r"(\w+)=([^\s]+)", header.group(1).replace("\n+", " ")))
-    for name, value in P.spice_params().items():
-        assert float(pairs[name]) == pytest.approx(value), name
 
 
 # --- stochastic statistics ---------------------------------------------------------------------

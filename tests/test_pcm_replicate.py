@@ -1,4 +1,4 @@
-"""PCM replications against the numbers in DEVICE-MODELS.md §3 (within 3 standard errors)."""
+"""PCM replications against the numbers in docs/device-models.md §3 (within 3 standard errors)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import math
 import pytest
 
 from spicegrad.devices.pcm import PCMParams
-from spicegrad.pcm_cli import add_pcm_parser
-from spicegrad.pcm_replicate import fig2, fig5, fig7, write_stats
+from spicegrad.pcm_replicate.cli import add_pcm_parser
+from spicegrad.pcm_replicate.figures import fig2, fig5, fig7, write_stats
 
 G12 = PCMParams.preset("nandakumar2018")
 

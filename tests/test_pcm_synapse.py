@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 
-from spicegrad.devices.pcm import PCMParams
-from spicegrad.train.pcm_synapse import (
+from spicegrad.crossbar.pcm_synapse import (
     PCM_STEP_US,
     MixedPrecisionRule,
     MultiMemRule,
@@ -18,6 +17,7 @@ from spicegrad.train.pcm_synapse import (
     make_rule,
     round_robin_counts,
 )
+from spicegrad.devices.pcm import PCMParams
 
 QUIET = PCMParams(m3=0.0, c3_us=0.0)  # no read noise: reads are exact functions of the state
 
@@ -183,8 +183,8 @@ def test_sequence_reader_draws_fresh_read_noise_with_the_dense_spread():
 
 
 def test_crossbar_forward_pass_equals_dense_reads_without_read_noise():
-    from spicegrad.train.eprop import EpropConfig, Weights, lif_forward
-    from spicegrad.train.eprop_train import CrossbarSynapses
+    from spicegrad.eprop.model import EpropConfig, Weights, lif_forward
+    from spicegrad.eprop.train import CrossbarSynapses
 
     cfg = EpropConfig(n_in=8, n_rec=6, n_out=2, thr=0.05)
     gen = torch.Generator().manual_seed(9)
@@ -218,11 +218,11 @@ def test_reads_of_a_reprogrammed_crossbar_see_the_new_state():
 
 @pytest.mark.parametrize("method", ["sign", "stochastic", "multi-mem", "mixed-precision"])
 def test_network_update_programs_the_side_against_the_gradient_and_never_the_diagonal(method):
-    from spicegrad.train.eprop import EpropConfig
-    from spicegrad.train.eprop_train import EpropNetwork, TrainConfig
+    from spicegrad.eprop.model import EpropConfig
+    from spicegrad.eprop.train import EpropNetwork, EpropTrainConfig
 
     cfg = EpropConfig(n_in=2, n_rec=2, n_out=1, lr_inp=1.0, lr_rec=1.0, lr_out=1.0)
-    tcfg = TrainConfig(method=method, xbar_n=2, xbar_scale=1.0, grad_thr=0.5, prob_scale=0.1, refresh=False)
+    tcfg = EpropTrainConfig(method=method, xbar_n=2, xbar_scale=1.0, grad_thr=0.5, prob_scale=0.1, refresh=False)
     net = EpropNetwork(cfg, tcfg)
     # wanted change −grad: +2 ε on column 0, −2 ε on column 1 (all four rules pulse there)
     grad = torch.tensor([[-2.0, 2.0], [-2.0, 2.0]]) * PCM_STEP_US
@@ -238,11 +238,11 @@ def test_network_update_programs_the_side_against_the_gradient_and_never_the_dia
 
 
 def test_vanilla_update_is_sgd_clipped_to_unit_weights():
-    from spicegrad.train.eprop import EpropConfig
-    from spicegrad.train.eprop_train import EpropNetwork, TrainConfig
+    from spicegrad.eprop.model import EpropConfig
+    from spicegrad.eprop.train import EpropNetwork, EpropTrainConfig
 
     cfg = EpropConfig(n_in=2, n_rec=2, n_out=1, lr_inp=0.1, lr_rec=0.1, lr_out=0.1)
-    net = EpropNetwork(cfg, TrainConfig())
+    net = EpropNetwork(cfg, EpropTrainConfig())
     before = {k: w.clone() for k, w in net.weights.items()}
     grad = torch.tensor([[1.0, -100.0], [0.0, 2.0]])
     net.update({"grad_in": grad, "grad_rec": grad, "grad_out": grad[:1]}, t=1.0)

@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
+from spicegrad.compare.mss import mss_netlist, sine_case
 from spicegrad.devices import MSS
 from spicegrad.spice import NgspiceNotFound, SpiceError, ngspice_version, run
-from spicegrad.spice.benches.mss import mss_netlist, sine_case
 from spicegrad.spice.netlist import Netlist, pwl
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from spicegrad.cli import main
+from spicegrad.compare.stdp_protocol import PairProtocol, as_delta_t, pwl_step_means, schedule
 from spicegrad.stdp.learner import LearnerConfig, WindowRule, letter_patterns, train
-from spicegrad.stdp.protocol import PairProtocol, as_delta_t, pwl_step_means, schedule
 from spicegrad.stdp.window import WINDOW_TOLERANCE_DX, measure_window, twin_traces
 from spicegrad.validate import CaseError, load_cases, run_case
 from spicegrad.validate.cases import make_case

@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..devices.alpha import AlphaCurrent, AlphaParams
-from ..devices.mif import MIF, MIFParams, conductance, device_coeffs, input_samples
-from ..spice.benches.mif import (
+from ..compare.mif import (
     spice_alpha_train,
     spice_constant_current,
     spike_times,
     spikes_on_grid,
 )
+from ..devices.alpha import AlphaCurrent, AlphaParams
+from ..devices.mif import MIF, MIFParams, conductance, device_coeffs, input_samples
 
 SPIKE_THRESHOLD = 0.070  # V, tonic spike detection level (rest 37.6 mV, peaks above 90 mV)
 RECOVERY_TOL = 1e-3  # V, |V - V_rest| that counts as recovered

@@ -1,7 +1,7 @@
 """``spicegrad compress prune|quantize|map|topology|curves``: compression and mapping from the shell.
 
 ``spicegrad/cli.py`` registers :func:`add_compress_parser` twice: as the top-level ``compress``
-command and as ``spicegrad train compress`` (DESIGN.md lists compression under ``train``).
+command and as ``spicegrad train compress`` (docs/architecture.md lists compression under ``train``).
 Exit codes: 0 success, 2 bad input (options, checkpoint, dataset), 3 fine-tuning diverged.
 """
 
@@ -159,15 +159,15 @@ def _data(args):
 
 def _load_split(state, args, split: str, subset: int | None):
     from ..datasets import load_dataset
-    from ..train.memprop_train import TrainConfig
+    from ..memprop.train import MemPropTrainConfig
 
-    cfg = TrainConfig.from_dict(state["config"])
+    cfg = MemPropTrainConfig.from_dict(state["config"])
     data = load_dataset(cfg.dataset, split, _data(args), subset, cfg.image_size if cfg.image_size != 28 else None)
     return data.flat(), data.labels
 
 
 def _evaluate(net, state, args) -> float | None:
-    from ..train.memprop_train import evaluate
+    from ..memprop.train import evaluate
 
     if args.test_subset < 0:
         return None
@@ -191,7 +191,7 @@ def _maybe_finetune(net, state, args) -> None:
 
 def _guarded(name: str, fn, args) -> int:
     from ..datasets import DatasetError
-    from ..train.memprop_train import CheckpointError, TrainingDiverged
+    from ..memprop.train import CheckpointError, TrainingDiverged
 
     try:
         _setup(args)

@@ -88,7 +88,7 @@ def _counts(mapping) -> dict[str, Any]:
 
 
 def _memprop_point(net: CompressedMemPropNet, x, y, settings: CurveSettings, **fields) -> dict[str, Any]:
-    from ..train.memprop_train import evaluate
+    from ..memprop.train import evaluate
 
     t0 = time.perf_counter()
     ev = evaluate(net, x, y, min(256, int(y.shape[0])))
@@ -104,13 +104,13 @@ def memprop_curves(checkpoint: str | Path, settings: CurveSettings, data: str | 
     from tqdm import tqdm
 
     from ..datasets import load_dataset
-    from ..train.memprop_train import TrainConfig
+    from ..memprop.train import MemPropTrainConfig
     from .finetune import finetune
     from .pruning import prune
     from .quantization import quantize
 
     base, state = load_compressed(checkpoint)
-    cfg = TrainConfig.from_dict(state["config"])
+    cfg = MemPropTrainConfig.from_dict(state["config"])
     size = cfg.image_size if cfg.image_size != 28 else None
     test = load_dataset(cfg.dataset, "test", data, settings.test_subset, size)
     x_test, y_test = test.flat(), test.labels

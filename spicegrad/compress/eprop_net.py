@@ -1,7 +1,7 @@
 r"""Compressing the e-prop network (SRNN-PCM, seed 000): pruning and device levels, scored by MSE.
 
 The e-prop checkpoint (``spicegrad train eprop``) is restored through its own
-:class:`~spicegrad.train.eprop_train.Trainer`; a compressed copy is evaluated with
+:class:`~spicegrad.eprop.train.Trainer`; a compressed copy is evaluated with
 ``Trainer.evaluate`` (MSE of the readout against the sinusoid target on the training and the
 held-out sequences). Three synapse matrices, as crossbars with inputs on the word lines:
 ``w_in`` (inputs -> recurrent units), ``w_rec`` (recurrent -> recurrent; the diagonal has no
@@ -34,7 +34,7 @@ import torch
 from .levels import DeviceLevels
 from .mapping import SynapseLayer
 from .network import CompressError
-from .pruning import SCOPES, _prune_k, require_sparsity
+from .pruning import SCOPES, prune_k, require_sparsity
 from .quantization import best_clip, nearest_level
 
 LAYERS = ("w_in", "w_rec", "w_out")
@@ -76,11 +76,11 @@ class EpropCompression:
 
     def trainer(self):
         """A fresh trainer restored from the checkpoint (the same random numbers every time)."""
-        from ..train.eprop import EpropConfig
-        from ..train.eprop_train import TrainConfig, Trainer
+        from ..eprop.model import EpropConfig
+        from ..eprop.train import EpropTrainConfig, Trainer
 
         cfg = EpropConfig(**self.blob["eprop_config"])
-        tcfg = TrainConfig(**{**self.blob["train_config"], "device": "cpu"})
+        tcfg = EpropTrainConfig(**{**self.blob["train_config"], "device": "cpu"})
         trainer = Trainer(cfg, tcfg)
         trainer.restore(self.path)
         return trainer
@@ -135,10 +135,10 @@ class EpropCompression:
             mags = {k: w.abs()[possible[k]] for k, w in self.weights(trainer).items()}
             alive = {k: keep[k][possible[k]] for k in LAYERS}
             if scope == "layer":
-                alive = {k: _prune_k(mags[k], alive[k], round(s * mags[k].numel())) for k in LAYERS}
+                alive = {k: prune_k(mags[k], alive[k], round(s * mags[k].numel())) for k in LAYERS}
             else:
                 flat = torch.cat([mags[k] for k in LAYERS])
-                kept = _prune_k(flat, torch.cat([alive[k] for k in LAYERS]), round(s * flat.numel()))
+                kept = prune_k(flat, torch.cat([alive[k] for k in LAYERS]), round(s * flat.numel()))
                 start = 0
                 for k in LAYERS:
                     alive[k] = kept[start: start + mags[k].numel()]

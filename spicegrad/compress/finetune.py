@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from ..train.memprop import memprop_loss
-from ..train.memprop_train import TrainingDiverged, _batches
+from ..memprop.model import memprop_loss
+from ..memprop.train import TrainingDiverged, epoch_batches
 from .network import CompressedMemPropNet, CompressError
 
 
@@ -45,7 +45,7 @@ def finetune(net: CompressedMemPropNet, images: torch.Tensor, labels: torch.Tens
     losses, steps = [], 0
     net.train()
     for epoch in range(epochs):
-        batches = _batches(labels.shape[0], min(batch_size, labels.shape[0]), seed, epoch)
+        batches = epoch_batches(labels.shape[0], min(batch_size, labels.shape[0]), seed, epoch)
         total = 0.0
         for idx in tqdm(batches, desc=f"{desc} {epoch + 1}/{epochs}", leave=False, disable=not progress):
             loss = memprop_loss(net(images[idx]), labels[idx], net.cfg.logit_volt)

@@ -29,13 +29,12 @@ from typing import Any
 import numpy as np
 
 from .._io import atomic_write_text
-from ..crossbar.devices import _non_default, get_device
+from ..crossbar.devices import get_device, non_default_params
 from ..crossbar.generator import DC
 from ..crossbar.topology import CrossbarSpec
 from ..devices.mss import MSSParams
-from ..spice.benches import SPICE_OPTIONS
 from ..spice.circuit import RESISTOR, VSOURCE, Circuit
-from ..spice.library import lib_path
+from ..spice.options import SPICE_OPTIONS
 from .mapping import TileMapping
 from .network import CompressError
 
@@ -134,8 +133,8 @@ def tile_circuit(mapping: TileMapping, t: int, synapse: MSSParams, *, device: st
     nodes = np.stack([ids[net.te][present], ids[net.be][present]], 1)
     dev = get_device(device)
     if device == "mss":
-        circuit.use_library(lib_path("mss"))
-        circuit.add_block(dev.kind(), names, nodes, params={**_non_default(synapse), "x0": x[present]})
+        circuit.use_library(dev.kind.lib_path())
+        circuit.add_block(dev.element_kind(), names, nodes, params={**non_default_params(synapse), "x0": x[present]})
     else:
         circuit.add_block(RESISTOR, names, nodes, 1.0 / g[present])
     cp = spec.physical_cols

@@ -1,6 +1,6 @@
 r"""A MEMprop network with its compression: pruning masks and device levels kept with the weights.
 
-:class:`CompressedMemPropNet` is a :class:`~spicegrad.train.memprop.MemPropNet` whose synapse
+:class:`CompressedMemPropNet` is a :class:`~spicegrad.memprop.model.MemPropNet` whose synapse
 pair (i, j) of layer l is read as::
 
     x̂± = q(x±)                      q: nearest device level, straight-through gradient (or identity)
@@ -28,15 +28,16 @@ from typing import Any
 import torch
 
 from .._io import atomic_write_bytes
-from ..train.memprop import MemPropNet
-from ..train.memprop_train import CheckpointError, TrainConfig, load_checkpoint
+from ..errors import InputError
+from ..memprop.model import MemPropNet
+from ..memprop.train import CheckpointError, MemPropTrainConfig, load_checkpoint
 from .levels import DeviceLevels
 from .quantization import quantize_ste
 
 COMPRESSION_FORMAT = "spicegrad-compress/1"
 
 
-class CompressError(ValueError):
+class CompressError(InputError):
     """A compression request that cannot be carried out; the message says why and what would do."""
 
 
@@ -176,7 +177,7 @@ def load_compressed(path: str | Path, compile: bool = False) -> tuple[Compressed
         raise CompressError(f"{path}: no such checkpoint file")
     state = load_checkpoint(path)
     model = _require_weights(state, path)
-    cfg = TrainConfig.from_dict(state["config"])
+    cfg = MemPropTrainConfig.from_dict(state["config"])
     record = state.get("compression") or {}
     masks = record.get("masks")
     levels = DeviceLevels.from_dict(record["levels"]) if record.get("levels") else None
@@ -195,7 +196,7 @@ def save_compressed(net: CompressedMemPropNet, state: dict[str, Any], path: str 
     net.snap_()
     out = {k: v for k, v in state.items() if k != "compression"}
     # quantisation may have moved range into the current scales: the saved network is this one
-    out["config"] = dataclasses.replace(TrainConfig.from_dict(state["config"]), net=net.cfg).to_dict()
+    out["config"] = dataclasses.replace(MemPropTrainConfig.from_dict(state["config"]), net=net.cfg).to_dict()
     out["model"] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     out["compression"] = {
         "format": COMPRESSION_FORMAT,

@@ -54,7 +54,7 @@ def magnitudes(net: CompressedMemPropNet) -> list[torch.Tensor]:
     return [w.abs() for w in net.weight_matrices()]
 
 
-def _prune_k(scores: torch.Tensor, keep: torch.Tensor, k: int) -> torch.Tensor:
+def prune_k(scores: torch.Tensor, keep: torch.Tensor, k: int) -> torch.Tensor:
     """Keep-mask with exactly the k lowest-scoring entries removed (already removed ones first)."""
     flat_keep = keep.reshape(-1)
     if k < int((~flat_keep).sum()):
@@ -108,10 +108,10 @@ def prune_masks(net: CompressedMemPropNet, *, sparsity: float | None = None, thr
     if granularity == "row":
         return _prune_rows(mags, keeps, s, scope)
     if scope == "layer":
-        return [_prune_k(m, keep, round(s * m.numel())) for m, keep in zip(mags, keeps, strict=True)]
+        return [prune_k(m, keep, round(s * m.numel())) for m, keep in zip(mags, keeps, strict=True)]
     flat = torch.cat([m.reshape(-1) for m in mags])
     keep = torch.cat([k.reshape(-1) for k in keeps])
-    pruned = _prune_k(flat, keep, round(s * flat.numel()))
+    pruned = prune_k(flat, keep, round(s * flat.numel()))
     out, start = [], 0
     for m in mags:
         out.append(pruned[start: start + m.numel()].reshape(m.shape))

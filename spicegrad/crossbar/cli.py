@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write_text
-from .devices import DEVICES, NEURONS, get_device, resolve_params
+from .devices import device_names, get_device, neuron_names, resolve_params
 from .generator import crossbar_circuit, estimate, parse_stimulus
 from .mapping import map_weights, require_weights
 from .tiling import plan_tiles
@@ -140,7 +140,7 @@ def _add_tiles_parser(kinds) -> None:
     tiles.add_argument("--weights", required=True, help=".npy weight matrix [inputs, outputs]")
     tiles.add_argument("--tile", default="128", help="tile size T (rows and outputs per tile), default 128")
     tiles.add_argument("--pairs", choices=list(PAIRS), default="differential", help="default differential")
-    tiles.add_argument("--device", choices=list(DEVICES), default="mss", help="cell device (default mss)")
+    tiles.add_argument("--device", choices=device_names(), default="mss", help="cell device (default mss)")
     tiles.add_argument("--tile-index", help="write the netlist of tile K (row-major over the tile grid)")
     tiles.add_argument("--r-wire", default="0", help="wire resistance per segment, Ω (default 0)")
     tiles.add_argument("--r-driver", default="0", help="row driver resistance, Ω (default 0)")
@@ -163,13 +163,13 @@ def add_netlist_parser(subparsers) -> argparse.ArgumentParser:
     )
     xb.add_argument("--rows", required=True, help="rows (inputs), a positive integer")
     xb.add_argument("--cols", required=True, help="outputs (logical columns), a positive integer")
-    xb.add_argument("--device", choices=list(DEVICES), default="mss", help="cell device (default mss)")
+    xb.add_argument("--device", choices=device_names(), default="mss", help="cell device (default mss)")
     xb.add_argument("--pairs", choices=list(PAIRS), default="differential",
                     help="differential: G+/G- column pair per output; single: one column (default differential)")
     xb.add_argument("--r-wire", default="0", help="wire resistance per segment between cells, Ω (default 0)")
     xb.add_argument("--r-driver", default="0", help="row driver resistance, Ω (default 0)")
     xb.add_argument("--r-sense", default="0", help="column sense resistance, Ω (default 0)")
-    xb.add_argument("--neurons", choices=list(NEURONS), default="none", help="terminate outputs into neurons")
+    xb.add_argument("--neurons", choices=neuron_names(), default="none", help="terminate outputs into neurons")
     xb.add_argument("--weights", help=".npy weight matrix [rows, cols] (default: all zero = g_min)")
     xb.add_argument("--w-max", help="weight mapped to g_max; larger ones are clipped (default max|W|)")
     xb.add_argument("--stimulus", default="dc:0.1",

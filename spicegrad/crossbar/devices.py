@@ -1,16 +1,17 @@
-"""Devices and neurons a crossbar can hold, behind one interface (pick them by name).
+"""Devices and neurons a crossbar can hold, behind one interface, built from the device registry.
 
-A :class:`CrossbarDevice` says how its cells are written into a circuit (element kind, model
-library, per-instance parameters), what conductance range it offers for weights, how a target
+A :class:`CrossbarDevice` says how its cells are written into a circuit (subcircuit, library,
+per-instance parameters), what conductance range it offers for weights, how a target
 conductance becomes its programmed state, and - for the twin - its conductance and state step.
+Every ``cell`` of :mod:`spicegrad.devices.registry` is a crossbar device (:class:`RegistryCell`),
+every ``neuron`` can terminate the columns (:class:`Neuron`); the one device that is not in the
+registry is ``resistor``, an ideal linear conductance with no state (lets ``.op`` check the array).
 
-* ``resistor``: an ideal linear conductance (no state); lets ``.op`` check the array itself.
-* ``mss``: Knowm MSS memristor (``models/mss.lib``); state x in [0, 1], G = x/r_on + (1-x)/r_off,
-  so x0 = (G - 1/r_off)/(1/r_on - 1/r_off). The state moves under the read voltages
-  (switching above v_on, below -v_off): the twin integrates it with :func:`mss_step`.
-* ``pcm``: Nandakumar PCM cell (``models/pcm.lib``), programmed conductance g_ic_us = G·1e6 (µS).
-  A crossbar read ties prog, rst and xi to ground (no programming pulses, deterministic read),
-  and reads within t0 of programming are not drifted, so G stays constant in a transient.
+* ``mss``: the state x moves under the read voltages (switching above v_on, below -v_off); the
+  twin integrates it with the registered step.
+* ``pcm``: programmed conductance g_ic_us = G·1e6 (µS). A crossbar read ties the grounded pins
+  (prog, rst, xi) to ground (no programming pulses, deterministic read), and reads within t0 of
+  programming are not drifted, so G stays constant in a transient.
 
 Stateful subcircuits start from their state only under ``.tran ... uic``; ``.op`` would put
 every state at its DC equilibrium, so only ``resistor`` arrays take ``.op``.
@@ -23,39 +24,28 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..devices.integrators import get_integrator
-from ..devices.mss import MSSParams, mss_conductance, mss_rates, mss_step
+from ..devices import registry
+from ..devices.registry import DeviceKind
+from ..errors import InputError
 from ..spice.circuit import RESISTOR, Circuit, ElementKind, subcircuit
-from ..spice.library import lib_path
 
 
-def _non_default(params) -> dict[str, float]:
+def non_default_params(params) -> dict[str, float]:
     """Subcircuit parameters that differ from the library defaults (= the dataclass defaults).
 
     Writing only these keeps a 2 M-device netlist small; the library defaults and the twin's
-    defaults are one record (a test in the device suite keeps them in step).
+    defaults are one record (tests/test_lib_values.py compares every value, and fails when a
+    .lib default is changed).
     """
-    defaults = type(params)()
-    full = params.spice_params()
-    return {k: v for k, v in full.items() if v != defaults.spice_params()[k]}
-
-
-def _require_library(model: str):
-    path = lib_path(model)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"the {model} subcircuit library {path} is missing: the {model} crossbar needs "
-            f"models/{model}.lib (`.subckt {model} ...`)"
-        )
-    return path
+    defaults = type(params)().spice_params()
+    return {k: v for k, v in params.spice_params().items() if v != defaults[k]}
 
 
 @dataclass(frozen=True)
 class CrossbarDevice:
-    """Base: subclasses set ``name``, ``library`` and override the methods below."""
+    """Base: subclasses set ``name`` and override the methods below."""
 
     name: str = "device"
-    library: str | None = None
     stateful: bool = False
     #: internal node holding the state (probe as v(xd_i_j.<state_node>)), or None
     state_node: str | None = None
@@ -65,11 +55,11 @@ class CrossbarDevice:
 
     def g_range(self, params) -> tuple[float, float]:
         """(g_min, g_max) in S that a weight can be mapped onto."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define g_range")
 
     def add_cells(self, circuit: Circuit, prefix: str, te: np.ndarray, be: np.ndarray, g: np.ndarray, params) -> None:
         """Add one cell per entry of ``g`` (S) between nets ``te`` and ``be`` (same shape)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define add_cells")
 
     def state_from_conductance(self, g: torch.Tensor, params) -> torch.Tensor:
         return g
@@ -99,84 +89,68 @@ class Resistor(CrossbarDevice):
 
 
 @dataclass(frozen=True)
-class MSSDevice(CrossbarDevice):
-    name: str = "mss"
-    library: str | None = "mss"
-    stateful: bool = True
-    state_node: str | None = "x"
+class RegistryCell(CrossbarDevice):
+    """A registered ``cell`` device as crossbar cells: its subcircuit between te and be, the
+    grounded pins on ground, started at the conductance a weight maps to."""
+
+    kind: DeviceKind | None = None
+
+    @classmethod
+    def of(cls, kind: DeviceKind) -> RegistryCell:
+        """The cell of ``kind``: stateful (and its first state probed) when reads move it."""
+        moves = kind.read_disturbs and bool(kind.states)
+        return cls(name=kind.name, stateful=moves, state_node=kind.states[0] if moves else None, kind=kind)
 
     def default_params(self):
-        return MSSParams()
+        return self.kind.params()
 
-    def kind(self) -> ElementKind:
-        return subcircuit("mss", ("te", "be"), dc_links=((0, 1),))
+    def element_kind(self) -> ElementKind:
+        pins = self.kind.pins
+        grounded = tuple(pins.index(p) for p in self.kind.grounded_pins)
+        return subcircuit(self.kind.subckt, pins, dc_links=((0, 1),), dc_ground=grounded)
 
     def g_range(self, params) -> tuple[float, float]:
-        return 1.0 / params.r_off, 1.0 / params.r_on
-
-    def x_from_g(self, g, params):
-        g_min, g_max = self.g_range(params)
-        return (g - g_min) / (g_max - g_min)
+        if self.kind.conductance_range is None:
+            raise InputError(f"device {self.name!r} declares no conductance_range: it cannot hold weights")
+        return self.kind.conductance_range(params)
 
     def add_cells(self, circuit, prefix, te, be, g, params):
-        circuit.use_library(_require_library("mss"))
-        x0 = self.x_from_g(np.asarray(g, dtype=float).ravel(), params)
-        circuit.add_block(self.kind(), (prefix, g.shape), np.stack([te.ravel(), be.ravel()], 1),
-                          params={**_non_default(params), "x0": x0})
+        if self.kind.program is None:
+            raise InputError(f"device {self.name!r} declares no program(g, params): cells cannot be set to a weight")
+        circuit.use_library(self.kind.lib_path())
+        zeros = np.zeros(te.size, dtype=np.int64)
+        nodes = [zeros if pin in self.kind.grounded_pins else None for pin in self.kind.pins]
+        nodes[0], nodes[1] = te.ravel(), be.ravel()
+        circuit.add_block(self.element_kind(), (prefix, g.shape), np.stack(nodes, 1),
+                          params={**non_default_params(params), **self.kind.program(g, params)})
 
     def state_from_conductance(self, g, params):
-        return self.x_from_g(g, params)
+        return self.kind.state_from_conductance(g, params)
 
     def conductance(self, state, params):
-        return mss_conductance(state, params)
+        return self.kind.conductance(state, params)
 
     def step(self, v, state, params, dt, integrator):
-        return mss_step(v, state, params, dt, integrator)
+        return self.kind.step(v, state, params, dt, integrator)
 
     def affine_step(self, v, params, dt, integrator):
-        # dx/dt = a - b·x with a, b functions of v only: both integrators are affine in x
-        relax = get_integrator(integrator).relax
-        p_on, _, b = mss_rates(v, params)
-        beta = relax(torch.zeros_like(v), p_on / params.tau, b, dt)
-        return relax(torch.ones_like(v), torch.zeros_like(v), b, dt), beta
+        return None if self.kind.affine_step is None else self.kind.affine_step(v, params, dt, integrator)
 
 
-@dataclass(frozen=True)
-class PCMDevice(CrossbarDevice):
-    name: str = "pcm"
-    library: str | None = "pcm"
-
-    def default_params(self):
-        from ..devices.pcm import PCMParams
-
-        return PCMParams()
-
-    def kind(self) -> ElementKind:
-        # prog, rst and xi reach ground through the subcircuit's own 1e12 Ω resistors
-        return subcircuit("pcm", ("te", "be", "prog", "rst", "xi"), dc_links=((0, 1),), dc_ground=(2, 3, 4))
-
-    def g_range(self, params) -> tuple[float, float]:
-        return params.g_min_us * 1e-6, params.g_max_us * 1e-6
-
-    def add_cells(self, circuit, prefix, te, be, g, params):
-        circuit.use_library(_require_library("pcm"))
-        zeros = np.zeros(te.size, dtype=np.int64)  # prog, rst, xi on ground: a plain read
-        nodes = np.stack([te.ravel(), be.ravel(), zeros, zeros, zeros], 1)
-        circuit.add_block(self.kind(), (prefix, g.shape), nodes,
-                          params={**_non_default(params), "g_ic_us": self.g_us(g, params)})
-
-    def g_us(self, g, params) -> np.ndarray:
-        # S -> µS; the clip only removes rounding (1e-7 S * 1e6 = 0.09999999999999999)
-        return np.clip(np.asarray(g, dtype=float).ravel() * 1e6, params.g_min_us, params.g_max_us)
+RESISTOR_DEVICE = Resistor()
 
 
-DEVICES: dict[str, CrossbarDevice] = {d.name: d for d in (MSSDevice(), PCMDevice(), Resistor())}
+def device_names() -> tuple[str, ...]:
+    """Names ``--device`` accepts: every registered cell, and ``resistor``."""
+    return (*registry.names("cell"), RESISTOR_DEVICE.name)
 
 
 def get_device(name: str) -> CrossbarDevice:
-    if name not in DEVICES:
-        raise ValueError(f"device = {name!r}: must be one of {', '.join(map(repr, DEVICES))}")
-    return DEVICES[name]
+    if name == RESISTOR_DEVICE.name:
+        return RESISTOR_DEVICE
+    if name not in registry.names("cell"):
+        raise InputError(f"device = {name!r}: must be one of {', '.join(map(repr, device_names()))}")
+    return RegistryCell.of(registry.get(name))
 
 
 def resolve_params(device: CrossbarDevice, params):
@@ -185,7 +159,7 @@ def resolve_params(device: CrossbarDevice, params):
         return device.default_params()
     expected = device.default_params()
     if expected is not None and type(params) is not type(expected):
-        raise ValueError(f"device {device.name!r} takes {type(expected).__name__}, got {type(params).__name__}")
+        raise InputError(f"device {device.name!r} takes {type(expected).__name__}, got {type(params).__name__}")
     return params
 
 
@@ -194,46 +168,49 @@ def resolve_params(device: CrossbarDevice, params):
 
 @dataclass(frozen=True)
 class Neuron:
-    """A neuron subcircuit whose input pin receives one output's current."""
+    """A registered ``neuron`` whose input pin receives one output's current."""
 
-    name: str
-    pins: tuple[str, ...]
-    library: str
+    kind: DeviceKind
 
-    def kind(self) -> ElementKind:
+    @property
+    def name(self) -> str:
+        return self.kind.name
+
+    def element_kind(self) -> ElementKind:
         # the membrane pin reaches ground through the neuron's own memristors and bias sources
-        return subcircuit(self.name, self.pins, dc_ground=tuple(range(len(self.pins))))
+        return subcircuit(self.kind.subckt, self.kind.pins, dc_ground=tuple(range(len(self.kind.pins))))
 
     def default_params(self):
-        from ..devices.mif import MIFParams
-
-        return MIFParams()
+        return self.kind.params()
 
     def initial_state(self, params) -> dict[str, float]:
         """Subcircuit instance parameters of the start state: the twin's rest state, so that
         netlist and twin (:func:`~spicegrad.crossbar.layers.neuron_transient`) start alike."""
-        from ..devices.mif import mif_rest_state
-
-        rest = mif_rest_state(params)
-        return {"v0": float(rest.v), "x10": float(rest.x1), "x20": float(rest.x2)}
+        return {} if self.kind.rest is None else self.kind.rest(params)
 
     def add(self, circuit: Circuit, prefix: str, inputs: np.ndarray, params=None) -> None:
-        circuit.use_library(_require_library(self.library))
+        circuit.use_library(self.kind.lib_path())
         params = self.default_params() if params is None else params
-        if type(params) is not type(self.default_params()):
-            raise ValueError(f"neuron_params: {self.name} neurons take {type(self.default_params()).__name__}, "
+        if type(params) is not self.kind.params:
+            raise InputError(f"neuron_params: {self.name} neurons take {self.kind.params.__name__}, "
                              f"got {type(params).__name__}")
-        extra = {**_non_default(params), **self.initial_state(params)}
-        circuit.add_block(self.kind(), (prefix, inputs.shape), inputs.reshape(-1, 1), params=extra)
+        extra = {**non_default_params(params), **self.initial_state(params)}
+        nodes = np.zeros((inputs.size, len(self.kind.pins)), dtype=np.int64)
+        nodes[:, 0] = inputs.ravel()
+        circuit.add_block(self.element_kind(), (prefix, inputs.shape), nodes, params=extra)
 
 
-NEURONS: dict[str, Neuron | None] = {"none": None, "mif": Neuron("mif", ("in",), "mif")}
+def neuron_names() -> tuple[str, ...]:
+    return ("none", *registry.names("neuron"))
 
 
 def get_neuron(name: str) -> Neuron | None:
-    if name not in NEURONS:
-        raise ValueError(f"neurons = {name!r}: must be one of {', '.join(map(repr, NEURONS))}")
-    return NEURONS[name]
+    if name == "none":
+        return None
+    if name not in registry.names("neuron"):
+        raise InputError(f"neurons = {name!r}: must be one of {', '.join(map(repr, neuron_names()))}")
+    return Neuron(registry.get(name))
 
 
-__all__ = ["DEVICES", "NEURONS", "CrossbarDevice", "Neuron", "get_device", "get_neuron", "resolve_params"]
+__all__ = ["CrossbarDevice", "Neuron", "RegistryCell", "device_names", "get_device", "get_neuron",
+           "neuron_names", "non_default_params", "resolve_params"]

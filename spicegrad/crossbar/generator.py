@@ -19,16 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import require_finite, require_positive
-from ..spice.benches import SPICE_OPTIONS
+from ..errors import InputError
 from ..spice.circuit import CCCS, RESISTOR, VSOURCE, Circuit
 from ..spice.netlist import Source, number
+from ..spice.options import SPICE_OPTIONS
 from ..stimuli import PulseTrain, Samples, Sine
 from .devices import get_device, get_neuron, resolve_params
 from .topology import CrossbarSpec
 
 #: netlists above this size need force=True (ngspice would take hours on such arrays anyway)
 LIMIT_BYTES = 64 * 2**20
-#: measured ngspice-39 cost of an MSS crossbar transient (DESIGN.md, Scale): s/device/timepoint
+#: measured ngspice-39 cost of an MSS crossbar transient (docs/architecture.md, Scale): s/device/timepoint
 NGSPICE_S_PER_DEVICE_POINT = 30e-6
 
 
@@ -120,12 +121,12 @@ def estimate(spec: CrossbarSpec, device: str = "mss") -> Estimate:
     resistors = net.n_resistors
     elements = spec.n_devices + resistors + spec.rows + spec.physical_cols
     size = spec.n_devices * per_device + resistors * 40 + 200 * (spec.rows + spec.physical_cols)
-    # wire resistance triples ngspice's cost per timepoint (DESIGN.md: 64x64, 1 Ω: 0.33 s vs 0.11 s)
+    # wire resistance triples ngspice's cost per timepoint (docs/architecture.md: 64x64, 1 Ω: 0.33 s vs 0.11 s)
     cost = spec.n_devices * NGSPICE_S_PER_DEVICE_POINT * (3 if spec.r_wire > 0 else 1)
     return Estimate(spec.n_devices, elements, size, cost)
 
 
-class NetlistTooLarge(ValueError):
+class NetlistTooLarge(InputError):
     """The requested netlist exceeds the size limit; pass force=True (CLI: --force)."""
 
 

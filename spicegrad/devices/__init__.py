@@ -1,20 +1,34 @@
-"""Differentiable PyTorch twins of the devices in ``models/``.
+"""Differentiable PyTorch twins of the devices in the model library, and the device registry.
 
 Each twin has a frozen ``Params`` record (field names = the subcircuit's parameter names, units in
 the field metadata), named presets, pure step functions and an ``nn.Module`` with ``simulate()``
-returning traces shaped [T+1, *shape] (index 0 = the initial state).
+returning traces shaped [T+1, *shape] (index 0 = the initial state). :mod:`.registry` ties each
+twin to its subcircuit; every other part of spicegrad reads devices from there.
 """
 
+from . import registry
+from ._base import DeviceParams, param
 from .alpha import AlphaCurrent, AlphaParams
 from .integrators import INTEGRATORS, get_integrator
 from .mif import MIF, MIFParams
 from .mss import MSS, MSSParams
 from .pcm import PCMArray, PCMParams
+from .registry import DeviceKind, register
 
 __all__ = [
     "INTEGRATORS",
     "MIF",
-    "MIFParams",
+    "MSS",
     "AlphaCurrent",
     "AlphaParams",
-    "MSS", "MSSParams", "PCMArray", "PCMParams", "get_integrator"]
+    "DeviceKind",
+    "DeviceParams",
+    "MIFParams",
+    "MSSParams",
+    "PCMArray",
+    "PCMParams",
+    "get_integrator",
+    "param",
+    "register",
+    "registry",
+]

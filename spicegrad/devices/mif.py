@@ -3,7 +3,7 @@ r"""Memristive integrate-and-fire (MIF) neuron: differentiable twin of ``models/
 Kang, Choi, Eshraghian, Zhou et al., "How to build a memristive integrate-and-fire model for
 spiking neuronal signal generation", IEEE TCAS-I 2021, as used by MEMprop (seed 002, §III-A,
 Tables I-III). **The seed's tables lost their symbols: the parameter mapping below is a
-reconstruction** from the seed's prose (docs/DEVICE-MODELS.md §2), a (choice) throughout.
+reconstruction** from the seed's prose (docs/device-models.md §2), a (choice) throughout.
 
 Circuit: membrane node m with ``c_mem`` to ground and input current I_in flowing into m;
 memristor M1 between m and bias source ``v1``, M2 between m and bias source ``v2``. Both are
@@ -38,12 +38,12 @@ states visited and a warning gives the numbers when dt exceeds it.
 
 Presets (provenance):
 
-* ``memprop`` (default): Table III as mapped in DEVICE-MODELS.md: r_on 1 kΩ, r_off 100 kΩ,
+* ``memprop`` (default): Table III as mapped in docs/device-models.md: r_on 1 kΩ, r_off 100 kΩ,
   v_on 110 mV, v_off 5 mV, tau 1 ms (both), v_t 25 mV, ν 0.6, c_mem 100 pF, v1 0, v2 50 mV,
   form A, pol2 = -1. It gives one graded analog response per input and cannot fire
   repeatedly (Bendixson: the reduced (x1, x2) flow has negative divergence everywhere).
 * ``tonic``: same topology, both devices with + on m (pol2 = +1), form B, fires repeatedly
-  under constant current. Starting point from DEVICE-MODELS.md §2 (a parameter search); only
+  under constant current. Starting point from docs/device-models.md §2 (a parameter search); only
   r_on, r_off, ν, c_mem, v1 and v_t are Table III's; the thresholds, tau2 and v2 are not.
 
 Modelling choices:
@@ -117,9 +117,9 @@ class MIFParams(DeviceParams):
     vol_form: float = param(0.0, "1", "volatility form: 0 = A (ν scales OFF rate), 1 = B (ν·x leak)")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        # Seed 002 Table III as reconstructed in DEVICE-MODELS.md §2; form A, V1 = 0, V2 = 50 mV.
+        # Seed 002 Table III as reconstructed in docs/device-models.md §2; form A, V1 = 0, V2 = 50 mV.
         "memprop": {},
-        # Repetitive firing, same topology (DEVICE-MODELS.md §2 "a circuit ... that does fire").
+        # Repetitive firing, same topology (docs/device-models.md §2 "a circuit ... that does fire").
         "tonic": {
             "v_on1": 0.0361,
             "v_off1": -0.0485,

@@ -142,6 +142,18 @@ def mss_conductance(x: torch.Tensor, p: MSSParams) -> torch.Tensor:
     return xc / p.r_on + (1.0 - xc) / p.r_off
 
 
+def mss_conductance_range(p: MSSParams) -> tuple[float, float]:
+    """(g_min, g_max) = (1/r_off, 1/r_on) in S: the conductances of x = 0 and x = 1."""
+    return 1.0 / p.r_off, 1.0 / p.r_on
+
+
+def mss_state_from_conductance(g, p: MSSParams):
+    """The state x whose G(x) is ``g`` (S): x = (g - 1/r_off)/(1/r_on - 1/r_off), the inverse of
+    :func:`mss_conductance` on [0, 1]. Plain arithmetic: numpy arrays, tensors and floats alike."""
+    g_min, g_max = mss_conductance_range(p)
+    return (g - g_min) / (g_max - g_min)
+
+
 def mss_current(v: torch.Tensor, x: torch.Tensor, p: MSSParams) -> torch.Tensor:
     """Device current te -> be (A)."""
     i = p.phi * v * mss_conductance(x, p)
@@ -168,6 +180,15 @@ def mss_step(
     mean = (1.0 - x) * pa - x * pb
     var = ((1.0 - xc) * pa * (1.0 - pa) + xc * pb * (1.0 - pb)) / p.n_switches
     return x + mean + torch.sqrt(var.clamp_min(0.0) + 1e-30) * noise
+
+
+def mss_affine_step(v: torch.Tensor, p: MSSParams, dt: float, integrator: str = "euler"):
+    """(alpha, beta) with mss_step(v, x) = alpha·x + beta for every state x: dx/dt = a - b·x has
+    a and b functions of v only, and both integrators are affine in x."""
+    relax = get_integrator(integrator).relax
+    p_on, _, b = mss_rates(v, p)
+    beta = relax(torch.zeros_like(v), p_on / p.tau, b, dt)
+    return relax(torch.ones_like(v), torch.zeros_like(v), b, dt), beta
 
 
 class MSS(Twin):

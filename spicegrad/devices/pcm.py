@@ -21,7 +21,7 @@ counts and absolute times keep full precision when G is float32. Equations::
 writes stay differentiable in G away from the clip bounds), set to 0 in deterministic
 (mean-field) mode, or passed explicitly for common random numbers with ngspice.
 
-Modelling choices (each SRNN-PCM defect named in DEVICE-MODELS.md §3 is decided here):
+Modelling choices (each SRNN-PCM defect named in docs/device-models.md §3 is decided here):
 
 * (choice) Drift floor: the elapsed time is floored at t0 = 38.6 s. Nandakumar et al. fitted G
   as the conductance observed t0 after programming, and the power law is calibrated for
@@ -73,6 +73,8 @@ from .._checks import (
 from ._base import DeviceParams, param
 
 _OWNER = "PCMArray"
+#: µS per S: the PCM model is stated in µS, circuits and crossbars in S
+US = 1e6
 
 
 def _finite(owner, name, value):

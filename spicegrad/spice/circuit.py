@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from .netlist import Netlist, Source, check_name, check_node, number
 
 GROUND = "0"
@@ -129,7 +130,7 @@ def _numbers(values: np.ndarray, what: str) -> list[str]:
     return [texts[i] for i in inverse.ravel().tolist()]
 
 
-class CircuitError(ValueError):
+class CircuitError(InputError):
     """The circuit graph is not a valid ngspice circuit; the message names the net or element."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import SimulatorError
 
-class SpiceError(RuntimeError):
+
+class SpiceError(SimulatorError):
     """ngspice rejected a netlist or failed during a run.
 
     ``message`` is ngspice's own text; ``line`` is the netlist line involved (when ngspice names

@@ -7,7 +7,7 @@ measured in the twin and in ngspice, and an unsupervised winner-take-all learner
 * :mod:`.cli` — ``spicegrad train stdp``.
 """
 
-from .protocol import PairProtocol, schedule
+from ..compare.stdp_protocol import PairProtocol, schedule
 from .window import Window, measure_window, twin_traces
 
 __all__ = ["PairProtocol", "Window", "measure_window", "schedule", "twin_traces"]

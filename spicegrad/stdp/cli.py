@@ -23,8 +23,8 @@ EXAMPLE = "spicegrad train stdp --out out/stdp --seed 0 --epochs 10 --noise 0.1"
 
 def add_stdp_parser(train_subparsers) -> argparse.ArgumentParser:
     """Add ``stdp`` to the ``train`` subcommands; its ``func`` returns an exit code."""
-    from .protocol import PairProtocol
-    from .window import DEFAULT_DT
+    from ..compare.stdp import DEFAULT_DT
+    from ..compare.stdp_protocol import PairProtocol
 
     p = train_subparsers.add_parser(
         "stdp", help="device-level STDP window (MIF neurons, MSS synapse) and a winner-take-all learner",
@@ -83,9 +83,9 @@ def _window_csv(window) -> str:
 
 
 def cmd_stdp(args: argparse.Namespace) -> int:
+    from ..compare.stdp_protocol import PairProtocol
     from .learner import LearnerConfig, WindowRule, train
     from .plots import plot_accuracy, plot_weights, plot_window
-    from .protocol import PairProtocol
     from .window import measure_window
 
     try:

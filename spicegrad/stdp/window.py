@@ -1,6 +1,6 @@
 r"""The device-level STDP window: Δx (and ΔG) of one MSS synapse vs the pre/post spike time difference.
 
-Measured twice on the same protocol (:class:`~spicegrad.stdp.protocol.PairProtocol`, every
+Measured twice on the same protocol (:class:`~spicegrad.compare.stdp_protocol.PairProtocol`, every
 modelling choice is stated there):
 
 * **twin** (:func:`twin_traces`): the MIF twin (:class:`~spicegrad.devices.mif.MIF`) runs the
@@ -9,7 +9,7 @@ modelling choice is stated there):
   (:class:`~spicegrad.devices.mss.MSS`) integrates the synapse with v_syn held over each step
   at its trapezoidal mean (v_k + v_k+1)/2 (choice: second order, like the MIF bench's alpha
   input). Both twins take ``integrator`` (default ``exp-euler``).
-* **ngspice** (:mod:`spicegrad.spice.benches.stdp`): the same circuit as a netlist of ``mif``
+* **ngspice** (:mod:`spicegrad.compare.stdp`): the same circuit as a netlist of ``mif``
   and ``mss`` subcircuits with ideal VCVS buffers, one run for all Δt.
 
 The window is Δx(Δt) = x(t_stop) − x0; ΔG = Δx·(1/r_on − 1/r_off). Units: Δt in s, ΔG in S
@@ -21,73 +21,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from ..devices.mif import MIF
-from ..devices.mss import MSS
-from ..stimuli import grid
-from .protocol import PairProtocol, Schedule, pwl_step_means, schedule
+from ..compare.stdp import DEFAULT_DT, spice_traces, twin_traces
+from ..compare.stdp_protocol import PairProtocol, schedule
 
-#: the twin's default step (s). Measured against the DOP853 reference (6 pairs, exp-euler):
-#: the window's error is 3.5e-5 / 1.5e-4 / 6.2e-4 / 2.0e-3 at dt = 0.25 / 0.5 / 1 / 2 µs (second
-#: order: the tonic spike's phase), and 5 µs fails. 0.5 µs keeps it near 0.2 % of the peak.
-DEFAULT_DT = 0.5e-6
 #: stated tolerance on the twin-vs-ngspice window, max over Δt of |Δx_twin − Δx_ngspice|: the
-#: 2e-3 bound on x of the MSS validation cases (DEVICE-MODELS.md §1), ≈ 3 % of the window's
+#: 2e-3 bound on x of the MSS validation cases (docs/device-models.md §1), ≈ 3 % of the window's
 #: peak |Δx| ≈ 0.064 at gain 2.5. Measured at dt = 0.5 µs: 4.6e-4 over the CLI's 41 Δt in
 #: ±2 ms (worst at ±0.3 ms, the steepest flank), 1.5e-4 on the validator's 6 pairs; at 1 µs 6.2e-4.
 WINDOW_TOLERANCE_DX = 2e-3
 #: Δt grid of the CLI's window (s): -2 … +2 ms
 DEFAULT_DELTA_T = tuple(np.round(np.linspace(-2e-3, 2e-3, 41), 9))
-UNITS = {"v_pre": "V", "v_post": "V", "v_syn": "V", "x": "1"}
-
-
-def neuron_drive(sched: Schedule, proto: PairProtocol, dt: float, steps: int) -> np.ndarray:
-    """Input current [steps, 1 + N] (A): column 0 the pre neuron, column 1 + i post neuron i."""
-    onsets = [sched.t_pre, *sched.t_post]
-    return np.stack([pwl_step_means(*proto.pulse_knots(t), dt, steps) for t in onsets], axis=1)
-
-
-def twin_traces(
-    delta_t,
-    proto: PairProtocol | None = None,
-    dt: float = DEFAULT_DT,
-    integrator: str = "exp-euler",
-    t_stop: float | None = None,
-    twin_proto: PairProtocol | None = None,
-) -> dict[str, np.ndarray]:
-    """Twin traces on t_k = k·dt: ``t`` [T+1], ``v_pre`` [T+1], ``v_post``, ``v_syn``, ``x`` [T+1, N].
-
-    ``twin_proto`` (default ``proto``) gives the devices and gain the twin uses while the
-    schedule stays ``proto``'s: a deliberate mismatch for negative controls.
-    """
-    proto = proto or PairProtocol()
-    model = twin_proto or proto
-    sched = schedule(delta_t, proto, t_stop)
-    t = grid(dt, sched.t_stop)
-    steps = t.size - 1
-    drive = torch.tensor(neuron_drive(sched, proto, dt, steps), dtype=torch.float64)
-    mif = MIF(model.neuron_params())
-    out = mif.simulate(drive, dt, integrator=integrator, state0=mif.rest_state(like=drive))
-    v = out["v"]
-    v_syn = model.gain * (v[:, 1:] - v[:, :1])
-    v_mid = 0.5 * (v_syn[1:] + v_syn[:-1])
-    # A neuron run past its stability bound (forward Euler, MIF warns) has no synapse voltage
-    # from its first non-finite step on: x is NaN from there, so callers see the divergence.
-    bad = (~torch.isfinite(v_mid)).any(dim=1).nonzero()
-    k = int(bad[0]) if bad.numel() else steps
-    x = torch.full((steps + 1, v_syn.shape[1]), float("nan"), dtype=torch.float64)
-    if k > 0:
-        x[: k + 1] = MSS(model.synapse_params()).simulate(v_mid[:k], dt, x0=model.x0, integrator=integrator)["x"]
-    else:
-        x[0] = model.x0
-    return {
-        "t": t,
-        "v_pre": v[:, 0].numpy(),
-        "v_post": v[:, 1:].numpy(),
-        "v_syn": v_syn.numpy(),
-        "x": x.numpy(),
-    }
 
 
 @dataclass
@@ -159,7 +103,6 @@ def measure_window(
     meta = {"dt": dt, "integrator": integrator, "t_pre": sched.t_pre, "t_stop": sched.t_stop,
             "protocol": {k: getattr(proto, k) for k in proto.__dataclass_fields__}}
     if spice:
-        from ..spice.benches.stdp import spice_traces
 
         sp = spice_traces(sched.delta_t, proto, dt, use_cache=use_cache)
         dx["ngspice"] = sp["x"][-1] - proto.x0

@@ -39,6 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..devices import registry
+from ..errors import InputError
+from .adapters import get_adapter
+
 log = logging.getLogger("spicegrad.validate")
 
 MAX_STEPS = 2_000_000
@@ -51,7 +55,7 @@ METRICS = (
 )
 
 
-class CaseError(ValueError):
+class CaseError(InputError):
     """A case file or case definition is malformed."""
 
 
@@ -119,7 +123,7 @@ def _positive(where: str, key: str, value: Any) -> float:
 
 def make_case(raw: dict[str, Any], source: str = "<inline>") -> Case:
     """Check one raw case table and build a :class:`Case` (the model's adapter checks the rest)."""
-    from .adapters import get_adapter
+
 
     where = f"{source}: case {raw.get('name', '?')!r}"
     unknown = set(raw) - _FIELDS
@@ -175,8 +179,9 @@ def cases_dir() -> Path:
 
 
 def load_cases(paths: list[Path] | None = None) -> list[Case]:
-    """Every case in ``paths`` (files or folders of *.toml; default: the shipped cases)."""
-    paths = paths or [cases_dir()]
+    """Every case in ``paths`` (files or folders of *.toml; default: the shipped cases and the
+    cases file of every registered device that names one)."""
+    paths = paths or [cases_dir(), *(k.cases_path() for k in registry.kinds() if k.cases is not None)]
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():

@@ -19,15 +19,12 @@ from typing import Any
 
 from .. import __version__
 from .._io import atomic_write_json
+from ..errors import UnvalidatedConfigError
 from ..spice.cache import cache_root
 from .adapters import get_adapter
 from .memo import code_fingerprint
 
 log = logging.getLogger("spicegrad.validate")
-
-
-class UnvalidatedConfigError(ValueError):
-    """A twin configuration failed its validation cases."""
 
 
 def _params_dict(params: Any) -> dict[str, Any]:

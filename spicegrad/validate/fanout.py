@@ -15,11 +15,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..errors import InputError
 from .cases import Case
 from .engine import dt_sweep, run_case
 
 
-class SchedulerError(RuntimeError):
+class SchedulerError(InputError, RuntimeError):
     """The Dask scheduler could not be reached."""
 
 
@@ -43,7 +44,7 @@ def _merge_sweeps(parts: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
-def _client(workers: int | None, scheduler: str | None):
+def dask_client(workers: int | None, scheduler: str | None):
     from dask.distributed import Client, LocalCluster
 
     for name in ("distributed", "distributed.worker", "distributed.scheduler", "distributed.nanny"):
@@ -80,7 +81,7 @@ def run_suite(
     else:
         from dask.distributed import as_completed
 
-        client, cluster = _client(workers, scheduler)
+        client, cluster = dask_client(workers, scheduler)
         try:
             futures = [client.submit(fn, *args, pure=False) for fn, args in tasks]
             index = {f.key: i for i, f in enumerate(futures)}

@@ -1,7 +1,7 @@
 """Validation report: DIR/index.html (plots beside it, in DIR/plots) and DIR/summary.json.
 
 The report is built in a temporary folder next to DIR and renamed into place, so DIR is never
-half-written. summary.json follows the schema in docs/DESIGN.md; each case also carries its
+half-written. summary.json follows the schema in docs/architecture.md; each case also carries its
 status ('passed', 'failed', 'diverged'), the causes of a failure ('model', 'integration',
 'diverged', 'ensemble'), what it was expected to do, and warnings the twin raised.
 """
@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from .. import __version__  # noqa: E402
 from .._io import atomic_savefig, atomic_write_json, atomic_write_text  # noqa: E402
-from ..plots import display_scale  # noqa: E402
+from ..compare.plots import display_scale  # noqa: E402
 from ..spice import ngspice_version  # noqa: E402
 
 SUMMARY_KEYS = ("name", "model", "params", "stimulus", "dt", "integrator", "metrics",

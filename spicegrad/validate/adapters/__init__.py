@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ...devices import registry
+from ...errors import InputError
 from ...spice.cache import cached_run
 from ...stimuli import grid
 
@@ -43,7 +45,8 @@ def piecewise_dop853(rhs, edges, y0, name: str):
     return at
 
 
-ADAPTERS = {"mss": "mss", "mif": "mif", "pcm": "pcm", "crossbar": "crossbar", "stdp": "stdp"}
+#: validation models that are circuits of several devices, not registered devices
+CIRCUITS = {"crossbar": "crossbar", "stdp": "stdp"}
 
 
 class Adapter:
@@ -120,8 +123,20 @@ class Adapter:
         raise NotImplementedError(f"{self.model} has no stochastic validation mode")
 
 
+def validated_models() -> tuple[str, ...]:
+    """Every model the validator takes: each registered device with an adapter, then the circuits."""
+    return (*(k.name for k in registry.kinds() if k.adapter is not None or k.reference_rhs is not None), *CIRCUITS)
+
+
 def get_adapter(model: str) -> Adapter:
-    if model not in ADAPTERS:
-        raise ValueError(f"model = {model!r}: must be one of {sorted(ADAPTERS)}")
-    module = importlib.import_module(f"{__name__}.{ADAPTERS[model]}")
-    return module.ADAPTER
+    """The adapter of a registered device (its ``adapter`` entry) or of a circuit model."""
+    if model in CIRCUITS:
+        return importlib.import_module(f"{__name__}.{CIRCUITS[model]}").ADAPTER
+    if model not in validated_models():
+        raise InputError(f"model = {model!r}: must be one of {', '.join(map(repr, validated_models()))}")
+    kind = registry.get(model)
+    if kind.adapter is None:  # a cell that states its own reference ODE
+        from .cell import CellAdapter
+
+        return CellAdapter(kind)
+    return registry.resolve(kind.adapter, kind)

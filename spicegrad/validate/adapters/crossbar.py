@@ -31,14 +31,15 @@ from scipy.integrate import solve_ivp
 from scipy.sparse import csc_matrix
 from scipy.sparse.linalg import splu
 
-from ...crossbar.compare import random_conductances
-from ...crossbar.generator import DC, SPICE_OPTIONS, crossbar_netlist
+from ...compare.crossbar import random_conductances
+from ...crossbar.generator import DC, crossbar_netlist
 from ...crossbar.layers import CrossbarSolver, row_samples, simulate_crossbar
 from ...crossbar.topology import CrossbarSpec
 from ...devices.mss import MSSParams
+from ...spice.options import SPICE_OPTIONS
 from ...stimuli import Sine
 from . import Adapter
-from .mss import _rates
+from .mss import reference_rates
 
 DEVICES = ("mss", "resistor")
 ARRAY_KEYS = {"kind", "rows", "cols", "pairs", "r_wire", "r_driver", "r_sense", "device", "seed",
@@ -158,7 +159,7 @@ def mss_array_reference(spec: CrossbarSpec, g0: np.ndarray, stimuli: list, p: MS
 
     def rhs(t, x):
         v_dev, _ = read_array(spec, conductance(x), rows_at(t))
-        a, b = _rates(v_dev[0].ravel(), p)
+        a, b = reference_rates(v_dev[0].ravel(), p)
         return (1.0 - x) * a - x * b
 
     sol = solve_ivp(rhs, (0.0, t_stop), x0, method="DOP853", rtol=rtol, atol=atol, dense_output=True)

@@ -1,6 +1,6 @@
 """MIF neuron in the validator: alpha-train and constant-current cases.
 
-Reference (B): the neuron ODE written again here from DEVICE-MODELS.md §2 (scalar Python, no
+Reference (B): the neuron ODE written again here from docs/device-models.md §2 (scalar Python, no
 code shared with the twin), driven by the analytic alpha current
 I(t) = Σ w·((t − t_k)/τ_α)·exp(1 − (t − t_k)/τ_α), and integrated by scipy's DOP853 at
 rtol 1e-9 (atol 1e-12), restarted at every spike time (the current's slope jumps there).
@@ -15,14 +15,14 @@ import math
 import numpy as np
 import torch
 
-from ...devices.alpha import AlphaCurrent, AlphaParams
-from ...devices.mif import MIF, MIFParams, input_samples
-from ...spice.benches.mif import (
+from ...compare.mif import (
     UNITS,
     alpha_train_netlist,
     constant_current_netlist,
     spikes_on_grid,
 )
+from ...devices.alpha import AlphaCurrent, AlphaParams
+from ...devices.mif import MIF, MIFParams, input_samples
 from . import Adapter, piecewise_dop853
 
 
@@ -60,7 +60,7 @@ class MIFAdapter(Adapter):
     spice_cost = 1.5
     provenance = (
         "Kang et al., IEEE TCAS-I 2021, via MEMprop (seed 002) Table III as reconstructed in "
-        "DEVICE-MODELS.md §2 (memprop); tonic: same topology, parameters from a search"
+        "docs/device-models.md §2 (memprop); tonic: same topology, parameters from a search"
     )
 
     def stimulus(self, case) -> dict:

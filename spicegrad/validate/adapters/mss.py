@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from ...compare.mss import UNITS, mss_netlist, mss_spice_traces, mss_twin
 from ...devices.mss import MSSParams
-from ...spice.benches.mss import UNITS, mss_netlist, mss_spice_traces, mss_twin
 from ...stimuli import from_spec, step_samples
 from ..metrics import ensemble_stats
 from . import Adapter, piecewise_dop853
@@ -20,7 +20,7 @@ from . import Adapter, piecewise_dop853
 K_B, Q_E = 1.380649e-23, 1.602176634e-19
 
 
-def _rates(v, p: MSSParams):
+def reference_rates(v, p: MSSParams):
     vt = K_B * p.temperature / Q_E
     return expit((v - p.v_on) / vt) / p.tau, expit(-(v + p.v_off) / vt) / p.tau
 
@@ -53,7 +53,7 @@ class MSSAdapter(Adapter):
         p, stim = self.model_params(case), self.stimulus(case)
 
         def rhs(t, x):
-            a, b = _rates(stim.sample(t), p)
+            a, b = reference_rates(stim.sample(t), p)
             return (1.0 - x) * a - x * b
 
         corners = stim.breakpoints(case.t_stop) if hasattr(stim, "breakpoints") else np.array([])
@@ -91,7 +91,7 @@ class MSSAdapter(Adapter):
         on = np.zeros(n_ref, dtype=np.int64)  # switches ON per device
         xs = [on / n_sw]
         for k in range(steps):
-            a, b = _rates(v[k], p)
+            a, b = reference_rates(v[k], p)
             on = on + rng.binomial(n_sw - on, min(a * case.dt, 1.0)) - rng.binomial(on, min(b * case.dt, 1.0))
             xs.append(on / n_sw)
         ref = np.stack(xs)

@@ -3,7 +3,7 @@
 The PCM model is an event model: its grid is the pulse slot (the case's dt is the slot period)
 and there is no integrator, so the twin's only error against the reference is arithmetic.
 Reference (B): the Nandakumar 2018 recursion written again here in numpy from
-DEVICE-MODELS.md §3. Modes:
+docs/device-models.md §3. Modes:
 
 * ``deterministic``: the mean-field device (every ξ = 0).
 * ``crn`` (common random numbers): one device whose write, reset and read noise samples ξ are
@@ -24,8 +24,8 @@ import math
 import numpy as np
 import torch
 
+from ...compare.pcm import PulseTiming, pcm_netlist
 from ...devices.pcm import PCMArray, PCMParams
-from ...spice.benches.pcm import PulseTiming, pcm_netlist
 from ..metrics import ensemble_stats
 from . import Adapter
 

@@ -18,7 +18,7 @@ No extension of the Adapter base was needed. The case table::
 ``twin_params`` changes the devices, gain and x0 the twin and reference see (the pulse
 schedule stays the case's): a negative control.
 
-Reference (B), written here from DEVICE-MODELS.md §1–2 and sharing no code with the twins: the
+Reference (B), written here from docs/device-models.md §1–2 and sharing no code with the twins: the
 whole circuit — 1 + N neurons (V, x1, x2) and N synapses (x) — as one numpy right-hand side,
 the current pulses as exact trapezoids, integrated by scipy's DOP853 (rtol 1e-9, atol 1e-12)
 and restarted at every pulse corner. All three start from the MIF twin's rest state (a common
@@ -31,10 +31,9 @@ import numpy as np
 import torch
 from scipy.special import expit
 
+from ...compare.stdp import UNITS, pair_netlist, sample_traces, twin_traces
+from ...compare.stdp_protocol import PairProtocol, as_delta_t, schedule
 from ...devices.mif import MIF
-from ...spice.benches.stdp import pair_netlist, sample_traces
-from ...stdp.protocol import PairProtocol, as_delta_t, schedule
-from ...stdp.window import UNITS, twin_traces
 from . import Adapter, piecewise_dop853
 
 K_B, Q_E = 1.380649e-23, 1.602176634e-19
@@ -84,8 +83,8 @@ class STDPAdapter(Adapter):
     spice_cost = 15.0
     provenance = (
         "Zhou, Choi, Eshraghian, Kang, arXiv:2203.01416 (STDP from pre/post waveform overlap); "
-        "MIF tonic preset (DEVICE-MODELS.md §2), Knowm MSS (Molter & Nugent 2016); buffers, gain, "
-        "pulses and x0 as chosen in spicegrad.stdp.protocol"
+        "MIF tonic preset (docs/device-models.md §2), Knowm MSS (Molter & Nugent 2016); buffers, gain, "
+        "pulses and x0 as chosen in spicegrad.compare.stdp_protocol"
     )
 
     def stimulus(self, case) -> np.ndarray:

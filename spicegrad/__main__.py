@@ -1,0 +1,7 @@
+"""``python -m spicegrad``: the ``spicegrad`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

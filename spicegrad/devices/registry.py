@@ -1,0 +1,262 @@
+"""The device registry: every device kind is declared once here (or by a user's ``register``),
+and every consumer reads it — the netlist and crossbar writers, the crossbar twin, the validator
+(adapters, cases, certificates), the CLI's choices and the demo.
+
+A :class:`DeviceKind` ties the two halves of a device together: its ``Params`` record, its twin,
+its ngspice subcircuit (library file, subcircuit name, pins, the internal nodes that hold its
+states) and, where the device has them, its conductance map and the validator adapter that
+cross-checks the twin against ngspice. Adding a device is: the twin module, the ``.lib``, a cases
+file and one :func:`register` call (docs/adding-a-device.md walks through it).
+
+Higher layers are named by ``"module:attribute"`` strings (the validator adapter, the demo
+comparison) and imported only when used, so this module depends on the device physics alone.
+Packages can also register devices through the ``spicegrad.devices`` entry-point group: each
+entry point names a :class:`DeviceKind` (or a callable returning one or several).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from . import alpha, mif, mss, pcm
+
+ROLES = ("cell", "neuron", "source")
+ENTRY_POINT_GROUP = "spicegrad.devices"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceKind:
+    """One device, both halves. Pin and node names are the subcircuit's; states are probed as
+    ``v(x<instance>.<state>)``.
+
+    * ``role``: ``"cell"`` (a two-terminal crossbar cell: its first two pins are te and be),
+      ``"neuron"`` (its first pin receives the input current) or ``"source"``.
+    * ``library``: a file name in the package's model library (``"mss.lib"``) or the path of a
+      user's ``.lib``.
+    * ``conductance(state, params)`` -> S, ``state_from_conductance(g, params)`` its inverse,
+      ``conductance_range(params)`` -> (g_min, g_max) in S: the maps weights are written with.
+    * ``program(g, params)`` -> instance parameters that start a cell at conductance ``g``
+      (numpy, S); ``rest(params)`` -> instance parameters that start a neuron at rest.
+    * ``step(v, state, params, dt, integrator)`` -> next state: the twin's cell update in a
+      crossbar transient; ``affine_step(v, params, dt, integrator)`` -> (alpha, beta) when that
+      update is affine in the state (the transient then runs as one scan); ``read_disturbs``:
+      whether a read voltage moves the state (False for a pulse-programmed cell such as PCM).
+    * ``adapter``: the validator adapter, ``"module:attribute"`` or a callable ``kind -> Adapter``;
+      ``cases``: the kind's validation cases file (.toml) when it is not in the shipped folder.
+    * ``reference_rhs(t, v, state, params)`` / ``reference_current(v, state, params)``: an
+      independent numpy statement of the cell's ODE for the generic cell adapter
+      (:mod:`spicegrad.validate.adapters.cell`); written apart from the twin on purpose.
+    """
+
+    name: str
+    params: type
+    library: str | Path
+    subckt: str
+    pins: tuple[str, ...]
+    role: str = "cell"
+    twin: type | None = None
+    states: tuple[str, ...] = ()
+    initial_state: str | None = None
+    grounded_pins: tuple[str, ...] = ()
+    conductance: Callable | None = None
+    state_from_conductance: Callable | None = None
+    conductance_range: Callable | None = None
+    program: Callable | None = None
+    rest: Callable | None = None
+    step: Callable | None = None
+    affine_step: Callable | None = None
+    adapter: str | Callable | None = None
+    cases: str | Path | None = None
+    demo: str | None = None
+    reference_rhs: Callable | None = None
+    reference_current: Callable | None = None
+    integrators: tuple[str, ...] = ("euler", "exp-euler")
+    read_disturbs: bool = True
+    provenance: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise InputError(f"DeviceKind.name = {self.name!r}: use lower-case letters, digits and '_', "
+                             "starting with a letter")
+        if self.role not in ROLES:
+            raise InputError(f"DeviceKind {self.name!r}: role = {self.role!r}, must be one of {ROLES}")
+        if not dataclasses.is_dataclass(self.params) or not hasattr(self.params, "spice_params"):
+            raise InputError(f"DeviceKind {self.name!r}: params must be a DeviceParams dataclass "
+                             f"(spicegrad.devices.DeviceParams), got {self.params!r}")
+        if self.role == "cell" and len(self.pins) < 2:
+            raise InputError(f"DeviceKind {self.name!r}: a cell needs at least two pins (te, be), got {self.pins}")
+        missing = set(self.grounded_pins) - set(self.pins)
+        if missing:
+            raise InputError(f"DeviceKind {self.name!r}: grounded_pins {sorted(missing)} are not pins of {self.pins}")
+
+    # -- the ngspice half ---------------------------------------------------------------------
+    def lib_path(self) -> Path:
+        """The ``.lib`` holding this kind's subcircuit (checked to exist)."""
+        if isinstance(self.library, Path) or "/" in str(self.library) or "\\" in str(self.library):
+            path = Path(self.library)
+            if not path.is_file():
+                raise InputError(f"device {self.name!r}: library {path} does not exist")
+            return path.resolve()
+        from ..spice.library import lib_path
+
+        return lib_path(Path(self.library).stem)
+
+    def probe(self, instance: str, state: str) -> str:
+        """The ngspice vector of ``state`` in subcircuit instance ``instance`` (without the X)."""
+        if state not in self.states:
+            raise InputError(f"device {self.name!r} has states {self.states}, not {state!r}")
+        return f"v(x{instance}.{state})"
+
+    def defaults(self):
+        return self.params()
+
+    def cases_path(self) -> Path | None:
+        return None if self.cases is None else Path(self.cases)
+
+
+_REGISTRY: dict[str, DeviceKind] = {}
+_plugins_loaded = False
+
+
+def register(kind: DeviceKind, *, replace: bool = False, check_library: bool = True) -> DeviceKind:
+    """Add ``kind`` to the registry; with ``check_library`` its ``.lib`` must hold
+    ``.subckt <subckt> <pins...>`` with every declared state node and every parameter of its
+    Params record. A name already taken needs ``replace=True``."""
+    if not isinstance(kind, DeviceKind):
+        raise InputError(f"register() takes a DeviceKind, got {type(kind).__name__}")
+    if kind.name in _REGISTRY and not replace:
+        raise InputError(f"device {kind.name!r} is already registered; pass replace=True to replace it")
+    if check_library:
+        check_library_matches(kind)
+    _REGISTRY[kind.name] = kind
+    return kind
+
+
+def unregister(name: str) -> None:
+    """Remove a registered kind (the built-in ones included: for tests and experiments)."""
+    _REGISTRY.pop(name, None)
+
+
+def check_library_matches(kind: DeviceKind) -> None:
+    """Raise :class:`InputError` saying what is missing when ``kind``'s ``.lib`` does not declare
+    its subcircuit, pins, state nodes and parameters."""
+    from ..spice.subckt import parse_subckt
+
+    path = kind.lib_path()
+    sub = parse_subckt(path.read_text(), kind.subckt, source=str(path))
+    problems = []
+    if tuple(p.lower() for p in sub.pins) != tuple(p.lower() for p in kind.pins):
+        problems.append(f"pins {sub.pins} in the .lib, {kind.pins} declared")
+    missing_nodes = [s for s in kind.states if s.lower() not in {n.lower() for n in sub.nodes}]
+    if missing_nodes:
+        problems.append(f"state node(s) {missing_nodes} not found in the subcircuit")
+    missing_params = sorted(set(kind.params().spice_params()) - {k.lower() for k in sub.params})
+    if missing_params:
+        problems.append(f"parameter(s) {missing_params} of {kind.params.__name__} not declared after params:")
+    if problems:
+        raise InputError(f"device {kind.name!r}: {path} .subckt {kind.subckt}: " + "; ".join(problems))
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        obj = ep.load()
+        kinds = obj() if callable(obj) and not isinstance(obj, DeviceKind) else obj
+        for kind in kinds if isinstance(kinds, list | tuple) else (kinds,):
+            if kind.name not in _REGISTRY:
+                register(kind)
+
+
+def get(name: str) -> DeviceKind:
+    """The registered kind called ``name``; an unknown name lists the known ones."""
+    _load_plugins()
+    if name not in _REGISTRY:
+        raise InputError(f"device = {name!r}: known devices are {', '.join(map(repr, _REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def kinds(role: str | None = None) -> Iterator[DeviceKind]:
+    """Registered kinds in registration order, optionally only those of one ``role``."""
+    _load_plugins()
+    return (k for k in list(_REGISTRY.values()) if role is None or k.role == role)
+
+
+def names(role: str | None = None) -> tuple[str, ...]:
+    return tuple(k.name for k in kinds(role))
+
+
+def resolve(ref: str | Callable | None, kind: DeviceKind | None = None) -> Any:
+    """Import a ``"module:attribute"`` reference (or call a factory with ``kind``)."""
+    if ref is None:
+        return None
+    if callable(ref):
+        return ref(kind) if kind is not None else ref()
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+# -- the built-in devices ---------------------------------------------------------------------
+
+
+def _pcm_program(g, p: pcm.PCMParams) -> dict[str, np.ndarray]:
+    # S -> µS; the clip only removes rounding (1e-7 S * 1e6 = 0.09999999999999999)
+    return {"g_ic_us": np.clip(np.asarray(g, dtype=float).ravel() * pcm.US, p.g_min_us, p.g_max_us)}
+
+
+def _mif_rest(p: mif.MIFParams) -> dict[str, float]:
+    rest = mif.mif_rest_state(p)
+    return {"v0": float(rest.v), "x10": float(rest.x1), "x20": float(rest.x2)}
+
+
+for _kind in (
+    DeviceKind(
+        name="mss", params=mss.MSSParams, library="mss.lib", subckt="mss", pins=("te", "be"), role="cell",
+        twin=mss.MSS, states=("x",), initial_state="x0",
+        conductance=mss.mss_conductance, state_from_conductance=mss.mss_state_from_conductance,
+        conductance_range=mss.mss_conductance_range,
+        program=lambda g, p: {"x0": mss.mss_state_from_conductance(np.asarray(g, dtype=float).ravel(), p)},
+        step=mss.mss_step, affine_step=mss.mss_affine_step,
+        adapter="spicegrad.validate.adapters.mss:ADAPTER", demo="spicegrad.compare.mss:demo_comparison",
+        provenance="Molter & Nugent, CNNA 2016 (arXiv:1608.04659); Knowm public models",
+    ),
+    DeviceKind(
+        name="mif", params=mif.MIFParams, library="mif.lib", subckt="mif", pins=("in",), role="neuron",
+        twin=mif.MIF, states=("x1", "x2"), rest=_mif_rest,
+        adapter="spicegrad.validate.adapters.mif:ADAPTER", demo="spicegrad.compare.mif:demo_comparison",
+        provenance="Kang et al., IEEE TCAS-I 2021, as mapped for MEMprop (see docs/device-models.md)",
+    ),
+    DeviceKind(
+        name="pcm", params=pcm.PCMParams, library="pcm.lib", subckt="pcm",
+        pins=("te", "be", "prog", "rst", "xi"), role="cell", twin=pcm.PCMArray, states=("g", "n", "tp"),
+        initial_state="g_ic_us", grounded_pins=("prog", "rst", "xi"),
+        conductance=lambda g, p: g, state_from_conductance=lambda g, p: g,
+        conductance_range=lambda p: (p.g_min_us / pcm.US, p.g_max_us / pcm.US),
+        program=_pcm_program, step=lambda v, g, p, dt, integrator: g,
+        integrators=("event",), read_disturbs=False,
+        adapter="spicegrad.validate.adapters.pcm:ADAPTER", demo="spicegrad.compare.pcm:demo_comparison",
+        provenance="Nandakumar et al., J. Appl. Phys. 124, 152135 (2018)",
+    ),
+    DeviceKind(
+        name="alpha", params=alpha.AlphaParams, library="alpha.lib", subckt="alpha", pins=("spk", "out"),
+        role="source", twin=alpha.AlphaCurrent, states=("s", "i"),
+        provenance="alpha synaptic current of MEMprop (seed's Table II, reconstructed)",
+    ),
+):
+    _REGISTRY[_kind.name] = _kind
+del _kind
+
+__all__ = ["DeviceKind", "check_library_matches", "get", "kinds", "names", "register", "resolve", "unregister"]

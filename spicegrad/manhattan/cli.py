@@ -1,0 +1,180 @@
+"""``spicegrad train manhattan``: in-situ Manhattan-rule training statistics, plots and export.
+
+Registered by :func:`add_manhattan_parser` on the ``train`` command group. Writes into ``--out``:
+``summary.json`` ({"runs", "convergence_rate", "median_epochs", ...}), ``shifts_converged.npy``
+and ``shifts_not_converged.npy`` ([runs, inputs, 2·neurons], S; replay one with ``--shifts``),
+``curve.csv`` (the G(m) used), and plots of run 0 (plus the epoch histogram when runs > 1).
+Bad input ends with a message on stderr and exit code 2; ngspice failures with exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+EXAMPLE = "spicegrad train manhattan --task seed4 --device mss --runs 100 --out out/manhattan-mss"
+
+
+def add_manhattan_parser(train_subparsers) -> argparse.ArgumentParser:
+    """Add ``manhattan`` to the ``train`` subcommands; its ``func`` returns an exit code."""
+    p = train_subparsers.add_parser(
+        "manhattan", help="in-situ crossbar perceptron training with the Manhattan rule",
+        description=f"Train a crossbar perceptron in situ (seed 001 / Prezioso 2015). Example: {EXAMPLE}")
+    p.add_argument("--task", choices=["seed4", "letters"], default="seed4")
+    p.add_argument("--device", default="seed", metavar="mss|pcm|seed|FILE",
+                   help="device curve: MSS twin, PCM twin, the seed-shaped curve, or a two-column file "
+                        "(pulse number, conductance in S)")
+    p.add_argument("--backend", choices=["curve", "twin", "spice"], default="curve",
+                   help="curve: G(m) lookup (default); twin: device physics on the twin (PCM cells with "
+                        "noise, or the MSS crossbar circuit); spice: the MSS crossbar circuit in ngspice")
+    p.add_argument("--runs", type=int, default=1, help="independent random-shift runs (default 1)")
+    p.add_argument("--out", "-o", default="out/manhattan", help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the shifts (and device noise)")
+    p.add_argument("--shifts", metavar="FILE.npy", help="replay saved shifts ([inputs, 2·neurons] or [runs, ...], S)")
+    p.add_argument("--epochs", type=int, help="maximum epochs (default: the task's, 48)")
+    p.add_argument("--beta", type=float, help="tanh gain β (1/A; default: the task's)")
+    p.add_argument("--target", type=float, help="activation target magnitude t: targets ±t (default 0.8)")
+    p.add_argument("--k", type=float, help="read-out gain K (default: the task's, carried to the curve)")
+    p.add_argument("--shift-scale", type=float, help="shift scale (S; default: the task's, carried to the curve)")
+    p.add_argument("--pulse-amplitude", type=float, default=0.4, help="MSS SET pulse amplitude (V; default 0.4)")
+    p.add_argument("--pulse-width", type=float, default=5e-6, help="MSS SET pulse width (s; default 5e-6)")
+    p.add_argument("--v-read-max", type=float, help="switching threshold of a FILE device (V; default 0.5)")
+    p.add_argument("--deterministic", action="store_true", help="twin backend: no cycle-to-cycle noise")
+    p.add_argument("--allow-unvalidated", action="store_true", help="use an MSS twin configuration that failed validation")
+    p.add_argument("--no-plots", action="store_true", help="skip the plots")
+    p.add_argument("--export", metavar="FILE.cir", help="write run 0's trained crossbar as an ngspice netlist")
+    p.set_defaults(func=cmd_manhattan)
+    return p
+
+
+def _device(args):
+    from .devices import DeviceCurve
+
+    if args.device in ("mss", "pcm", "seed"):
+        if args.v_read_max is not None:
+            raise ValueError(f"--v-read-max applies to a FILE device; {args.device!r} has its own threshold")
+        return args.device
+    return DeviceCurve.from_file(args.device, 0.5 if args.v_read_max is None else args.v_read_max)
+
+
+def build_model(args, task):
+    """(model, shifts or None) from parsed arguments; raises ValueError on bad input."""
+    from ..devices.mss import MSSParams
+    from .devices import MSSPulses, ShiftDistribution, get_curve, scale_to_curve
+    from .model import CrossbarPerceptron
+
+    if args.runs < 1:
+        raise ValueError(f"--runs {args.runs}: must be >= 1")
+    device = _device(args)
+    pulses = MSSPulses(amplitude=args.pulse_amplitude, width=args.pulse_width, gap=args.pulse_width)
+    if device == "mss":
+        pulses.check_device(MSSParams())
+    curve = get_curve(device, pulses, args.allow_unvalidated)
+    k, scale = scale_to_curve(task.k, task.shift_scale, curve)
+    shifts = _load_shifts(args.shifts) if args.shifts else None
+    target = 0.8 if args.target is None else args.target
+    model = CrossbarPerceptron(
+        device,
+        beta=task.beta if args.beta is None else args.beta, targets=(-target, target),
+        k=k if args.k is None else args.k,
+        shift=ShiftDistribution("exponential", scale if args.shift_scale is None else args.shift_scale),
+        epochs=task.epochs if args.epochs is None else args.epochs, seed=args.seed, backend=args.backend,
+        deterministic=args.deterministic, pulses=pulses, allow_unvalidated=args.allow_unvalidated,
+        runs=args.runs)
+    return model, shifts
+
+
+def _load_shifts(path: str) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"--shifts {path}: no such file (expected a .npy of shifts in S)")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"--shifts {path}: not a readable .npy array ({exc})") from None
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_outputs(model, task, out: Path, summary: dict, plots: bool) -> None:
+    from .plots import plot_epoch_histogram, plot_run
+
+    atomic_write_json(out / "summary.json", summary)
+    conv = model.converged_
+    _save_npy(out / "shifts_converged.npy", model.shifts_[conv])
+    _save_npy(out / "shifts_not_converged.npy", model.shifts_[~conv])
+    rows = "\n".join(f"{m},{g:.9e}" for m, g in enumerate(model.curve.g))
+    atomic_write_text(out / "curve.csv", "# pulse number, conductance (S)\n" + rows + "\n")
+    if plots:
+        plot_run(model.history_.run(0), task.y, model.targets, out / "run0", task.pattern_labels)
+        if summary["runs"] > 1:
+            plot_epoch_histogram(model.converged_epoch_, model.epochs - 1, out / "epochs_histogram.png")
+
+
+def _test_accuracy(model, task) -> float | None:
+    if task.test_y is None:
+        return None
+    f = model.activations(task.voltages(task.test_bits))
+    labels = f > 0.5 * sum(model.targets)
+    return float((labels == (task.test_y != 0)[None]).all(axis=-1).mean())
+
+
+def cmd_manhattan(args: argparse.Namespace) -> int:
+    from .. import __version__
+    from .tasks import get_task
+
+    try:
+        task = get_task(args.task)
+        model, shifts = build_model(args, task)
+        start = time.perf_counter()
+        model.fit(task.voltages(), task.y, shifts=shifts)
+        wall = time.perf_counter() - start
+    except ValueError as exc:
+        print(f"spicegrad train manhattan: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    summary = {**summarize_model(model, wall), "task": task.name, "spicegrad_version": __version__,
+               "test_accuracy": _test_accuracy(model, task)}
+    write_outputs(model, task, out, summary, not args.no_plots)
+    if args.export:
+        from .circuit import export_netlist
+
+        export_netlist(model, task.voltages(), args.export)
+        print(f"trained crossbar (run 0) -> {args.export} (+ .json)")
+    print(format_summary(summary))
+    print(f"summary.json, shifts and plots written to {out.resolve()}")
+    return 0
+
+
+def summarize_model(model, wall: float) -> dict:
+    from .model import summarize
+
+    return summarize(model, wall)
+
+
+def format_summary(s: dict) -> str:
+    median = "—" if s["median_epochs"] is None else f"{s['median_epochs']:g}"
+    return (f"{s['task']} × {s['device']} ({s['backend']}): {s['converged_runs']}/{s['runs']} runs converged "
+            f"({100 * s['convergence_rate']:.0f} %), median epochs {median}; "
+            f"β = {s['beta_per_A']:g} /A, K = {s['k']:.4g}, shift scale {s['shift']['scale_S']:.3g} S; "
+            f"{s['wall_s_per_epoch'] or 0:.3g} s per epoch")
+
+
+def run_cli(argv: list[str]) -> int:
+    """``spicegrad train manhattan ARGV`` without the main command (tests, scripts)."""
+    parser = argparse.ArgumentParser(prog="spicegrad train")
+    add_manhattan_parser(parser.add_subparsers(dest="train_command", required=True))
+    args = parser.parse_args(["manhattan", *argv])
+    return args.func(args)

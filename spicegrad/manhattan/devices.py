@@ -1,0 +1,393 @@
+"""Devices of the Manhattan-rule crossbar: measured or simulated pulse-response curves, the MSS
+pulse protocol, device-to-device variation, pulsed device arrays and the input checks.
+
+See :mod:`spicegrad.manhattan.model` for the model these serve and the modelling choices.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._checks import require_choice, require_positive, require_range
+from ..devices.mss import MSS, MSSParams, mss_conductance
+from ..devices.pcm import PCMArray, PCMParams
+from ..validate import require_certified
+from .tasks import REFERENCE_RANGE
+
+SHIFT_KINDS = ("exponential", "normal", "none")
+#: (choice) largest read amplitude for a PCM cell or a curve without its own threshold (V)
+DEFAULT_V_READ_MAX = 0.5
+_OWNER = "CrossbarPerceptron"
+
+
+# --- device curves -------------------------------------------------------------------------
+
+
+def check_curve(g: object, name: str = "curve") -> np.ndarray:
+    """A conductance curve G(m), m = 0..M: >= 2 finite points > 0 S, non-decreasing, rising."""
+    arr = np.asarray(g, dtype=float)
+    if arr.ndim != 1 or arr.size < 2:
+        raise ValueError(f"{name}: a device curve needs at least 2 points G(0), G(1), ... (S), got shape {arr.shape}")
+    if not np.isfinite(arr).all() or (arr <= 0).any():
+        bad = int(np.flatnonzero(~np.isfinite(arr) | (arr <= 0))[0])
+        raise ValueError(f"{name}: G({bad}) = {arr[bad]!r}: every conductance must be finite and > 0 S")
+    steps = np.diff(arr)
+    if (steps < 0).any():
+        m = int(np.flatnonzero(steps < 0)[0])
+        raise ValueError(
+            f"{name}: not monotone: G({m + 1}) = {arr[m + 1]:.6g} S < G({m}) = {arr[m]:.6g} S; "
+            "SET pulses must not lower the conductance"
+        )
+    if arr[-1] == arr[0]:
+        raise ValueError(f"{name}: flat curve (G = {arr[0]:.6g} S at every pulse): pulses would not program")
+    return arr
+
+
+def seed_shaped_curve(points: int = 51) -> np.ndarray:
+    """A curve shaped like the seed's measured one (which is not public), in S.
+
+    51 points from 7.07e-4 S to 9.76e-4 S; the first step 2.0e-4 S; the later steps start at
+    1e-5 S and shrink geometrically so that they add up to the remaining 6.9e-5 S (choice: the
+    issue gives only the end points and the step sizes).
+    """
+    g0, first, total, later = 7.07e-4, 2.0e-4, 9.76e-4 - 7.07e-4, 1e-5
+    n = points - 2
+    rest = total - first
+    lo, hi = 1e-9, 1.0 - 1e-12
+    for _ in range(200):  # bisection for the ratio r: later·(1 − r^n)/(1 − r) = rest
+        r = 0.5 * (lo + hi)
+        lo, hi = (r, hi) if later * (1 - r**n) / (1 - r) < rest else (lo, r)
+    steps = later * r ** np.arange(n)
+    return np.concatenate([[g0, g0 + first], g0 + first + np.cumsum(steps)])
+
+
+@dataclass(frozen=True)
+class MSSPulses:
+    """How the MSS is programmed and read (SI units).
+
+    ``amplitude`` (V) and ``width`` (s) of one identical SET pulse; ``read_time`` (s) that a
+    pattern is held on the rows; ``dt`` (s) and ``integrator`` of the twin (its certificate is
+    looked up for this configuration). (choice) A pulse is a rectangle held for ``width`` and
+    followed by ``gap`` s at 0 V; for a single device it moves the state by the exact solution
+    of the MSS ODE under that voltage, x <- x∞ + (x − x∞)·e^{−width·(P_on + P_off)/τ}: a pulse
+    of 0.4 V, 5 µs on the knowm-default device closes 4.9 % of the remaining gap to x = 1.
+    In a crossbar the selected device sees the full amplitude and half-selected devices half of
+    it (V/2 scheme), which must stay below v_on.
+    """
+
+    amplitude: float = 0.4
+    width: float = 5e-6
+    gap: float = 5e-6
+    read_time: float = 4e-6
+    dt: float = 1e-6
+    integrator: str = "exp-euler"
+
+    def __post_init__(self) -> None:
+        for name in ("amplitude", "width", "read_time", "dt"):
+            require_positive("MSSPulses", name, getattr(self, name))
+        require_range("MSSPulses", "gap", self.gap, 0.0, math.inf)
+        for name in ("width", "gap", "read_time"):
+            self.steps(name)
+
+    def steps(self, name: str) -> int:
+        """``name`` (a duration) in whole twin steps; a duration off the dt grid is an error."""
+        value = getattr(self, name)
+        n = round(value / self.dt)
+        if abs(n * self.dt - value) > 1e-9 * self.dt or (n < 1 and name != "gap"):
+            raise ValueError(f"MSSPulses.{name} = {value!r} s: must be a whole number (>= 1) of dt = {self.dt!r} s")
+        return n
+
+    def check_device(self, params: MSSParams, half_select: bool = False) -> None:
+        """The pulse must switch the device (amplitude > v_on), half of it must not (V/2)."""
+        if self.amplitude <= params.v_on:
+            raise ValueError(
+                f"MSSPulses.amplitude = {self.amplitude!r} V does not exceed the MSS threshold "
+                f"v_on = {params.v_on!r} V: such pulses would not program the device"
+            )
+        if half_select and self.amplitude / 2 >= params.v_on:
+            raise ValueError(
+                f"MSSPulses.amplitude = {self.amplitude!r} V: half of it ({self.amplitude / 2:g} V) "
+                f"reaches v_on = {params.v_on!r} V, so the V/2 scheme would program half-selected devices"
+            )
+
+
+def certify_mss(params: MSSParams, pulses: MSSPulses, allow_unvalidated: bool = False) -> dict:
+    """The validator's certificate for the MSS twin at the programming dt and integrator."""
+
+    return require_certified("mss", params, pulses.dt, pulses.integrator, allow_unvalidated=allow_unvalidated)
+
+
+@dataclass(frozen=True, eq=False)
+class DeviceCurve:
+    """G(m) in S after m = 0..M identical SET pulses, and the largest safe read amplitude (V)."""
+
+    g: np.ndarray
+    name: str = "curve"
+    v_read_max: float = DEFAULT_V_READ_MAX
+    source: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "g", check_curve(self.g, self.name))
+        require_positive("DeviceCurve", "v_read_max", self.v_read_max)
+
+    @property
+    def range(self) -> float:
+        """G(M) − G(0) (S)."""
+        return float(self.g[-1] - self.g[0])
+
+    @classmethod
+    def seed(cls) -> DeviceCurve:
+        return cls(seed_shaped_curve(), "seed", source="seed-shaped curve (issue 6)")
+
+    @classmethod
+    def from_file(cls, path: str | Path, v_read_max: float = DEFAULT_V_READ_MAX) -> DeviceCurve:
+        """Two columns (pulse number 0, 1, 2, ..., conductance in S); '#' comments, ',' or blanks."""
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(f"device curve file {str(p)!r} does not exist (expected two columns: pulse number, conductance in S)")
+        try:
+            data = np.loadtxt(p, delimiter="," if p.suffix == ".csv" else None, ndmin=2)
+        except ValueError as exc:
+            raise ValueError(f"device curve file {str(p)!r}: not two numeric columns ({exc})") from None
+        if data.shape[1] != 2:
+            raise ValueError(f"device curve file {str(p)!r}: expected two columns (pulse number, conductance), got {data.shape[1]}")
+        pulses = data[:, 0]
+        if not np.array_equal(pulses, np.arange(len(pulses))):
+            row = int(np.flatnonzero(pulses != np.arange(len(pulses)))[0])
+            raise ValueError(
+                f"device curve file {str(p)!r}: row {row + 1} has pulse number {pulses[row]:g}; "
+                "pulse numbers must run 0, 1, 2, ... without gaps"
+            )
+        return cls(data[:, 1], p.stem, v_read_max, source=str(p))
+
+    @classmethod
+    def from_mss(
+        cls,
+        params: MSSParams | None = None,
+        pulses: MSSPulses | None = None,
+        n_pulses: int = 50,
+        allow_unvalidated: bool = False,
+    ) -> DeviceCurve:
+        """G(m) of one MSS twin (x0 = 0) under ``n_pulses`` identical pulses (certified config)."""
+        params = MSSParams() if params is None else params
+        pulses = MSSPulses() if pulses is None else pulses
+        pulses.check_device(params)
+        cert = certify_mss(params, pulses, allow_unvalidated)
+        on, period = pulses.steps("width"), pulses.steps("width") + pulses.steps("gap")
+        one = torch.zeros(period, dtype=torch.float64)
+        one[:on] = pulses.amplitude
+        out = MSS(params).simulate(one.repeat(n_pulses), pulses.dt, x0=0.0, integrator=pulses.integrator)
+        x = out["x"][::period]
+        g = mss_conductance(x, params).numpy()
+        return cls(g, "mss", min(params.v_on, params.v_off),
+                   source=f"MSS twin, {pulses.amplitude:g} V × {pulses.width:g} s pulses",
+                   meta={"certificate": cert.get("key"), "validated": cert.get("validated")})
+
+    @classmethod
+    def from_pcm(cls, params: PCMParams | None = None, n_pulses: int = 50) -> DeviceCurve:
+        """Mean-field cumulative SET of the PCM twin (ξ = 0, from G0), in S."""
+        array = PCMArray(params, (), deterministic=True, dtype=torch.float64)
+        g = [array.g_us.item()]
+        for m in range(n_pulses):
+            array.write(True, float(m))
+            g.append(array.g_us.item())
+        return cls(np.array(g) * 1e-6, "pcm", DEFAULT_V_READ_MAX, source="PCM twin, mean-field cumulative SET")
+
+
+def get_curve(device: str | Path | DeviceCurve, pulses: MSSPulses | None = None, allow_unvalidated: bool = False) -> DeviceCurve:
+    """``"seed"``, ``"mss"``, ``"pcm"``, a DeviceCurve, or a path to a two-column file."""
+    if isinstance(device, DeviceCurve):
+        return device
+    if device == "seed":
+        return DeviceCurve.seed()
+    if device == "mss":
+        return DeviceCurve.from_mss(pulses=pulses, allow_unvalidated=allow_unvalidated)
+    if device == "pcm":
+        return DeviceCurve.from_pcm()
+    return DeviceCurve.from_file(device)
+
+
+def scale_to_curve(k: float, shift_scale: float, curve: DeviceCurve) -> tuple[float, float]:
+    """(K, shift scale) for ``curve`` from a task's values stated for the seed's curve."""
+    ratio = REFERENCE_RANGE / curve.range
+    return k * ratio, shift_scale / ratio
+
+
+# --- device-to-device variation ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShiftDistribution:
+    """Device-to-device shifts (S), centred to mean 0 over each array (the seed's recipe).
+
+    ``exponential``: Exponential(scale) − its array mean; ``normal``: N(0, scale²) − mean;
+    ``none``: zeros.
+    """
+
+    kind: str = "exponential"
+    scale: float = 1.0 / 55845.0
+
+    def __post_init__(self) -> None:
+        require_choice("ShiftDistribution", "kind", self.kind, SHIFT_KINDS)
+        require_range("ShiftDistribution", "scale", self.scale, 0.0, math.inf)
+
+    def sample(self, batch: int, shape: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+        """Shifts [batch, *shape] (S), float64."""
+        size = (batch, *shape)
+        if self.kind == "none":
+            return torch.zeros(size, dtype=torch.float64)
+        if self.kind == "exponential":
+            u = torch.rand(size, generator=generator, dtype=torch.float64)
+            raw = -self.scale * torch.log1p(-u)
+        else:
+            raw = self.scale * torch.randn(size, generator=generator, dtype=torch.float64)
+        return raw - raw.mean(dim=(1, 2), keepdim=True)
+
+
+# --- devices that take pulses (batched: [B, R, Cp]) -----------------------------------------
+
+
+class CurveDevices:
+    """Devices that follow G(m) exactly: state m (pulses so far), ΔG = G(min(m, M)) − G(0)."""
+
+    def __init__(self, curve: DeviceCurve, shape: tuple[int, ...]):
+        self.curve = torch.as_tensor(curve.g, dtype=torch.float64)
+        self.m = torch.zeros(shape, dtype=torch.long)
+
+    def delta_g(self) -> torch.Tensor:
+        return self.curve[self.m.clamp(max=len(self.curve) - 1)] - self.curve[0]
+
+    read_delta_g = delta_g
+
+    def pulse(self, mask: torch.Tensor) -> None:
+        self.m = self.m + mask.long()
+
+    def state(self) -> torch.Tensor:
+        return self.m.double()
+
+
+class PCMDevices:
+    """One PCM twin per device: each SET draws its own increment; reads drift and carry noise.
+
+    (choice) Epoch e happens at t = e·``epoch_period`` s; with the default 1 s every read is
+    within t0 = 38.6 s of its device's last write unless the device went unwritten for 38 epochs,
+    so drift shows only on devices training has left alone. ΔG is relative to the nominal G0.
+    """
+
+    def __init__(self, shape: tuple[int, ...], params: PCMParams | None = None, deterministic: bool = False,
+                 generator: torch.Generator | None = None, epoch_period: float = 1.0):
+        self.array = PCMArray(params, shape, deterministic=deterministic, generator=generator, dtype=torch.float64)
+        self.period = require_positive("PCMDevices", "epoch_period", epoch_period)
+        self.t = 0.0
+
+    def _relative(self, g_us: torch.Tensor) -> torch.Tensor:
+        return (g_us - self.array.params.g0_us) * 1e-6
+
+    def delta_g(self) -> torch.Tensor:
+        return self._relative(self.array.g_us)
+
+    def read_delta_g(self) -> torch.Tensor:
+        return self._relative(self.array.read(self.t))
+
+    def pulse(self, mask: torch.Tensor) -> None:
+        self.t += self.period
+        self.array.write(mask, self.t)
+
+    def state(self) -> torch.Tensor:
+        return self.array.g_us.clone()
+
+
+def column_currents(v: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """I_c = Σ_j V_j·G_jc for read voltages ``v`` [P, R] (V) and conductances ``g`` [B, R, Cp] (S).
+
+    (choice) A broadcast product and sum, not matmul/einsum: for these small float64 arrays
+    BLAS took ≈30 ms per call on a busy 2-core machine against ≈10 µs here."""
+    return (v[None, :, :, None] * g[:, None]).sum(dim=2)
+
+
+class FormulaCrossbar:
+    """The seed's crossbar: logic conductances K·(ΔG + shift), currents I = Vᵀ·G (ideal wires)."""
+
+    def __init__(self, devices, shifts: torch.Tensor, k: float):
+        self.devices, self.shifts, self.k = devices, shifts, k
+
+    def g(self) -> torch.Tensor:
+        """Logic conductances [B, R, Cp] (S)."""
+        return self.k * (self.devices.delta_g() + self.shifts)
+
+    def read(self, v: torch.Tensor) -> torch.Tensor:
+        """Physical column currents × K, [B, P, Cp] (A), for read voltages ``v`` [P, R]."""
+        g = self.k * (self.devices.read_delta_g() + self.shifts)
+        return column_currents(v, g)
+
+    def program(self, mask: torch.Tensor) -> None:
+        self.devices.pulse(mask)
+
+    def state(self) -> torch.Tensor:
+        return self.devices.state()
+
+
+# --- input checks ----------------------------------------------------------------------------
+
+
+def check_patterns(x: object, y: object, v_read_max: float, device: str = "device") -> tuple[torch.Tensor, torch.Tensor]:
+    """Read voltages [P, R] (V) and labels [P, N] in {0, 1}, checked against each other and the
+    device's switching threshold."""
+    xv = np.asarray(x, dtype=float)
+    yv = np.asarray(y)
+    if xv.ndim != 2 or xv.shape[0] == 0 or xv.shape[1] == 0:
+        raise ValueError(f"{_OWNER}: patterns X must be 2-D [patterns, inputs] of read voltages (V), got shape {xv.shape}")
+    if yv.ndim != 2 or yv.shape[1] == 0:
+        raise ValueError(f"{_OWNER}: labels y must be 2-D [patterns, neurons] of 0/1, got shape {yv.shape}")
+    if xv.shape[0] != yv.shape[0]:
+        raise ValueError(f"{_OWNER}: {xv.shape[0]} patterns (X shape {xv.shape}) but {yv.shape[0]} label rows (y shape {yv.shape})")
+    if not np.isfinite(xv).all():
+        raise ValueError(f"{_OWNER}: every read voltage in X must be finite")
+    if not np.isin(yv, (0, 1)).all():
+        raise ValueError(f"{_OWNER}: labels y must be 0 or 1, got values {sorted(set(np.unique(yv).tolist()))}")
+    check_read_voltages(xv, v_read_max, device)
+    return torch.tensor(xv, dtype=torch.float64), torch.tensor(yv.astype(np.int64))
+
+
+def check_read_voltages(xv: np.ndarray, v_read_max: float, device: str) -> None:
+    worst = np.unravel_index(np.argmax(np.abs(xv)), xv.shape)
+    if abs(xv[worst]) >= v_read_max:
+        raise ValueError(
+            f"{_OWNER}: read voltage {xv[worst]:g} V (pattern {worst[0]}, input {worst[1]}) is not below the "
+            f"{device} switching threshold {v_read_max:g} V: reads must satisfy |V| < {v_read_max:g} V "
+            "so they do not program the devices"
+        )
+
+
+def check_hyperparameters(beta: object, targets: object, k: object, epochs: object) -> tuple[float, tuple[float, float]]:
+    beta = require_positive(_OWNER, "beta", beta)
+    if k is not None:
+        require_positive(_OWNER, "k", k)
+    try:
+        lo, hi = (float(t) for t in targets)
+    except (TypeError, ValueError):
+        raise ValueError(f"{_OWNER}.targets = {targets!r}: must be a pair (negative, positive)") from None
+    if not -1.0 < lo < hi < 1.0:
+        raise ValueError(f"{_OWNER}.targets = {targets!r}: need −1 < negative < positive < 1 (tanh outputs)")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 2:
+        raise ValueError(f"{_OWNER}.epochs = {epochs!r}: must be an integer >= 2 (epoch 0 is the initial state)")
+    return beta, (lo, hi)
+
+
+def check_shifts(shifts: object, shape: tuple[int, int]) -> torch.Tensor:
+    """User shifts (S) as [B, R, Cp] from [R, Cp] or [B, R, Cp]."""
+    s = np.asarray(shifts, dtype=float)
+    if s.ndim == 2:
+        s = s[None]
+    if s.ndim != 3 or s.shape[1:] != tuple(shape) or s.shape[0] == 0:
+        raise ValueError(f"{_OWNER}: shifts of shape {np.asarray(shifts).shape} do not fit the crossbar: need {tuple(shape)} or [runs, *{tuple(shape)}] (S)")
+    if not np.isfinite(s).all():
+        raise ValueError(f"{_OWNER}: every shift must be finite")
+    return torch.tensor(s, dtype=torch.float64)
+

@@ -1,0 +1,26 @@
+"""MEMprop: a fully memristive spiking network (MIF neurons, MSS synapse pairs) trained by BPTT
+through the validated twins (analog spikes, no surrogate gradient).
+
+* :mod:`.model` — the network, its configuration, loss and prediction;
+* :mod:`.train` — training with checkpoints, resume and certification of the twins;
+* :mod:`.drift` — how far a read moves the synapses (the static-read check, read scale);
+* :mod:`.plots`, :mod:`.cli` — figures and ``spicegrad train memprop``.
+"""
+
+from .drift import READ_SCALES, static_check
+from .model import MemPropConfig, MemPropNet, memprop_loss, predict
+from .train import CheckpointError, MemPropTrainConfig, load_checkpoint, load_net, train_memprop
+
+__all__ = [
+    "READ_SCALES",
+    "CheckpointError",
+    "MemPropConfig",
+    "MemPropNet",
+    "MemPropTrainConfig",
+    "load_checkpoint",
+    "load_net",
+    "memprop_loss",
+    "predict",
+    "static_check",
+    "train_memprop",
+]

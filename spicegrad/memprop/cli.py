@@ -1,0 +1,102 @@
+"""``spicegrad train memprop``: argument parsing and exit codes for the MEMprop trainer.
+
+``spicegrad/cli.py`` owns the ``train`` group and calls :func:`add_memprop_parser` with its
+sub-parsers. Exit codes: 0 success, 2 bad input (data, checkpoint, configuration, a twin that
+fails validation), 3 training diverged (non-finite loss; the last good checkpoint is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .._argtypes import comma_floats, comma_ints
+
+
+def add_memprop_parser(train_subparsers) -> argparse.ArgumentParser:
+    """Register ``memprop`` under ``spicegrad train``."""
+    p = train_subparsers.add_parser(
+        "memprop",
+        help="train a fully memristive SNN (MIF neurons, MSS synapses) by BPTT (seed 002)",
+        description="MEMprop: BPTT through the validated MIF/MSS twins. Defaults are the seed's "
+                    "(784-100-10, 1000 steps of 10 µs, batch 128, lr 1e-4, 50 epochs).",
+    )
+    p.add_argument("--dataset", choices=["fashion-mnist", "mnist"], default="fashion-mnist")
+    p.add_argument("--data", metavar="DIR", help="directory with the IDX files (default: $SPICEGRAD_DATA, "
+                   "/usr/share/datasets/<dataset>, ~/.cache/spicegrad/datasets/<dataset>)")
+    p.add_argument("--out", "-o", required=True, metavar="DIR", help="checkpoint, metrics.json and plots go here")
+    p.add_argument("--train-subset", type=int, metavar="N", help="first N training samples only")
+    p.add_argument("--test-subset", type=int, metavar="N", help="first N test samples only")
+    p.add_argument("--image-size", type=int, default=28, metavar="PX", help="downsample to PX x PX (e.g. 14)")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--steps", type=int, default=1000, help="time steps per sample")
+    p.add_argument("--dt", type=float, default=1e-5, help="time step (s)")
+    p.add_argument("--integrator", choices=["exp-euler", "euler"], default="exp-euler",
+                   help="MIF integrator (forward Euler diverges at dt = 10 µs and is refused by validation)")
+    p.add_argument("--hidden", type=comma_ints, default=(100,), metavar="N[,N...]", help="hidden layer sizes")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-milestones", type=comma_ints, default=(), metavar="E[,E...]",
+                   help="multiply lr by --lr-gamma after each of these epochs (step decay; default none)")
+    p.add_argument("--lr-gamma", type=float, default=0.1, help="decay factor at each milestone (default 0.1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--inject-every", type=int, default=100, metavar="STEPS", help="alpha re-injection period")
+    p.add_argument("--input-amplitude", type=float, default=0.1, metavar="V", help="word-line peak for a white pixel")
+    p.add_argument("--current-scale", type=comma_floats, default=(), metavar="S[,S...]",
+                   help="current-scaling factor per synapse layer (default 1 each)")
+    p.add_argument("--logit-volt", type=float, default=0.01, metavar="V", help="membrane volts per logit unit")
+    p.add_argument("--mif-preset", choices=["memprop", "tonic"], default="memprop")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
+    p.add_argument("--allow-unvalidated", action="store_true",
+                   help="train even if the twin configuration fails validation (recorded in the checkpoint)")
+    p.add_argument("--no-compile", action="store_true", help="run the step eagerly (no torch.compile)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch intra-op threads (default 1: the per-step tensors are small)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_memprop)
+    return p
+
+
+def config_from_args(args: argparse.Namespace):
+    from .model import MemPropConfig
+    from .train import MemPropTrainConfig
+
+    classes = 10
+    net = MemPropConfig(
+        layers=(args.image_size**2, *args.hidden, classes), steps=args.steps, dt=args.dt,
+        integrator=args.integrator, inject_every=args.inject_every, input_amplitude=args.input_amplitude,
+        current_scale=args.current_scale, logit_volt=args.logit_volt, mif_preset=args.mif_preset,
+    )
+    return MemPropTrainConfig(
+        net=net, dataset=args.dataset, image_size=args.image_size, train_subset=args.train_subset,
+        test_subset=args.test_subset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        lr_milestones=args.lr_milestones, lr_gamma=args.lr_gamma, seed=args.seed, allow_unvalidated=args.allow_unvalidated,
+    )
+
+
+def run_memprop(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..datasets import DatasetError
+    from ..validate import UnvalidatedConfigError
+    from .train import CheckpointError, TrainingDiverged, train_memprop
+
+    torch.set_num_threads(max(1, args.threads))
+    try:
+        cfg = config_from_args(args)
+        metrics = train_memprop(cfg, Path(args.out), data=args.data or os.environ.get("SPICEGRAD_DATA"),
+                                resume=args.resume, compile=not args.no_compile, progress=not args.no_progress,
+                                device=args.device)
+    except (DatasetError, CheckpointError, UnvalidatedConfigError, ValueError) as exc:
+        print(f"spicegrad train memprop: {exc}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as exc:
+        print(f"spicegrad train memprop: training stopped: {exc}", file=sys.stderr)
+        return 3
+    if metrics:
+        print(f"test accuracy per epoch: {', '.join(f'{a * 100:.2f}' for a in metrics['test_accuracy'])} %; "
+              f"{metrics['samples_per_s']:.1f} training samples/s; written to {Path(args.out).resolve()}")
+    return 0

@@ -1,0 +1,357 @@
+r"""MEMprop network: a fully memristive spiking network trained by BPTT through the device twins.
+
+Seed 002 (MEMprop, §III-B, §IV): alpha-current inputs weighted by pixel intensity and re-injected
+every 100 steps drive a crossbar of differential MSS synapse pairs, whose bit-line currents
+(attenuated by a per-layer current-scaling factor) drive a layer of MIF neurons; their membrane
+voltages drive the next crossbar, and so on up to the output MIF layer. No surrogate gradient:
+the MIF "spike" is an analog, differentiable response of the validated twin
+(:mod:`spicegrad.devices.mif`). The loss is the negative log-likelihood of the output membrane
+potentials, summed over time steps; Adam; defaults 1000 steps of 10 µs, batch 128, lr 1e-4.
+
+Network equations (time grid t_k = k·dt, k = 0..T-1; every input sample acts on [t_k, t_k+1))::
+
+    alpha envelope  a_k  = Σ_j α(t_k+1 - j·P·dt),  α(t) = (t/τ_α)·exp(1 - t/τ_α)
+                           (unit peak, P = inject_every = 100 steps; the AlphaCurrent twin)
+    word lines      u_i(t) = A_in · p_i · a(t)           p_i in [0, 1] pixel intensity (V)
+    synapse pair    G±_ij = x±_ij/r_on + (1 - x±_ij)/r_off,   x± in [0, 1] (trained)
+    layer 1 input   I_j(t_k) = s_1 · a_k · Σ_i (G+_ij - G-_ij)·A_in·p_i
+    layer l > 1     I_j(t_k) = s_l · Σ_i (G+_ij - G-_ij)·(V_i^{l-1}(t_k) - v_ref)
+    every layer     (V, x1, x2) <- MIF step (exp-euler, Strang split) under I held on [t_k, t_k+1)
+    logits          z_k = V^L(t_k+1) / logit_volt
+    loss            Σ_k NLL(log_softmax(z_k), y)     (summed over steps, mean over the batch)
+    prediction      argmax_c Σ_k V_c^L(t_k+1)
+
+Modelling choices (the seed's equations and tables lost their symbols; see docs/device-models.md):
+
+* (choice) **Weights are device states.** Each synapse is a differential pair of MSS memristors;
+  the trained parameters are the pair's states x± in [0, 1], which is the physical programming
+  target (G is linear in x, so G = x/r_on + (1-x)/r_off sweeps exactly [1/r_off, 1/r_on]).
+  After every optimiser step x± are projected back onto [0, 1] (projected Adam), so each
+  conductance stays in [1/r_off, 1/r_on]. Training x (not G in siemens) keeps Adam's step size
+  (lr in units of the device's full range) meaningful: lr 1e-4 is 0.01 % of the range per step.
+* (choice) **Synapse devices:** the MSS ``knowm-default`` model with r_on = 1 kΩ, r_off = 100 kΩ,
+  the range seed 002 §V-A quotes for its network ("R_off = 100 kΩ, R_on = 1 kΩ, average 50.5 kΩ").
+  The synapses are *static* during a sample (their programmed conductance is read). That holds
+  only while the word-line voltages stay well below the MSS thresholds (±0.27 V, sigmoids of
+  width V_T ≈ 26 mV): a trained network's hidden membranes reach ~0.5 V, so the physical
+  crossbar reads at a reduced voltage — word lines scaled by r ≤ 1 and the current gains by
+  1/r, the same function — and :func:`spicegrad.memprop.drift.static_check` picks r from the actual
+  traces so that every device drifts by < 1 % of its range per sample (metrics.json
+  ``synapse_drift``); the check is computed, not hoped for.
+* (choice) **Inputs as word-line voltages.** Seed 002 injects "an alpha current weighted by the
+  pixel intensity" and passes it through memristive synapses; a crossbar multiplies voltages
+  (I = G·V, its Eq. 1), so the alpha generator's current is read as a voltage (into 1 Ω in the
+  exported netlist): peak ``input_amplitude`` A_in = 0.1 V for a white pixel (below the
+  synapses' 0.27 V threshold). Because the envelope a(t) is shared by every pixel, the first
+  crossbar's matrix product is computed once per sample, not once per step.
+* (choice) **Hidden layers drive the next crossbar with their membrane voltage** (minus
+  ``v_ref``, default 0 V: bit lines held at virtual ground, Eq. 1-2 of the seed); the rest
+  voltage (25 mV) then gives each output a learned constant bias Σ ΔG·25 mV.
+* (choice) **Current scaling** s_l (seed: "the current injected to each MIF layer is attenuated
+  by a scaling factor"): a fixed hyperparameter per synapse layer, default 1 for the first and
+  second layer, chosen so that a freshly initialised 784-100-10 network gets input currents of
+  tens of µA, where the ``memprop`` MIF responds (20 µA alpha -> 106 mV peak).
+* (choice) **Layers update simultaneously:** layer l's input during [t_k, t_k+1) uses layer
+  l-1's membrane voltage at t_k (one step of delay per layer, 10 µs against a 10 ms window), so
+  all layers advance in one fused elementwise step on one concatenated state.
+* (choice) **Logits** are output membrane voltages in units of ``logit_volt`` (10 mV): the
+  seed's NLL of membrane potentials in volts would give near-uniform soft-max (differences of
+  tens of mV); the scale is a temperature, documented and configurable.
+* (choice) **Initialisation:** w = x+ - x- ~ U(-1/√fan_in, 1/√fan_in) around x± = 0.5
+  (seeded), the usual fan-in scaling, in units of the device range.
+* (choice) The MIF neurons start at the ``memprop`` rest state (V ≈ 25 mV) at every sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..devices.alpha import AlphaCurrent, AlphaParams
+from ..devices.mif import MIFParams, MIFState, input_samples, mif_rest_state, mif_step
+from ..devices.mss import MSSParams
+from ..errors import TrainingDiverged
+
+#: MSS synapse devices (choice, seed 002 §V-A): Knowm's model with the network's 1 kΩ-100 kΩ range.
+SYNAPSE_PARAMS = MSSParams.preset("knowm-default").replace(r_on=1e3, r_off=1e5)
+
+
+@dataclasses.dataclass(frozen=True)
+class MemPropConfig:
+    """Everything that defines a MEMprop network (what a checkpoint must agree on)."""
+
+    layers: tuple[int, ...] = (784, 100, 10)  # input features, hidden sizes..., classes
+    steps: int = 1000  # time steps per sample
+    dt: float = 1e-5  # s
+    integrator: str = "exp-euler"
+    inject_every: int = 100  # steps between alpha injections
+    tau_alpha: float = 0.64e-3  # s (Table II/III as reconstructed)
+    input_amplitude: float = 0.1  # V, word-line peak for a white pixel
+    current_scale: tuple[float, ...] = ()  # per synapse layer (1); empty -> all 1.0
+    v_ref: float = 0.0  # V subtracted from presynaptic membranes
+    logit_volt: float = 0.01  # V per unit logit
+    mif_preset: str = "memprop"
+    synapse_r_on: float = SYNAPSE_PARAMS.r_on  # Ω
+    synapse_r_off: float = SYNAPSE_PARAMS.r_off  # Ω
+
+    def __post_init__(self) -> None:
+        if len(self.layers) < 2 or any(int(n) < 1 for n in self.layers):
+            raise ValueError(f"MemPropConfig.layers = {self.layers!r}: need >= 2 positive sizes (inputs, ..., classes)")
+        object.__setattr__(self, "layers", tuple(int(n) for n in self.layers))
+        scale = tuple(float(s) for s in self.current_scale) or (1.0,) * (len(self.layers) - 1)
+        if len(scale) == 1 and len(self.layers) > 2:
+            scale = scale * (len(self.layers) - 1)
+        if len(scale) != len(self.layers) - 1 or not all(math.isfinite(s) and s > 0 for s in scale):
+            raise ValueError(
+                f"MemPropConfig.current_scale = {self.current_scale!r}: need one positive factor per "
+                f"synapse layer ({len(self.layers) - 1}) or a single one"
+            )
+        object.__setattr__(self, "current_scale", scale)
+        for name in ("steps", "inject_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"MemPropConfig.{name} = {getattr(self, name)!r}: must be >= 1")
+        for name in ("dt", "tau_alpha", "input_amplitude", "logit_volt", "synapse_r_on", "synapse_r_off"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"MemPropConfig.{name} = {v!r}: must be a finite number > 0")
+        if self.synapse_r_on >= self.synapse_r_off:
+            raise ValueError(f"MemPropConfig.synapse_r_on = {self.synapse_r_on}: must be below synapse_r_off = {self.synapse_r_off}")
+        MIFParams.preset(self.mif_preset)  # raises on an unknown preset
+
+    @property
+    def mif_params(self) -> MIFParams:
+        return MIFParams.preset(self.mif_preset)
+
+    @property
+    def synapse_params(self) -> MSSParams:
+        return SYNAPSE_PARAMS.replace(r_on=self.synapse_r_on, r_off=self.synapse_r_off)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MemPropConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"MemPropConfig: unknown field(s) {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def alpha_envelope(cfg: MemPropConfig, dtype=torch.float32, device=None) -> torch.Tensor:
+    """Unit-peak alpha train a_k [T], sampled as the MIF twin takes its input
+    (:func:`spicegrad.devices.mif.input_samples`: the value at the end of each step)."""
+    spikes = torch.zeros(cfg.steps, dtype=torch.float64)
+    spikes[:: cfg.inject_every] = 1.0
+    trace = AlphaCurrent(AlphaParams(tau_alpha=cfg.tau_alpha, w=1.0)).simulate(spikes, cfg.dt)["i"]
+    return input_samples(trace).to(dtype=dtype, device=device)
+
+
+# --- the fused MIF step ------------------------------------------------------------------------
+
+
+class FusedMIFStep:
+    """One exp-euler (Strang-split) MIF step with the parameters baked in as constants.
+
+    The same arithmetic as :func:`spicegrad.devices.mif.mif_step` with ``integrator="exp-euler"``
+    (a test pins them together), written as a closed expression per state,
+    y <- y_inf + (y - y_inf)·exp(-b·h) with y_inf = a/b (b > 0: σ_on + ν_off·σ_off never vanishes
+    for thresholds a few V_T apart), a handful of elementwise ops that ``torch.compile`` fuses
+    (with the crossbar products, in :meth:`MemPropNet._network_step`) into a few kernels for the
+    forward and the backward pass. Only ``exp-euler`` is written out; other integrators call
+    :func:`mif_step`.
+
+    The device half-step's coefficients (x_inf, exp(-b·dt/2)) depend on V only, and the half-step
+    that ends step k and the one that starts step k+1 are both taken at V_k+1: :meth:`advance`
+    takes them from the previous step and returns the new ones (the *carry*), so each step
+    evaluates the sigmoids and exponentials of the devices once, not twice — the same numbers,
+    about half the transcendental functions in the hot loop. Calling the object,
+    ``fused(i, v, x1, x2)``, is the stand-alone form (it computes the carry at ``v`` first).
+    """
+
+    def __init__(self, p: MIFParams, dt: float, integrator: str = "exp-euler"):
+        self.p, self.dt, self.integrator = p, float(dt), integrator
+        nu_off = p.vol_form + (1.0 - p.vol_form) * p.nu
+        nu_leak = p.vol_form * p.nu
+        self.c = dict(
+            v1=p.v1, v2=p.v2, pol2=p.pol2, inv_vt=1.0 / p.v_t, v_on1=p.v_on1, v_off1=p.v_off1,
+            v_on2=p.v_on2, v_off2=p.v_off2, nu_off=nu_off, nu_leak=nu_leak,
+            k1=-0.5 * dt / p.tau1, k2=-0.5 * dt / p.tau2, dg=1.0 / p.r_on - 1.0 / p.r_off,
+            g_off=1.0 / p.r_off, km=-dt / p.c_mem,
+        )
+        self.exact = integrator == "exp-euler"
+
+    def carry(self, v):
+        """Half-step device coefficients at membrane ``v``: (x1_inf, e1, x2_inf, e2); () for the
+        generic integrators, which carry nothing."""
+        if not self.exact:
+            return ()
+        c = self.c
+        vd1 = v - c["v1"]
+        vd2 = c["pol2"] * (v - c["v2"])
+        on1 = torch.sigmoid((vd1 - c["v_on1"]) * c["inv_vt"])
+        off1 = torch.sigmoid(-(vd1 + c["v_off1"]) * c["inv_vt"])
+        on2 = torch.sigmoid((vd2 - c["v_on2"]) * c["inv_vt"])
+        off2 = torch.sigmoid(-(vd2 + c["v_off2"]) * c["inv_vt"])
+        b1 = on1 + c["nu_off"] * off1 + c["nu_leak"]
+        b2 = on2 + c["nu_off"] * off2 + c["nu_leak"]
+        return on1 / b1, torch.exp(c["k1"] * b1), on2 / b2, torch.exp(c["k2"] * b2)
+
+    @staticmethod
+    def _relax(x1, x2, carry):
+        inf1, e1, inf2, e2 = carry
+        return inf1 + (x1 - inf1) * e1, inf2 + (x2 - inf2) * e2
+
+    def advance(self, i_in, v, x1, x2, carry):
+        """One step from (v, x1, x2) with ``carry`` = :meth:`carry` (v); returns the new state
+        and the carry at the new membrane voltage."""
+        if not self.exact:
+            return (*mif_step(i_in, MIFState(v, x1, x2), self.p, self.dt, self.integrator), ())
+        c = self.c
+        x1, x2 = self._relax(x1, x2, carry)
+        g1 = c["g_off"] + c["dg"] * x1
+        g2 = c["g_off"] + c["dg"] * x2
+        gt = g1 + g2
+        v_inf = (i_in + g1 * c["v1"] + g2 * c["v2"]) / gt
+        v = v_inf + (v - v_inf) * torch.exp(c["km"] * gt)
+        carry = self.carry(v)
+        x1, x2 = self._relax(x1, x2, carry)
+        return v, x1, x2, carry
+
+    def __call__(self, i_in, v, x1, x2):
+        return self.advance(i_in, v, x1, x2, self.carry(v))[:3]
+
+
+# --- the network -------------------------------------------------------------------------------
+
+
+class NonFiniteError(TrainingDiverged, FloatingPointError):
+    """The forward pass produced a non-finite state; says which layer and step."""
+
+
+class MemPropNet(torch.nn.Module):
+    """The MEMprop network of :class:`MemPropConfig`; parameters are synapse states x± in [0, 1].
+
+    ``forward(images [B, F]) -> V_out [T, B, classes]`` (volts, at t_1..t_T); with
+    ``record=True`` it returns a dict that also holds every layer's membrane trace.
+    """
+
+    def __init__(self, cfg: MemPropConfig, generator: torch.Generator | None = None, compile: bool = False):
+        super().__init__()
+        self.cfg = cfg
+        self.x_pos = torch.nn.ParameterList()
+        self.x_neg = torch.nn.ParameterList()
+        for n_in, n_out in zip(cfg.layers[:-1], cfg.layers[1:], strict=True):
+            bound = 1.0 / math.sqrt(n_in)
+            w = (torch.rand(n_in, n_out, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+            self.x_pos.append(torch.nn.Parameter((0.5 + 0.5 * w).float()))
+            self.x_neg.append(torch.nn.Parameter((0.5 - 0.5 * w).float()))
+        self.register_buffer("envelope", alpha_envelope(cfg), persistent=False)
+        self.step = FusedMIFStep(cfg.mif_params, cfg.dt, cfg.integrator)
+        # torch.compile fuses the whole network step (matmuls, concatenation, MIF update) into a
+        # few kernels for the forward and the backward pass; eager is the reference.
+        self._compiled_step = torch.compile(self._network_step, dynamic=False, fullgraph=True) if compile else None
+        rest = mif_rest_state(cfg.mif_params)
+        self.rest = tuple(float(t) for t in rest)
+        self.sizes = list(cfg.layers[1:])
+        self.offsets = [0]
+        for n in self.sizes:
+            self.offsets.append(self.offsets[-1] + n)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.x_pos)
+
+    def conductances(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G+, G-) of synapse layer ``layer`` in S, shaped [n_in, n_out]."""
+        c = self.cfg
+        dg = 1.0 / c.synapse_r_on - 1.0 / c.synapse_r_off
+        g_off = 1.0 / c.synapse_r_off
+        return g_off + dg * self.x_pos[layer], g_off + dg * self.x_neg[layer]
+
+    def weights(self, layer: int) -> torch.Tensor:
+        """Effective transconductance s_l·(G+ - G-) (A/V), shaped [n_in, n_out]."""
+        g_pos, g_neg = self.conductances(layer)
+        return self.cfg.current_scale[layer] * (g_pos - g_neg)
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """Put every device state back into [0, 1] (conductance into [1/r_off, 1/r_on])."""
+        for p in list(self.x_pos) + list(self.x_neg):
+            p.clamp_(0.0, 1.0)
+
+    def _network_step(self, env_k, u, v, x1, x2, carry, *ws):
+        """All layers one step: inputs from the envelope (layer 1) and from the previous
+        layer's membrane at t_k (layers > 1), then the fused MIF step on the joint state
+        (``carry``: :meth:`FusedMIFStep.carry` at ``v``; the new one is returned last)."""
+        currents = [env_k * u]
+        for layer, w in enumerate(ws, start=1):
+            pre = v[:, self.offsets[layer - 1]: self.offsets[layer]]
+            currents.append((pre - self.cfg.v_ref) @ w)
+        i_in = currents[0] if len(currents) == 1 else torch.cat(currents, dim=1)
+        return self.step.advance(i_in, v, x1, x2, carry)
+
+    def forward(self, images: torch.Tensor, record: bool = False, check_finite: bool = False, eager: bool = False):
+        """``eager=True`` bypasses the compiled step (e.g. for a one-off batch of another shape)."""
+        c = self.cfg
+        b = images.shape[0]
+        x = images.reshape(b, -1).to(self.x_pos[0].dtype)
+        if x.shape[1] != c.layers[0]:
+            raise ValueError(f"MemPropNet: images have {x.shape[1]} features, the network expects {c.layers[0]}")
+        weights = [self.weights(layer) for layer in range(self.n_layers)]
+        # The input envelope is shared by every pixel: one matrix product per sample.
+        u = (c.input_amplitude * x) @ weights[0]  # A at unit envelope, [B, n_1]
+        n_total = self.offsets[-1]
+        v = torch.full((b, n_total), self.rest[0], dtype=x.dtype, device=x.device)
+        x1 = torch.full_like(v, self.rest[1])
+        x2 = torch.full_like(v, self.rest[2])
+        env = self.envelope.to(device=x.device, dtype=x.dtype)
+        lo_out = self.offsets[-2]
+        outs, trace = [], []
+        step = self._network_step if (eager or check_finite) else (self._compiled_step or self._network_step)
+        carry = self.step.carry(v)
+        for k in range(c.steps):
+            v, x1, x2, carry = step(env[k], u, v, x1, x2, carry, *weights[1:])
+            if check_finite:
+                self._check_finite(k, v, x1, x2)
+            outs.append(v[:, lo_out:])
+            if record:
+                trace.append(v.detach())
+        v_out = torch.stack(outs)
+        if not record:
+            return v_out
+        full = torch.stack(trace)
+        return {
+            "v_out": v_out,
+            "layers": [full[:, :, self.offsets[i]: self.offsets[i + 1]] for i in range(len(self.sizes))],
+            "input_current": (env[:, None, None] * u[None]).detach(),
+        }
+
+    def _check_finite(self, k: int, *states: torch.Tensor) -> None:
+        for name, s in zip(("V", "x1", "x2"), states, strict=True):
+            bad = ~torch.isfinite(s)
+            if bad.any():
+                col = int(bad.nonzero()[0, 1])
+                layer = max(i for i in range(len(self.sizes)) if self.offsets[i] <= col)
+                raise NonFiniteError(
+                    f"MIF layer {layer + 1} of {len(self.sizes)} ({'output' if layer == len(self.sizes) - 1 else 'hidden'}), "
+                    f"neuron {col - self.offsets[layer]}: state {name} became non-finite at step {k} "
+                    f"(t = {(k + 1) * self.cfg.dt:.6g} s)"
+                )
+
+
+def memprop_loss(v_out: torch.Tensor, labels: torch.Tensor, logit_volt: float) -> torch.Tensor:
+    """Σ_k NLL(log_softmax(V_k / logit_volt), y), averaged over the batch (seed 002 §IV-C)."""
+    t, b, n = v_out.shape
+    logits = (v_out / logit_volt).reshape(t * b, n)
+    return F.cross_entropy(logits, labels.repeat(t), reduction="sum") / b
+
+
+def predict(v_out: torch.Tensor) -> torch.Tensor:
+    """Class with the largest time-summed output membrane potential."""
+    return v_out.sum(0).argmax(-1)

@@ -1,0 +1,384 @@
+"""MEMprop training loop: data, certified twins, Adam with projection, checkpoints, metrics, plots.
+
+``train_memprop(MemPropTrainConfig(...), out_dir)`` is what ``spicegrad train memprop`` runs:
+
+* before training, :func:`spicegrad.validate.require_certified` for the MIF configuration
+  (preset, dt, integrator) and the MSS synapse configuration (parameters, dt, exp-euler, at
+  read level: see :func:`certify`); a failing twin is refused unless ``allow_unvalidated``
+  (recorded in the checkpoint and metrics). The synapses are static during a sample (see
+  :mod:`.memprop`); their drift bound is computed from the voltages the network reaches and
+  written to metrics.json.
+* deterministic with ``seed``: initialisation from a seeded generator; epoch e's shuffle from a
+  generator seeded by (seed, e), so a resumed run draws exactly the batches the uninterrupted
+  run would have. (choice) The last incomplete training batch of an epoch is dropped (every
+  step sees ``batch_size`` samples, and the compiled step keeps one shape); the test set is
+  evaluated in full.
+* after every epoch, an atomic checkpoint ``DIR/checkpoint.pt`` (model, Adam state, epoch,
+  history, configuration, certificates), ``DIR/metrics.json`` and the plots.
+* a non-finite loss or gradient stops training with :class:`TrainingDiverged`, naming the
+  layer and step (the batch is re-run with per-step checks); the last good checkpoint (previous
+  epoch) is left untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from .._io import atomic_write_bytes, atomic_write_json
+from ..datasets import load_dataset
+from ..errors import InputError, TrainingDiverged
+from .drift import static_check
+from .model import (
+    MemPropConfig,
+    MemPropNet,
+    NonFiniteError,
+    memprop_loss,
+    predict,
+)
+
+CHECKPOINT_FORMAT = "spicegrad-memprop/1"
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class CheckpointError(InputError):
+    """A checkpoint is unreadable or does not match the requested configuration."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MemPropTrainConfig:
+    """A training run: data, schedule and the network (``net``)."""
+
+    net: MemPropConfig = MemPropConfig()
+    dataset: str = "fashion-mnist"
+    image_size: int = 28
+    train_subset: int | None = None
+    test_subset: int | None = None
+    epochs: int = 50
+    batch_size: int = 128
+    lr: float = 1e-4
+    lr_milestones: tuple[int, ...] = ()  # epochs after which lr is multiplied by lr_gamma
+    lr_gamma: float = 0.1
+    seed: int = 0
+    allow_unvalidated: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "image_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"MemPropTrainConfig.{name} = {getattr(self, name)!r}: must be >= 1")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"MemPropTrainConfig.lr = {self.lr!r}: must be > 0")
+        milestones = tuple(int(m) for m in self.lr_milestones)
+        if any(m < 1 for m in milestones) or list(milestones) != sorted(set(milestones)):
+            raise ValueError(f"MemPropTrainConfig.lr_milestones = {self.lr_milestones!r}: need increasing epochs >= 1")
+        object.__setattr__(self, "lr_milestones", milestones)
+        if not (math.isfinite(self.lr_gamma) and 0 < self.lr_gamma <= 1):
+            raise ValueError(f"MemPropTrainConfig.lr_gamma = {self.lr_gamma!r}: must lie in (0, 1]")
+        if self.net.layers[0] != self.image_size**2:
+            raise ValueError(
+                f"network input {self.net.layers[0]} != image_size² = {self.image_size**2}: "
+                "set the first layer to the number of pixels"
+            )
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of epoch ``epoch`` (0-based): lr·gamma^(milestones passed), step decay."""
+        return self.lr * self.lr_gamma ** sum(1 for m in self.lr_milestones if epoch >= m)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["net"] = self.net.to_dict()
+        d["lr_milestones"] = list(self.lr_milestones)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MemPropTrainConfig:
+        return cls(**{**d, "net": MemPropConfig.from_dict(d["net"])})
+
+
+#: fields that may differ between a checkpoint and a resumed run: the schedule's length, and the
+#: learning-rate schedule as long as it gives the epochs already trained the same rates
+_RESUMABLE_CHANGES = {"epochs", "lr", "lr_milestones", "lr_gamma"}
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    perm = torch.randperm(n, generator=g)
+    return [perm[i: i + batch_size] for i in range(0, n - batch_size + 1, batch_size)] or [perm]
+
+
+def certify(cfg: MemPropTrainConfig) -> dict[str, Any]:
+    """Run/lookup the certificates of the twins the network uses; returns the records stored in
+    the checkpoint.
+
+    * MIF at (preset, dt, integrator): the neurons are integrated by the twin.
+    * MSS at (synapse parameters, dt, ``exp-euler``): the synapses are read at their programmed
+      conductance; the certifying case (``mss-synapse-read``) checks that at the read level of
+      the exported network the device barely moves and conducts ohmically, in ngspice as in
+      the twin. Whether a trained network's voltages stay at that level is checked per run
+      (``synapse_drift`` in metrics.json, :func:`spicegrad.memprop.drift.static_check`).
+    """
+    from ..validate import require_certified
+
+    def summary(model, params, integrator, waveform):
+        cert = require_certified(model, params, cfg.net.dt, integrator, allow_unvalidated=cfg.allow_unvalidated)
+        out = {k: cert.get(k) for k in ("validated", "key", "dt", "integrator", "failures") if k in cert}
+        out["cases"] = {name: rec.get("metrics", {}).get(waveform) for name, rec in cert.get("cases", {}).items()}
+        return out
+
+    return {
+        "mif": summary("mif", cfg.net.mif_params, cfg.net.integrator, "v"),
+        "mss_synapse": {**summary("mss", cfg.net.synapse_params, "exp-euler", "x"), "static": True},
+    }
+
+
+@torch.no_grad()
+def evaluate(net: MemPropNet, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+             progress: bool = False) -> dict[str, float]:
+    """Accuracy and mean loss on a dataset (last batch padded to ``batch_size``)."""
+    from tqdm import tqdm
+
+    net.eval()
+    correct, loss, v_peak = 0, 0.0, 0.0
+    n = labels.shape[0]
+    for i in tqdm(range(0, n, batch_size), desc="test", leave=False, disable=not progress):
+        x, y = images[i: i + batch_size], labels[i: i + batch_size]
+        m = y.shape[0]
+        if m < batch_size:  # pad: one shape for the compiled step
+            x = torch.cat([x, x[:1].expand(batch_size - m, *x.shape[1:])])
+        v_out = net(x)[:, :m]
+        correct += int((predict(v_out) == y).sum())
+        loss += float(memprop_loss(v_out, y, net.cfg.logit_volt)) * m
+        v_peak = max(v_peak, float(v_out.abs().max()))
+    net.train()
+    return {"accuracy": correct / n, "loss": loss / n, "v_out_peak": v_peak}
+
+
+def _diagnose(net: MemPropNet, x: torch.Tensor, y: torch.Tensor) -> str:
+    """Where a non-finite loss came from: re-run the batch eagerly with per-step checks."""
+    compiled, net._compiled_step = net._compiled_step, None
+    try:
+        with torch.no_grad():
+            v_out = net(x, check_finite=True)
+        return f"states stayed finite; the loss itself overflowed (max |V_out| = {float(v_out.abs().max()):.3g} V)"
+    except NonFiniteError as exc:
+        return str(exc)
+    finally:
+        net._compiled_step = compiled
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A MEMprop checkpoint, checked for its format."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        got = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path}: format {got!r}, expected {CHECKPOINT_FORMAT!r} (not a MEMprop checkpoint)")
+    return state
+
+
+def _check_compatible(saved: dict[str, Any], cfg: MemPropTrainConfig, path: Path, epochs_done: int) -> None:
+    want = cfg.to_dict()
+    diffs = []
+    before = MemPropTrainConfig.from_dict(saved)
+    for e in range(epochs_done):
+        if not math.isclose(before.lr_at(e), cfg.lr_at(e), rel_tol=1e-12):
+            diffs.append(f"learning rate of epoch {e + 1}: checkpoint {before.lr_at(e):g}, requested {cfg.lr_at(e):g} "
+                         "(a schedule may only change for epochs not yet trained)")
+            break
+    for key in sorted(set(saved) | set(want)):
+        if key in _RESUMABLE_CHANGES:
+            continue
+        if key == "net":
+            for k in sorted(set(saved["net"]) | set(want["net"])):
+                if saved["net"].get(k) != want["net"].get(k):
+                    diffs.append(f"net.{k}: checkpoint {saved['net'].get(k)!r}, requested {want['net'].get(k)!r}")
+        elif saved.get(key) != want.get(key):
+            diffs.append(f"{key}: checkpoint {saved.get(key)!r}, requested {want.get(key)!r}")
+    if diffs:
+        raise CheckpointError(f"{path} was trained with a different configuration; cannot resume: " + "; ".join(diffs))
+
+
+def load_net(path: str | Path, compile: bool = False) -> tuple[MemPropNet, dict[str, Any]]:
+    """The trained network of a checkpoint (and the checkpoint dict)."""
+    state = load_checkpoint(path)
+    cfg = MemPropTrainConfig.from_dict(state["config"])
+    net = MemPropNet(cfg.net, compile=compile)
+    try:
+        net.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the network {cfg.net.layers}: {exc}") from exc
+    return net, state
+
+
+def train_memprop(
+    cfg: MemPropTrainConfig,
+    out_dir: str | Path,
+    data: str | Path | None = None,
+    resume: bool = False,
+    compile: bool = True,
+    progress: bool = True,
+    plots: bool = True,
+    certificates: dict[str, Any] | None = None,
+    log=print,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Train (or resume) and return the metrics dict written to ``out_dir/metrics.json``.
+
+    ``certificates``: pre-computed :func:`certify` records (tests); default: certify now.
+    """
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / CHECKPOINT_NAME
+    size = cfg.image_size if cfg.image_size != 28 else None
+    train = load_dataset(cfg.dataset, "train", data, cfg.train_subset, size)
+    test = load_dataset(cfg.dataset, "test", data, cfg.test_subset, size)
+    n_classes = len(train.classes)
+    if cfg.net.layers[-1] != n_classes:
+        raise ValueError(f"network output {cfg.net.layers[-1]} != {n_classes} classes of {cfg.dataset}")
+    if train.n_features != cfg.net.layers[0]:
+        raise ValueError(f"{cfg.dataset} images have {train.n_features} pixels, the network expects {cfg.net.layers[0]}")
+
+    certs = certificates if certificates is not None else certify(cfg)
+    net = MemPropNet(cfg.net, torch.Generator().manual_seed(cfg.seed), compile=compile).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    history: dict[str, list] = {"test_accuracy": [], "train_loss": [], "test_loss": [], "samples_per_s": [],
+                                "epoch_wall_s": [], "batch_loss": []}
+    start_epoch = 0
+    if resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, map_location=device)
+        if state.get("compression"):
+            raise CheckpointError(f"{ckpt_path} is a compressed network (pruned/quantised by spicegrad compress); "
+                                  "plain training would ignore its masks and levels: fine-tune it with "
+                                  "`spicegrad compress prune|quantize --finetune-epochs N` instead")
+        _check_compatible(state["config"], cfg, ckpt_path, state["epoch"])
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history = state["history"]
+        start_epoch = state["epoch"]
+        log(f"resuming from {ckpt_path} after epoch {start_epoch}")
+    elif resume:
+        log(f"no checkpoint at {ckpt_path}: starting from scratch")
+
+    x_train, y_train = train.flat().to(device), train.labels.to(device)
+    x_test, y_test = test.flat().to(device), test.labels.to(device)
+    metrics: dict[str, Any] = {}
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr_at(epoch)
+        losses, seen = [], 0
+        bar = tqdm(epoch_batches(len(train), cfg.batch_size, cfg.seed, epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not progress)
+        for step, idx in enumerate(bar):
+            x, y = x_train[idx], y_train[idx]
+            loss = memprop_loss(net(x), y, cfg.net.logit_volt)
+            if not torch.isfinite(loss):
+                where = _diagnose(net, x, y)
+                raise TrainingDiverged(f"non-finite loss at epoch {epoch + 1}, batch {step}: {where}. "
+                                       f"Last good checkpoint: {ckpt_path if ckpt_path.exists() else 'none'}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            for name, p in net.named_parameters():
+                if p.grad is not None and not torch.isfinite(p.grad).all():
+                    layer = int(name.split(".")[-1]) + 1
+                    raise TrainingDiverged(
+                        f"non-finite gradient of synapse layer {layer} ({name}) at epoch {epoch + 1}, batch {step}. "
+                        f"Last good checkpoint: {ckpt_path if ckpt_path.exists() else 'none'}")
+            opt.step()
+            net.project_()
+            losses.append(loss.item())
+            if step == 0:  # throughput excludes the first batch (torch.compile warm-up)
+                t_first = time.perf_counter()
+            else:
+                seen += y.shape[0]
+            bar.set_postfix(loss=f"{losses[-1]:.4g}")
+        train_s = time.perf_counter() - t_first
+        ev = evaluate(net, x_test, y_test, cfg.batch_size, progress)
+        history["test_accuracy"].append(ev["accuracy"])
+        history["test_loss"].append(ev["loss"])
+        history["train_loss"].append(sum(losses) / len(losses))
+        history["samples_per_s"].append(seen / train_s if seen else float("nan"))
+        history["epoch_wall_s"].append(time.perf_counter() - t0)
+        history["batch_loss"].append(losses)
+        state = {
+            "format": CHECKPOINT_FORMAT, "spicegrad_version": __version__, "config": cfg.to_dict(),
+            "epoch": epoch + 1, "model": net.state_dict(), "optimizer": opt.state_dict(), "history": history,
+            "certificates": certs, "allow_unvalidated": cfg.allow_unvalidated,
+        }
+        _save_checkpoint(ckpt_path, state)
+        with torch.no_grad():  # a few test samples, recorded eagerly, for plots and voltage peaks
+            rec = net(x_test[:4], record=True, eager=True)
+        metrics = _metrics(cfg, history, certs)
+        metrics["synapse_drift"] = _synapse_drift(net, x_test[:4])
+        # The operating envelope the twin is trusted over: compare with the validated cases'.
+        metrics["operating_range"] = {
+            "membrane_V_per_layer": [[float(layer.min()), float(layer.max())] for layer in rec["layers"]],
+            "hidden_input_current_A": [float(rec["input_current"].min()), float(rec["input_current"].max())],
+            "from": "first 4 test samples",
+        }
+        atomic_write_json(out / "metrics.json", metrics)
+        if plots:
+            from .plots import plot_all
+
+            plot_all(history, rec, y_test[:4], test.classes, cfg.net.dt, out)
+        log(f"epoch {epoch + 1}/{cfg.epochs}: train loss {history['train_loss'][-1]:.4g}, "
+            f"test accuracy {ev['accuracy'] * 100:.2f} %, {history['samples_per_s'][-1]:.1f} samples/s")
+    if not metrics:
+        metrics = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else {}
+    return metrics
+
+
+def _metrics(cfg: MemPropTrainConfig, history: dict, certs: dict) -> dict[str, Any]:
+    sps = [s for s in history["samples_per_s"] if math.isfinite(s)]
+    return {
+        "test_accuracy": history["test_accuracy"],
+        "train_loss": history["train_loss"],
+        "test_loss": history["test_loss"],
+        "samples_per_s": sum(sps) / len(sps) if sps else None,
+        "samples_per_s_per_epoch": history["samples_per_s"],
+        "epoch_wall_s": history["epoch_wall_s"],
+        "epochs_done": len(history["test_accuracy"]),
+        "best_test_accuracy": max(history["test_accuracy"]),
+        "config": cfg.to_dict(),
+        "certificates": certs,
+        "allow_unvalidated": cfg.allow_unvalidated,
+        "spicegrad_version": __version__,
+    }
+
+
+def _synapse_drift(net: MemPropNet, images: torch.Tensor) -> dict[str, Any]:
+    """Is the static-synapse reading fair? The state-drift bound along the actual word-line
+    voltages of a few test samples, at full read voltage and at the read scale the export picks
+    (:func:`spicegrad.memprop.drift.static_check`)."""
+
+
+    auto = static_check(net, images, read_scale="auto")
+    return {
+        "threshold_V": auto["v_on_V"],
+        "v_max_seen_V": auto["full_voltage"]["v_max_V"],
+        "max_state_change_per_sample": auto["full_voltage"]["drift_bound"],
+        "export_read_scale": auto["read_scale"],
+        "export_v_max_V": auto["v_max_V"],
+        "export_max_state_change_per_sample": auto["drift_bound"],
+        "static_fair_at_export_scale": auto["static_fair"],
+        "from": "first 4 test samples",
+    }

@@ -1,1 +1,0 @@
-"""Training on validated twins: memprop, eprop, manhattan (in-situ crossbar), compress."""

@@ -1,0 +1,66 @@
+"""The README and docs/ hold their promises: examples use the public API only, the README's
+examples run, and nothing points at a document that is not in the repository."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def python_blocks(path: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), re.DOTALL)
+
+
+def test_every_python_example_imports_only_public_names():
+    wrong = []
+    for doc in DOCS:
+        for block in python_blocks(doc):
+            for line in block.splitlines():
+                m = re.match(r"\s*from (spicegrad[\w.]*) import (.+)", line)
+                if m:
+                    module = importlib.import_module(m.group(1))
+                    names = [n.strip().split(" as ")[0] for n in m.group(2).strip("() ").split(",")]
+                    public = set(getattr(module, "__all__", ()))
+                    if m.group(1).count(".") > 1 or not set(names) <= public:
+                        wrong.append(f"{doc.name}: {line.strip()}")
+                elif re.match(r"\s*import spicegrad\.", line):
+                    wrong.append(f"{doc.name}: {line.strip()}")
+    assert not wrong, "examples reaching past the public API:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("index", range(1, len(python_blocks(ROOT / "README.md"))))
+def test_readme_python_examples_after_the_first_run(index, tmp_path):
+    """The first example is run by test_cli (it also checks its plot)."""
+    block = python_blocks(ROOT / "README.md")[index]
+    proc = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_no_reference_to_a_document_outside_the_repository():
+    pattern = re.compile(r"DEVICE-MODELS\.md|DESIGN\.md|STYLE\.md|\.\./shared")
+    hits = []
+    for folder in ("spicegrad", "models", "netlists", "validate", "docs", "tests", "benchmarks", "scripts"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.is_file() and path.suffix in {".py", ".lib", ".cir", ".toml", ".md", ".sh", ".json"}:
+                hits += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in pattern.finditer(path.read_text())
+                         if path.name != "test_docs.py"]
+    hits += [f"README.md: {m.group(0)}" for m in pattern.finditer((ROOT / "README.md").read_text())]
+    assert not hits, "\n".join(hits)
+
+
+def test_every_docs_page_named_in_the_code_exists():
+    named = set()
+    for path in [*(ROOT / "spicegrad").rglob("*.py"), *(ROOT / "models").glob("*.lib"), *DOCS]:
+        named |= set(re.findall(r"docs/([\w-]+\.md)", path.read_text()))
+    named |= {m for doc in DOCS for m in re.findall(r"\]\(([\w-]+\.md)\)", doc.read_text())}
+    missing = sorted(n for n in named if not (ROOT / "docs" / n).exists())
+    assert not missing, missing
+    assert {"architecture.md", "device-models.md", "report-schema.md", "adding-a-device.md"} <= named
