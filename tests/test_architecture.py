@@ -20,6 +20,7 @@ imported across packages.
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +170,21 @@ def test_public_api_names_resolve():
         assert module.__all__, pkg
         for name in module.__all__:
             assert hasattr(module, name), f"spicegrad.{pkg}.{name}"
+
+
+def test_every_exception_class_of_the_package_derives_from_spicegrad_error():
+    from spicegrad.errors import SpicegradError
+
+    outside, checked = [], []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and any(
+                    getattr(b, "id", getattr(b, "attr", "")).endswith(("Error", "Exception", "Diverged", "Found"))
+                    for b in node.bases):
+                module = importlib.import_module(_module_name(path)[0])
+                cls = getattr(module, node.name)
+                checked.append(cls)
+                if not issubclass(cls, SpicegradError):
+                    outside.append(f"{module.__name__}.{node.name}")
+    assert not outside, outside
+    assert len(checked) >= 12  # CaseError, CircuitError, SpiceError, CheckpointError, DatasetError, ...

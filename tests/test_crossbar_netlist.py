@@ -1,13 +1,11 @@
 """Crossbar netlists: CLI output runs in ngspice unchanged, graph checks, safety, bad input, tiling."""
 
-import argparse
 
 import numpy as np
 import pytest
 
-from spicegrad.cli import refuses_shell
+from spicegrad.cli import main, refuses_shell
 from spicegrad.crossbar import CrossbarSpec, crossbar_netlist
-from spicegrad.crossbar.cli import add_netlist_parser
 from spicegrad.crossbar.generator import DC, NetlistTooLarge, parse_stimulus
 from spicegrad.crossbar.tiling import plan_tiles
 from spicegrad.spice import run
@@ -18,10 +16,7 @@ CRAFTED = "1\n.control\nshell touch {}\n.endc"
 
 
 def netlist_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="spicegrad")
-    add_netlist_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["netlist", "crossbar", *argv])
-    return args.func(args)
+    return main(["netlist", "crossbar", *argv])
 
 
 # --- the CLI's netlist runs in ngspice ------------------------------------------------------
@@ -229,10 +224,7 @@ def test_tile_netlist_runs_in_ngspice():
 
 
 def tiles_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="spicegrad")
-    add_netlist_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["netlist", "tiles", *argv])
-    return args.func(args)
+    return main(["netlist", "tiles", *argv])
 
 
 def test_cli_tiles_prints_the_plan_and_writes_one_tile_that_runs(tmp_path, capsys):

@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 import torch
 
+from spicegrad.cli import main
 from spicegrad.eprop.cli import add_eprop_parser
 from spicegrad.eprop.model import (
     EpropConfig,
@@ -113,10 +114,7 @@ def test_resume_refuses_a_different_configuration(tmp_path):
 
 
 def _cli(argv):
-    parser = argparse.ArgumentParser()
-    add_eprop_parser(parser.add_subparsers())
-    args = parser.parse_args(["eprop", *argv])
-    return args.func(args)
+    return main(["train", "eprop", *argv])
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -11,15 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from spicegrad.devices.alpha import AlphaParams
-from spicegrad.devices.mif import MIFParams, mif_rest_state
+from spicegrad.devices import registry
+from spicegrad.devices.mif import MIFParams
 from spicegrad.devices.mss import MSSParams
 from spicegrad.devices.pcm import PCMParams
 from spicegrad.errors import InputError
-from spicegrad.spice.library import MODELS, lib_path
 from spicegrad.spice.subckt import library_mismatches, parse_subckt, spice_number
 
-PARAMS = {"mss": MSSParams, "mif": MIFParams, "pcm": PCMParams, "alpha": AlphaParams}
+#: every device the package ships (the registry's built-in kinds)
+MODELS = registry.names()
+PARAMS = {m: registry.get(m).params for m in MODELS}
+
+
+def lib_path(model: str) -> Path:
+    return registry.get(model).lib_path()
 CHILD_ENV = "SPICEGRAD_TEST_LIB_VALUES_CHILD"
 
 
@@ -28,8 +33,7 @@ def derived(model: str) -> dict[str, float]:
     if model == "mss":
         return {"x0": 0.0}
     if model == "mif":
-        rest = mif_rest_state(MIFParams())  # mif.lib starts at the memprop rest state
-        return {"v0": rest.v.item(), "x10": rest.x1.item(), "x20": rest.x2.item()}
+        return registry.get("mif").rest(MIFParams())  # mif.lib starts at the memprop rest state
     if model == "pcm":
         from spicegrad.compare.pcm import PulseTiming
 
@@ -43,7 +47,7 @@ def derived(model: str) -> dict[str, float]:
 
 def mismatches(model: str, text: str | None = None) -> list[str]:
     path = lib_path(model)
-    return library_mismatches(PARAMS[model], path.read_text() if text is None else text, model,
+    return library_mismatches(PARAMS[model], path.read_text() if text is None else text, registry.get(model).subckt,
                               derived(model), source=path.name)
 
 

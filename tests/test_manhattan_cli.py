@@ -7,7 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from spicegrad.manhattan.cli import run_cli
+from spicegrad.cli import main
+
+
+def run_cli(argv: list[str]) -> int:
+    return main(["train", "manhattan", *argv])
 
 
 def test_statistics_write_summary_and_separate_shifts(tmp_path, capsys):

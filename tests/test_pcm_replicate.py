@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 
 import pytest
 
+from spicegrad.cli import main
 from spicegrad.devices.pcm import PCMParams
-from spicegrad.pcm_replicate.cli import add_pcm_parser
 from spicegrad.pcm_replicate.figures import fig2, fig5, fig7, write_stats
 
 G12 = PCMParams.preset("nandakumar2018")
@@ -63,10 +62,7 @@ def test_write_stats_more_devices_per_side_program_with_less_spread():
 
 
 def _cli(argv):
-    parser = argparse.ArgumentParser()
-    add_pcm_parser(parser.add_subparsers())
-    args = parser.parse_args(["pcm", *argv])
-    return args.func(args)
+    return main(["pcm", *argv])
 
 
 def test_cli_replicate_5_writes_the_csv_contract(tmp_path):

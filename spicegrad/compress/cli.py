@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from .._argtypes import comma_floats, comma_ints
@@ -190,18 +189,9 @@ def _maybe_finetune(net, state, args) -> None:
 
 
 def _guarded(name: str, fn, args) -> int:
-    from ..datasets import DatasetError
-    from ..memprop.train import CheckpointError, TrainingDiverged
-
-    try:
-        _setup(args)
-        return fn(args)
-    except TrainingDiverged as exc:
-        print(f"spicegrad compress {name}: fine-tuning stopped: {exc}", file=sys.stderr)
-        return 3
-    except (DatasetError, CheckpointError, ValueError) as exc:
-        print(f"spicegrad compress {name}: {exc}", file=sys.stderr)
-        return 2
+    """Set up threads and data, then run ``fn``; errors reach the CLI's one exit-code map."""
+    _setup(args)
+    return fn(args)
 
 
 def _compress_step(args, step: str) -> int:

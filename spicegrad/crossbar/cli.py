@@ -8,7 +8,6 @@ and checked here or in the generator, and a bad one ends with a message on stder
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -80,12 +79,8 @@ def build_crossbar(args: argparse.Namespace):
 
 
 def _cmd_crossbar(args: argparse.Namespace) -> int:
-    try:
-        circuit, messages = build_crossbar(args)
-        text = circuit.render()
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"spicegrad netlist crossbar: {exc}", file=sys.stderr)
-        return 2
+    circuit, messages = build_crossbar(args)
+    text = circuit.render()
     out = atomic_write_text(args.output, text)
     for line in messages:
         print(line)
@@ -95,21 +90,17 @@ def _cmd_crossbar(args: argparse.Namespace) -> int:
 
 def _cmd_tiles(args: argparse.Namespace) -> int:
     """Plan the tiles of a weight matrix; with --tile-index, write that tile's netlist."""
-    try:
-        plan = plan_tiles(_load_weights(args.weights, None), _count(args.tile, "--tile"), args.pairs)
-        circuit = None
-        if (args.tile_index is None) != (args.output is None):
-            raise ValueError("--tile-index K and -o FILE.cir go together (write the netlist of tile K)")
-        if args.tile_index is not None:
-            index = _index(args.tile_index, plan.count)
-            resist = {name: require_resistance("tiles", flag, _number(getattr(args, name), flag))
-                      for name, flag in (("r_wire", "--r-wire"), ("r_driver", "--r-driver"), ("r_sense", "--r-sense"))}
-            circuit = plan.circuit(index, args.device, **resist, stimuli=parse_stimulus(args.stimulus, plan.tile),
-                                   inline_models=args.inline_models, force=args.force)
-            text = circuit.render()
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"spicegrad netlist tiles: {exc}", file=sys.stderr)
-        return 2
+    plan = plan_tiles(_load_weights(args.weights, None), _count(args.tile, "--tile"), args.pairs)
+    circuit = None
+    if (args.tile_index is None) != (args.output is None):
+        raise ValueError("--tile-index K and -o FILE.cir go together (write the netlist of tile K)")
+    if args.tile_index is not None:
+        index = _index(args.tile_index, plan.count)
+        resist = {name: require_resistance("tiles", flag, _number(getattr(args, name), flag))
+                  for name, flag in (("r_wire", "--r-wire"), ("r_driver", "--r-driver"), ("r_sense", "--r-sense"))}
+        circuit = plan.circuit(index, args.device, **resist, stimuli=parse_stimulus(args.stimulus, plan.tile),
+                               inline_models=args.inline_models, force=args.force)
+        text = circuit.render()
     info = plan.summary()
     print(f"weights {info['shape'][0]}x{info['shape'][1]} on {info['tile']}x{info['tile']} {args.pairs} tiles: "
           f"{info['tiles']} tile(s) ({info['grid'][0]} x {info['grid'][1]})")

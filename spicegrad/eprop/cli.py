@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import InputError
+
 
 def _bool(text: str) -> bool:
     """Seed-style ``--xbar true`` as well as a bare ``--xbar``."""
@@ -84,28 +86,20 @@ def configs_from_args(args: argparse.Namespace):
 def run_eprop(args: argparse.Namespace) -> int:
     import torch
 
-    from ..validate.certificates import UnvalidatedConfigError
-    from .train import Trainer, TrainingDiverged
+    from .train import Trainer
 
-    try:
-        cfg, tcfg = configs_from_args(args)
-        if args.threads < 1:
-            raise ValueError(f"--threads {args.threads}: must be >= 1")
-        torch.set_num_threads(args.threads)
-        trainer = Trainer(cfg, tcfg, args.out)
-        ckpt = Path(args.out) / "checkpoint.pt"
-        if args.resume and ckpt.is_file():
-            trainer.restore(ckpt)
-            print(f"resuming {ckpt} at epoch {trainer.state.epoch}", file=sys.stderr)
-        elif ckpt.is_file() and not args.resume:
-            raise ValueError(f"{ckpt} exists: pass --resume to continue it or choose another --out")
-        summary = trainer.run(progress=not args.no_progress)
-    except (ValueError, UnvalidatedConfigError) as exc:
-        print(f"spicegrad train eprop: {exc}", file=sys.stderr)
-        return 2
-    except TrainingDiverged as exc:
-        print(f"spicegrad train eprop: training diverged: {exc}", file=sys.stderr)
-        return 3
+    cfg, tcfg = configs_from_args(args)
+    if args.threads < 1:
+        raise InputError(f"--threads {args.threads}: must be >= 1")
+    torch.set_num_threads(args.threads)
+    trainer = Trainer(cfg, tcfg, args.out)
+    ckpt = Path(args.out) / "checkpoint.pt"
+    if args.resume and ckpt.is_file():
+        trainer.restore(ckpt)
+        print(f"resuming {ckpt} at epoch {trainer.state.epoch}", file=sys.stderr)
+    elif ckpt.is_file() and not args.resume:
+        raise InputError(f"{ckpt} exists: pass --resume to continue it or choose another --out")
+    summary = trainer.run(progress=not args.no_progress)
     trainer.write_outputs(summary)
     untrained = summary.get("initial_train_mse")
     print(f"{tcfg.method}: train MSE {untrained if untrained is not None else float('nan'):.4f} untrained -> "

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from .._argtypes import read_scale
@@ -45,46 +44,42 @@ def run_export(args: argparse.Namespace) -> int:
     import torch
 
     from .._io import atomic_write_json, atomic_write_text
-    from ..datasets import DatasetError, load_dataset
+    from ..datasets import load_dataset
     from ..memprop.drift import static_check
-    from ..memprop.train import CheckpointError, MemPropTrainConfig, load_net
+    from ..memprop.train import MemPropTrainConfig, load_net
     from .netlist import compression_masks, export_netlist, verify
 
     torch.set_num_threads(1)
     data = args.data or os.environ.get("SPICEGRAD_DATA")
-    try:
-        net, state = load_net(args.checkpoint)
-        cfg = MemPropTrainConfig.from_dict(state["config"])
-        if args.sample < 0:
-            raise ValueError(f"--sample {args.sample}: must be >= 0")
-        test = load_dataset(cfg.dataset, "test", data, args.sample + 1, cfg.image_size if cfg.image_size != 28 else None)
-        if args.sample >= len(test):
-            raise ValueError(f"--sample {args.sample}: the test set has {len(test)} samples")
-        image = test.flat()[args.sample]
-        check = static_check(net, image[None], read_scale=args.read_scale)
-        atomic_write_text(args.output, export_netlist(net, image, static=args.static_synapses,
-                                                      title=f"MEMprop {cfg.dataset} test sample {args.sample}",
-                                                      read_scale=check["read_scale"], masks=compression_masks(state)))
-        print(f"netlist for test sample {args.sample} (label {int(test.labels[args.sample])}) -> {args.output}")
-        print(f"read scale {check['read_scale']:g}: largest synapse voltage {check['v_max_V'] * 1e3:.1f} mV (MSS thresholds ±{check['v_on_V'] * 1e3:.0f} mV); "
-              f"bound on a device's state drift over the sample {check['drift_bound']:.3g} (per layer "
-              f"{', '.join(f'{b:.3g}' for b in check['drift_bound_per_layer'])}): "
-              + ("static synapses are a fair reading" if check["static_fair"]
-                 else f"above {check['tolerance']:g}: the devices would drift; fixed conductances are an approximation"
-                      + (" (--static-synapses)" if args.static_synapses else "")
-                      + (f"; --read-scale {check['suggested_read_scale']:g} would make it fair"
-                         if check["suggested_read_scale"] else "")))
-        if args.verify:
-            report = verify(args.checkpoint, args.verify, data, static=args.static_synapses, read_scale=args.read_scale,
-                            workers=args.workers, scheduler=args.scheduler)
-            out = Path(args.output).with_suffix(".verify.json")
-            atomic_write_json(out, report)
-            print(f"ngspice vs twin: class agrees on {report['agree']}/{report['samples']} samples; output membrane "
-                  f"RMS difference max {report['rms_V_max'] * 1e3:.3f} mV; ngspice {report['ngspice_wall_s']:.1f} s "
-                  f"-> {out}")
-            print(json.dumps({k: report[k] for k in ("pred_twin", "pred_spice", "labels")}))
-    except (DatasetError, CheckpointError, ValueError) as exc:
-        print(f"spicegrad export: {exc}", file=sys.stderr)
-        return 2
+    net, state = load_net(args.checkpoint)
+    cfg = MemPropTrainConfig.from_dict(state["config"])
+    if args.sample < 0:
+        raise ValueError(f"--sample {args.sample}: must be >= 0")
+    test = load_dataset(cfg.dataset, "test", data, args.sample + 1, cfg.image_size if cfg.image_size != 28 else None)
+    if args.sample >= len(test):
+        raise ValueError(f"--sample {args.sample}: the test set has {len(test)} samples")
+    image = test.flat()[args.sample]
+    check = static_check(net, image[None], read_scale=args.read_scale)
+    atomic_write_text(args.output, export_netlist(net, image, static=args.static_synapses,
+                                                  title=f"MEMprop {cfg.dataset} test sample {args.sample}",
+                                                  read_scale=check["read_scale"], masks=compression_masks(state)))
+    print(f"netlist for test sample {args.sample} (label {int(test.labels[args.sample])}) -> {args.output}")
+    print(f"read scale {check['read_scale']:g}: largest synapse voltage {check['v_max_V'] * 1e3:.1f} mV (MSS thresholds ±{check['v_on_V'] * 1e3:.0f} mV); "
+          f"bound on a device's state drift over the sample {check['drift_bound']:.3g} (per layer "
+          f"{', '.join(f'{b:.3g}' for b in check['drift_bound_per_layer'])}): "
+          + ("static synapses are a fair reading" if check["static_fair"]
+             else f"above {check['tolerance']:g}: the devices would drift; fixed conductances are an approximation"
+                  + (" (--static-synapses)" if args.static_synapses else "")
+                  + (f"; --read-scale {check['suggested_read_scale']:g} would make it fair"
+                     if check["suggested_read_scale"] else "")))
+    if args.verify:
+        report = verify(args.checkpoint, args.verify, data, static=args.static_synapses, read_scale=args.read_scale,
+                        workers=args.workers, scheduler=args.scheduler)
+        out = Path(args.output).with_suffix(".verify.json")
+        atomic_write_json(out, report)
+        print(f"ngspice vs twin: class agrees on {report['agree']}/{report['samples']} samples; output membrane "
+              f"RMS difference max {report['rms_V_max'] * 1e3:.3f} mV; ngspice {report['ngspice_wall_s']:.1f} s "
+              f"-> {out}")
+        print(json.dumps({k: report[k] for k in ("pred_twin", "pred_spice", "labels")}))
     return 0
 

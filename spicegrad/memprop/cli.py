@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from .._argtypes import comma_floats, comma_ints
@@ -80,22 +79,13 @@ def config_from_args(args: argparse.Namespace):
 def run_memprop(args: argparse.Namespace) -> int:
     import torch
 
-    from ..datasets import DatasetError
-    from ..validate import UnvalidatedConfigError
-    from .train import CheckpointError, TrainingDiverged, train_memprop
+    from .train import train_memprop
 
     torch.set_num_threads(max(1, args.threads))
-    try:
-        cfg = config_from_args(args)
-        metrics = train_memprop(cfg, Path(args.out), data=args.data or os.environ.get("SPICEGRAD_DATA"),
-                                resume=args.resume, compile=not args.no_compile, progress=not args.no_progress,
-                                device=args.device)
-    except (DatasetError, CheckpointError, UnvalidatedConfigError, ValueError) as exc:
-        print(f"spicegrad train memprop: {exc}", file=sys.stderr)
-        return 2
-    except TrainingDiverged as exc:
-        print(f"spicegrad train memprop: training stopped: {exc}", file=sys.stderr)
-        return 3
+    cfg = config_from_args(args)
+    metrics = train_memprop(cfg, Path(args.out), data=args.data or os.environ.get("SPICEGRAD_DATA"),
+                            resume=args.resume, compile=not args.no_compile, progress=not args.no_progress,
+                            device=args.device)
     if metrics:
         print(f"test accuracy per epoch: {', '.join(f'{a * 100:.2f}' for a in metrics['test_accuracy'])} %; "
               f"{metrics['samples_per_s']:.1f} training samples/s; written to {Path(args.out).resolve()}")

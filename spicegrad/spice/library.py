@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-MODELS = ("mss", "mif", "pcm", "alpha")
+from ..errors import InputError
 
 
 def data_dir(name: str, marker: str, env: str) -> Path:
@@ -33,10 +33,14 @@ def models_dir() -> Path:
 
 
 def lib_path(model: str) -> Path:
-    """Absolute path of ``models/<model>.lib`` (model in 'mss', 'mif', 'pcm', 'alpha')."""
-    if model not in MODELS:
-        raise ValueError(f"model = {model!r}: must be one of {MODELS}")
-    return models_dir() / f"{model}.lib"
+    """Absolute path of ``models/<model>.lib``, one of the library files that exist (the device
+    registry names which file each device uses)."""
+    folder = models_dir()
+    path = folder / f"{model}.lib"
+    if not isinstance(model, str) or "/" in model or "\\" in model or not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.lib"))
+        raise InputError(f"model library {model!r}: no {model}.lib in {folder}; known: {known}")
+    return path
 
 
 def include_line(model: str) -> str:

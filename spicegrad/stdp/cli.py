@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write_json, atomic_write_text
+from ..errors import InputError
 
 EXAMPLE = "spicegrad train stdp --out out/stdp --seed 0 --epochs 10 --noise 0.1"
 
@@ -83,21 +84,20 @@ def _window_csv(window) -> str:
 
 
 def cmd_stdp(args: argparse.Namespace) -> int:
+    import torch
+
     from ..compare.stdp_protocol import PairProtocol
+    from ..devices.mss import mss_conductance
     from .learner import LearnerConfig, WindowRule, train
     from .plots import plot_accuracy, plot_weights, plot_window
     from .window import measure_window
 
-    try:
-        check_args(args)
-        proto = PairProtocol.preset(args.preset)
-        if args.gain is not None:
-            proto = proto.replace(gain=args.gain)
-        cfg = LearnerConfig(n_out=args.outputs, epochs=args.epochs, train_per_letter=args.train_per_letter,
-                            test_per_letter=args.test_per_letter, noise=args.noise, seed=args.seed, x_init=proto.x0)
-    except ValueError as exc:
-        print(f"spicegrad train stdp: {exc}", file=sys.stderr)
-        return 2
+    check_args(args)
+    proto = PairProtocol.preset(args.preset)
+    if args.gain is not None:
+        proto = proto.replace(gain=args.gain)
+    cfg = LearnerConfig(n_out=args.outputs, epochs=args.epochs, train_per_letter=args.train_per_letter,
+                        test_per_letter=args.test_per_letter, noise=args.noise, seed=args.seed, x_init=proto.x0)
     out = Path(args.out)
     delta_t = np.round(np.linspace(-args.delta_t_max, args.delta_t_max, args.delta_t_points), 12)
     start = time.perf_counter()
@@ -109,8 +109,7 @@ def cmd_stdp(args: argparse.Namespace) -> int:
     try:
         rule = WindowRule(window.curve(args.window_source), window.delta_t, proto.x0)
     except ValueError as exc:
-        print(f"spicegrad train stdp: {exc} (gain {proto.gain:g}); try a larger --gain", file=sys.stderr)
-        return 2
+        raise InputError(f"{exc} (gain {proto.gain:g}); try a larger --gain") from exc
     start = time.perf_counter()
     result = train(rule, cfg, progress=not args.no_progress)
     t_train = time.perf_counter() - start
@@ -118,7 +117,7 @@ def cmd_stdp(args: argparse.Namespace) -> int:
     syn = proto.synapse_params()
     atomic_write_text(out / "window.csv", _window_csv(window))
     plot_window(window, out / "window.png")
-    plot_weights(result, lambda x: x / syn.r_on + (1 - x) / syn.r_off, out / "weights.png")
+    plot_weights(result, lambda x: mss_conductance(torch.as_tensor(x), syn).numpy(), out / "weights.png")
     plot_accuracy(result, out / "accuracy.png")
     dx_twin = window.dx["twin"]
     metrics = {
