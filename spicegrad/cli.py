@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from pathlib import Path
 
 from . import __version__
+from .errors import InputError
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -20,38 +20,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-_SHELL_IN_CONTROL = re.compile(r"^\s*\.control\b(.*?)^\s*\.endc\b", re.IGNORECASE | re.MULTILINE | re.DOTALL)
-
-
-def refuses_shell(text: str) -> str | None:
-    """The first ``shell`` command inside a .control block, or None."""
-    for block in _SHELL_IN_CONTROL.finditer(text):
-        for line in block.group(1).splitlines():
-            if re.match(r"^\s*shell\b", line, re.IGNORECASE):
-                return line.strip()
-    return None
-
-
 def _cmd_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ._io import atomic_write_bytes
     from .spice import run
+    from .spice.policy import absolute_includes, check_untrusted
 
     path = Path(args.netlist)
     if not path.is_file():
-        print(f"spicegrad simulate: no such netlist file: {path}", file=sys.stderr)
-        return 2
-    text = path.read_text()
-    bad = refuses_shell(text)
-    if bad and not args.allow_shell:
-        print(
-            f"spicegrad simulate: refusing {path}: its .control block runs a shell command "
-            f"({bad!r}); pass --allow-shell if you trust this netlist",
-            file=sys.stderr,
-        )
-        return 2
-    result = run(text, backend=args.backend, timeout=args.timeout)
+        raise InputError(f"no such netlist file: {path}")
+    text = path.read_text(errors="replace")
+    if not args.trusted:
+        try:
+            check_untrusted(text, path)
+        except InputError as exc:
+            raise InputError(f"refusing {exc}; pass --trusted only if you trust this file and everything it "
+                             "includes (docs/security.md)") from None
+    result = run(absolute_includes(text, path.resolve().parent), backend=args.backend, timeout=args.timeout)
     out = Path(args.output) if args.output else path.with_suffix(".npz")
     import io
 
@@ -162,7 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("-o", "--output", help="output .npz (default: beside the netlist)")
     sim.add_argument("--backend", choices=["subprocess", "shared"], default="subprocess")
     sim.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
-    sim.add_argument("--allow-shell", action="store_true", help="run .control blocks that call `shell`")
+    sim.add_argument("--trusted", "--allow-shell", dest="trusted", action="store_true",
+                     help="run the file as it is, control blocks included (they can run programs and write "
+                          "files); by default .control/.exec blocks, *ng_script files, backticks and includes "
+                          "that break these rules are refused")
     sim.set_defaults(func=_cmd_simulate)
     return parser
 

@@ -18,3 +18,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own empty result cache and certificate folder, never the user's
+    ~/.cache/spicegrad: results and certificates left by earlier runs cannot change a verdict.
+    A test that needs a warm cache builds it itself."""
+    folder = tmp_path_factory.mktemp("spicegrad-cache")
+    monkeypatch.setenv("SPICEGRAD_CACHE", str(folder))
+    return folder

@@ -51,7 +51,7 @@ def test_simulate_refuses_shell_in_control_block_unless_allowed(tmp_path):
         f"shell touch {marker}\n.endc\n.end\n"
     )
     refused = spicegrad("simulate", str(net))
-    assert refused.returncode == 2 and "--allow-shell" in refused.stderr and "shell touch" in refused.stderr
+    assert refused.returncode == 2 and "--trusted" in refused.stderr and ".control" in refused.stderr
     assert not marker.exists()
 
 

@@ -249,3 +249,10 @@ def test_code_fingerprint_changes_with_the_model_library(tmp_path, monkeypatch):
         assert memo.code_fingerprint() != before
     finally:
         memo.code_fingerprint.cache_clear()
+
+
+def test_each_test_starts_with_an_empty_private_cache(private_cache):
+    from pathlib import Path
+
+    assert cache_root() == private_cache and cache_root() != Path.home() / ".cache" / "spicegrad"
+    assert not any(private_cache.iterdir())

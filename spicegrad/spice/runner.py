@@ -2,11 +2,14 @@
 
 Two backends give the same :class:`Result` for the same netlist:
 
-* ``"subprocess"`` (default): ``ngspice -b -r out.raw`` in a fresh temporary directory that is
-  removed afterwards; the raw file (binary, or ASCII with ``raw_format="ascii"``) is parsed here.
+* ``"subprocess"`` (default): ``ngspice -b -n -r out.raw`` in a fresh temporary directory that
+  is removed afterwards; the raw file (binary, or ASCII with ``raw_format="ascii"``) is parsed
+  here. ``-n``: ngspice never reads a ``.spiceinit`` (a user's init file could run commands).
 * ``"shared"``: libngspice loaded in-process through PySpice's ``NgSpiceShared`` (no process
   start, vectors read straight from ngspice's memory). ngspice's shared library is not
-  re-entrant, so calls on this backend are serialised by a lock.
+  re-entrant, so calls on this backend are serialised by a lock. libngspice-39 always sources a
+  ``.spiceinit`` from the working folder or the home folder on start; the backend refuses to
+  start while one exists.
 
 ngspice's banner and "Note:" lines, and PySpice's "Unsupported Ngspice version" warning, are
 harmless: they are logged at DEBUG level on the ``spicegrad.spice`` logger, never printed.
@@ -186,7 +189,7 @@ def _run_subprocess(text: str, timeout: float, raw_format: str) -> Result:
         cir.write_text(text)
         try:
             proc = subprocess.run(
-                [exe, "-b", "-r", str(raw), str(cir)],
+                [exe, "-b", "-n", "-r", str(raw), str(cir)],  # -n: never read a .spiceinit
                 cwd=tmp,
                 capture_output=True,
                 text=True,
@@ -222,8 +225,22 @@ class _DemoteToDebug(logging.Handler):
         log.debug("PySpice: %s", record.getMessage())
 
 
+def _spiceinit_files() -> list[Path]:
+    """The init files libngspice-39 would source on start (it has no switch to skip them)."""
+    import pwd
+
+    candidates = [Path.cwd() / ".spiceinit", Path(pwd.getpwuid(os.getuid()).pw_dir) / ".spiceinit"]
+    return [p for p in candidates if p.is_file()]
+
+
 @functools.lru_cache(maxsize=1)
 def _shared_instance():
+    found_init = _spiceinit_files()
+    if found_init:
+        raise SpiceError(
+            f"the shared-library backend would run {found_init[0]} (libngspice reads .spiceinit on start and "
+            "ngspice-39 cannot skip it); use backend='subprocess' (started with -n) or remove the file"
+        )
     pyspice_log = logging.getLogger("PySpice")
     pyspice_log.handlers[:] = [_DemoteToDebug()]
     pyspice_log.propagate = False
