@@ -80,9 +80,10 @@ def reference_states(g0: np.ndarray, amplitudes: np.ndarray, freq: float, t: np.
     from scipy.integrate import solve_ivp
 
     from spicegrad.devices import MSSParams
+    from spicegrad.validate.adapters.mss import reference_state_from_conductance
 
     p = MSSParams()
-    x0 = (g0 - 1 / p.r_off) / (1 / p.r_on - 1 / p.r_off)
+    x0 = reference_state_from_conductance(g0, p)
     amp = np.repeat(amplitudes[:, None], g0.shape[1], axis=1).ravel()
 
     def rhs(time_s, x):
@@ -100,8 +101,9 @@ def twin_run(spec, g0, stimuli, dt: float, t_stop: float, integrator: str, repea
     import torch
 
     from spicegrad.crossbar.layers import row_samples, simulate_crossbar
+    from spicegrad.stimuli import n_steps
 
-    v = row_samples(stimuli, dt, int(round(t_stop / dt)))
+    v = row_samples(stimuli, dt, n_steps(dt, t_stop))
     best, stats = float("inf"), {}
     for _ in range(repeats):
         stats = {}

@@ -42,7 +42,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from spicegrad._io import atomic_write_json, atomic_write_text  # noqa: E402
+from spicegrad._io import atomic_write_json, atomic_write_text, load_tensors  # noqa: E402
 from spicegrad.crossbar.pcm_synapse import METHODS, PCM_METHODS  # noqa: E402
 from spicegrad.eprop.presets import make_configs  # noqa: E402
 from spicegrad.eprop.train import Trainer, TrainingDiverged  # noqa: E402
@@ -197,7 +197,7 @@ def run_table(args) -> dict:
     for job in todo:  # epochs an interrupted run already has in its checkpoint
         ckpt = Path(job["dir"]) / "checkpoint.pt"
         if ckpt.is_file():
-            tracker.done_epochs[job["key"]] = torch.load(ckpt, map_location="cpu", weights_only=False)["run"]["epoch"]
+            tracker.done_epochs[job["key"]] = load_tensors(ckpt)["run"]["epoch"]
     todo.sort(key=lambda j: -_estimate_cost(j, args.prior_s_per_epoch))
     if todo:
         print(tracker.line(0) + " (ETA from the prior guess until epochs are timed)", flush=True)

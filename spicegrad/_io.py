@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,3 +45,50 @@ def atomic_savefig(fig, path: str | Path, **kwargs: Any) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", **kwargs)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_tensors(path: str | Path, map_location: Any = "cpu") -> Any:
+    """Read a ``torch.save`` file without running code from it: ``weights_only=True`` admits
+    tensors and plain containers (dict, list, tuple, str, numbers, None) only, so a pickle that
+    would call a function is refused. Raises :class:`~spicegrad.errors.InputError` naming the
+    file and what is wrong."""
+    import pickle
+
+    import torch
+
+    from .errors import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such checkpoint file")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        blocked = re.search(r"(?:unsupported GLOBAL|Unsupported global:?)\s+(?:GLOBAL\s+)?([\w.]+)", str(exc), re.I)
+        if blocked:
+            raise InputError(f"{path}: refused: it asks to call {blocked.group(1)} while loading (a pickle that "
+                             "runs code); checkpoints hold tensors and plain data only") from None
+        raise InputError(f"{path}: not a readable checkpoint (damaged, or not written by torch.save)") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file in any of torch's ways
+        raise InputError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def require_finite_tensors(obj: Any, where: str) -> None:
+    """Raise :class:`~spicegrad.errors.InputError` naming the first non-finite tensor in ``obj``
+    (nested dicts/lists/tuples)."""
+    import torch
+
+    from .errors import InputError
+
+    stack = [(where, obj)]
+    while stack:
+        name, value = stack.pop()
+        if isinstance(value, torch.Tensor):
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                bad = int((~torch.isfinite(value)).sum())
+                raise InputError(f"{name}: {bad} non-finite value(s) (NaN or inf) in a tensor of shape "
+                                 f"{tuple(value.shape)}: the file is damaged")
+        elif isinstance(value, dict):
+            stack += [(f"{name}.{k}", v) for k, v in value.items()]
+        elif isinstance(value, (list, tuple)):
+            stack += [(f"{name}[{i}]", v) for i, v in enumerate(value)]

@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    name = " ".join(filter(None, [args.command, getattr(args, "train_command", None)]))
+    name = " ".join(filter(None, [args.command, *(v for k, v in sorted(vars(args).items())
+                                                   if k.endswith("_command") and isinstance(v, str))]))
     try:
         return args.func(args)
     except KeyboardInterrupt as exc:

@@ -26,12 +26,22 @@ def step_samples(stimulus, dt: float, steps: int) -> np.ndarray:
     return stimulus.sample((np.arange(steps) + 0.5) * dt)
 
 
-def grid(dt: float, t_stop: float) -> np.ndarray:
-    """The twin's time grid t_k = k·dt, k = 0..round(t_stop/dt) (s)."""
+def n_steps(dt: float, t_stop: float) -> int:
+    """Steps of the twin's grid up to ``t_stop``: round(t_stop/dt), at least 1 (else ValueError)."""
     steps = round(t_stop / dt)
     if steps < 1:
         raise ValueError(f"t_stop = {t_stop!r} s is shorter than one step dt = {dt!r} s")
+    return steps
+
+
+def grid_steps(dt: float, steps: int) -> np.ndarray:
+    """The time grid t_k = k·dt, k = 0..steps (s): ``steps + 1`` points, float64."""
     return np.arange(steps + 1) * dt
+
+
+def grid(dt: float, t_stop: float) -> np.ndarray:
+    """The twin's time grid t_k = k·dt, k = 0..round(t_stop/dt) (s)."""
+    return grid_steps(dt, n_steps(dt, t_stop))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from spicegrad.cli import main, refuses_shell
+from spicegrad.cli import main
 from spicegrad.crossbar import CrossbarSpec, crossbar_netlist
 from spicegrad.crossbar.generator import DC, NetlistTooLarge, parse_stimulus
 from spicegrad.crossbar.tiling import plan_tiles
@@ -61,9 +61,13 @@ def test_cli_pcm_with_mif_neurons_runs(tmp_path):
     assert "v(n_1)" in run(out)
 
 
-def test_netlist_has_no_control_block():
-    assert refuses_shell(crossbar_netlist(CrossbarSpec(2, 2, r_wire=1))) is None
-    assert ".control" not in crossbar_netlist(CrossbarSpec(2, 2))
+def test_netlist_passes_the_untrusted_netlist_policy(tmp_path):
+    from spicegrad.spice.policy import check_untrusted
+
+    for spec in (CrossbarSpec(2, 2, r_wire=1), CrossbarSpec(2, 2)):
+        text = crossbar_netlist(spec)
+        check_untrusted(text, tmp_path / "x.cir")
+        assert ".control" not in text
 
 
 # --- safety ------------------------------------------------------------------------------------

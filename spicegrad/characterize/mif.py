@@ -30,6 +30,7 @@ from ..compare.mif import (
 )
 from ..devices.alpha import AlphaCurrent, AlphaParams
 from ..devices.mif import MIF, MIFParams, conductance, device_coeffs, input_samples
+from ..stimuli import grid
 
 SPIKE_THRESHOLD = 0.070  # V, tonic spike detection level (rest 37.6 mV, peaks above 90 mV)
 RECOVERY_TOL = 1e-3  # V, |V - V_rest| that counts as recovered
@@ -63,8 +64,8 @@ def memprop_response(
     """Response table to single alpha inputs of peak ``amplitudes`` (A): one row per amplitude
     and source ('twin', 'ngspice'), keys as in the module docstring (mV, ms, µA)."""
     params = MIF.preset("memprop") if params is None else params
-    n_steps = int(round(t_stop / dt))
-    t = np.arange(n_steps + 1) * dt
+    t = grid(dt, t_stop)
+    n_steps = t.size - 1
     spikes, (t_spike,) = spikes_on_grid([onset], n_steps, dt)
     w = torch.tensor([float(a) for a in amplitudes], dtype=torch.float64)
     alpha = AlphaCurrent(AlphaParams(w=1.0)).simulate(spikes[:, None], dt, w=w)
@@ -100,8 +101,8 @@ def tonic_fi_curve(
     of ngspice over 10 ms); ngspice runs ``spice_currents`` with max step spice_dt/10.
     """
     params = MIF.preset("tonic") if params is None else params
-    n_steps = int(round(t_stop / dt))
-    t = np.arange(n_steps + 1) * dt
+    t = grid(dt, t_stop)
+    n_steps = t.size - 1
     drive = torch.tensor([float(c) for c in currents], dtype=torch.float64).expand(n_steps, -1)
     v = MIF(params).simulate(drive.contiguous(), dt)["v"].numpy()
     rows = []

@@ -18,7 +18,7 @@ from ..crossbar.generator import DC, crossbar_netlist
 from ..crossbar.layers import CrossbarSolver, row_samples, simulate_crossbar
 from ..crossbar.topology import CrossbarSpec
 from ..spice.runner import run
-from ..stimuli import Sine
+from ..stimuli import Sine, grid
 
 
 def random_conductances(spec: CrossbarSpec, g_min: float, g_max: float, seed: int = 0) -> np.ndarray:
@@ -48,8 +48,8 @@ def transient_case(size: int = 8, r_wire: float = 2.5, seed: int = 0):
     """The MSS crossbar transient case: size x size differential, random states, 1 kHz sines
     of 0.6..1.0 V for one period at dt = 1 µs. Returns (spec, g0, stimuli, dt, t_stop)."""
     spec = CrossbarSpec(size, size, "differential", r_wire=r_wire, r_driver=r_wire, r_sense=r_wire)
-    p = resolve_params(get_device("mss"), None)
-    g0 = random_conductances(spec, 1 / p.r_off, 1 / p.r_on, seed)
+    mss = get_device("mss")
+    g0 = random_conductances(spec, *mss.g_range(resolve_params(mss, None)), seed)
     return spec, g0, sine_rows(size), 1e-6, 1e-3
 
 
@@ -68,8 +68,8 @@ def compare_transient(
     """Twin (float64, stimulus at step midpoints, ``integrator``) and ngspice traces of states
     ``x`` [T+1, R, Cp] and column currents ``i`` [T+1, Cp] on t_k = k·dt; ``meta`` holds both
     wall times (s) and the wired solver's counters."""
-    steps = int(round(t_stop / dt))
-    t = np.arange(steps + 1) * dt
+    t = grid(dt, t_stop)
+    steps = t.size - 1
     # (choice) midpoint samples, as the single-device testbenches: second-order for a held input
     v = row_samples(stimuli, dt, steps)
     stats: dict = {}
@@ -117,8 +117,8 @@ def compare_neurons(
 ) -> Comparison:
     """A crossbar terminated into MIF neurons (``--neurons mif``): membrane voltages ``v``
     [T+1, C] (V) of twin (exp-euler, midpoint row samples) and ngspice (max step dt/10) on t_k."""
-    steps = int(round(t_stop / dt))
-    t = np.arange(steps + 1) * dt
+    t = grid(dt, t_stop)
+    steps = t.size - 1
     twin = simulate_crossbar(spec, device, torch.tensor(g), row_samples(stimuli, dt, steps), dt,
                              neurons="mif", neuron_params=neuron_params)
     res = run(crossbar_netlist(spec, device, g, stimuli=stimuli, neurons="mif", neuron_params=neuron_params,

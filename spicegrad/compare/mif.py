@@ -25,19 +25,13 @@ from ..devices.alpha import AlphaCurrent, AlphaParams
 from ..devices.mif import MIF, MIFParams, MIFState, input_samples
 from ..spice import Netlist, Result, lib_path, pwl, run
 from ..spice.options import SPICE_OPTIONS
+from ..stimuli import grid
 from . import Comparison
 
 WAVEFORMS = ("v", "x1", "x2", "i_in")
 UNITS = {"v": "V", "x1": "1", "x2": "1", "i_in": "A"}
 #: spike pulse width on the alpha subcircuit's ``spk`` pin, as a fraction of dt
 SPIKE_WIDTH_FRACTION = 0.1
-
-
-def _grid(t_stop: float, dt: float) -> tuple[int, np.ndarray]:
-    n_steps = int(round(t_stop / dt))
-    if n_steps < 1:
-        raise ValueError(f"t_stop = {t_stop!r} s: must be at least one step dt = {dt!r} s")
-    return n_steps, np.arange(n_steps + 1) * dt
 
 
 def spike_source_values(
@@ -163,7 +157,8 @@ def constant_current(
     integrator: str = "exp-euler",
 ) -> Comparison:
     """Twin and ngspice under a constant input ``current`` (A) from the rest state."""
-    n_steps, t = _grid(t_stop, dt)
+    t = grid(dt, t_stop)
+    n_steps = t.size - 1
     drive = torch.full((n_steps,), float(current), dtype=torch.float64)
     state0, twin = _twin(params, drive, dt, integrator)
     result = spice_constant_current(params, current, t_stop, dt, state0)
@@ -208,7 +203,8 @@ def alpha_train(
     tau_alpha: float = AlphaParams().tau_alpha,
 ) -> Comparison:
     """Twin and ngspice driven by alpha currents of peak ``w`` (A) from spikes at ``spike_times`` (s)."""
-    n_steps, t = _grid(t_stop, dt)
+    t = grid(dt, t_stop)
+    n_steps = t.size - 1
     alpha_params = AlphaParams(tau_alpha=tau_alpha, w=w)
     spikes, on_grid = spikes_on_grid(spike_times, n_steps, dt)
     alpha = AlphaCurrent(alpha_params).simulate(spikes, dt)
@@ -227,7 +223,10 @@ def alpha_train(
 
 
 def spike_times(t: np.ndarray, v: np.ndarray, threshold: float) -> np.ndarray:
-    """Upward crossings of ``threshold`` (V) by ``v``, linearly interpolated between samples (s)."""
+    """Upward crossings of ``threshold`` (V) by ``v``, linearly interpolated between samples (s).
+
+    The one spike detector: the validator's spike metrics
+    (:func:`spicegrad.validate.metrics.spike_errors`) and the MIF characterisation use it."""
     v = np.asarray(v, dtype=float)
     k = np.nonzero((v[:-1] < threshold) & (v[1:] >= threshold))[0]
     frac = (threshold - v[k]) / (v[k + 1] - v[k])

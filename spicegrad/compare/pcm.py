@@ -23,11 +23,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..devices.pcm import PCMArray, PCMParams
+from ..devices.pcm import US, PCMArray, PCMParams
 from ..spice.library import lib_path
 from ..spice.netlist import Netlist, pwl
 from ..spice.options import SPICE_OPTIONS
-from ..spice.runner import run
+from ..spice.runner import Result, run
+from ..stimuli import grid_steps
 from . import Comparison
 
 
@@ -126,7 +127,7 @@ def pcm_netlist(
     net.vsource("rst", "rst", "0", _pulse_train(timing, starts_rst, t_stop))
     net.vsource("xi", "xi", "0", _xi_wave(timing, xi, xi_read, t_stop))
     # A constant PWL with a corner at every t_k: ngspice then steps onto each sample time.
-    slots = [k * timing.period for k in range(steps + 1)]
+    slots = grid_steps(timing.period, steps).tolist()
     net.vsource("te", "te", "0", pwl(slots, [timing.v_read] * len(slots)))
     extra = {"t_pulse": timing.area, "t_track": timing.t_track}
     net.subckt("p", ["te", "0", "prog", "rst", "xi"], "pcm", {**params.spice_params(), **extra})
@@ -134,6 +135,14 @@ def pcm_netlist(
     net.tran(timing.period / 100, t_stop, max_step=timing.period / 10)
     net.save("v(xp.g)", "v(xp.n)", "v(xp.tp)", "i(vte)")
     return net.render()
+
+
+def pcm_spice_traces(result: Result, t: np.ndarray, timing: PulseTiming) -> dict[str, np.ndarray]:
+    """``g_us``, ``g_read_us`` (the read conductance I/v_read, µS) and ``n`` of a
+    :func:`pcm_netlist` run, sampled at ``t``."""
+    # SPICE's branch current is + -> - through the source: minus the cell current; A -> µS.
+    g_read = -result.at("i(vte)", t) / timing.v_read * US
+    return {"g_us": result.at("xp.g", t), "g_read_us": g_read, "n": result.at("xp.n", t)}
 
 
 def _schedule(name: str, values, steps: int) -> np.ndarray:
@@ -172,15 +181,13 @@ def compare_pcm(
         xi_read=torch.tensor(xi_read),
     )
     res = run(pcm_netlist(params, prog, rst, xi, xi_read, timing, method))
-    t = np.arange(steps + 1) * timing.period
-    # SPICE's branch current is + -> - through the source: minus the cell current; A -> µS.
-    g_read = -res.at("i(vte)", t) / timing.v_read * 1e6
+    t = grid_steps(timing.period, steps)
     return Comparison(
         model="pcm",
         title=f"PCM, {int(prog.sum())} SET / {int(rst.sum())} RESET pulses, slot {timing.period:g} s",
         t=t,
         twin={name: twin[name].numpy() for name in ("g_us", "g_read_us", "n")},
-        spice={"g_us": res.at("xp.g", t), "g_read_us": g_read, "n": res.at("xp.n", t)},
+        spice=pcm_spice_traces(res, t, timing),
         units={"g_us": "µS", "g_read_us": "µS", "n": "1"},
         meta={
             "params": params.spice_params(),

@@ -92,7 +92,7 @@ def sample_traces(result: Result, t: np.ndarray, n: int) -> dict[str, np.ndarray
 def spice_traces(
     delta_t,
     proto: PairProtocol | None = None,
-    dt: float = 0.5e-6,
+    dt: float = DEFAULT_DT,
     t_stop: float | None = None,
     method: str = "trap",
     use_cache: bool = True,

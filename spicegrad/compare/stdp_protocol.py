@@ -66,7 +66,8 @@ import numpy as np
 from .._checks import check_fields, require_choice, require_positive, require_range
 from ..devices import DeviceParams, param
 from ..devices.mif import MIFParams
-from ..devices.mss import MSSParams
+from ..devices.mss import MSSParams, mss_conductance_range
+from ..stimuli import grid_steps
 
 
 def _neuron(owner, name, value):
@@ -132,9 +133,9 @@ class PairProtocol(DeviceParams):
 
     @property
     def g_per_x(self) -> float:
-        """dG/dx of the synapse (S): G = x/r_on + (1 - x)/r_off."""
-        p = self.synapse_params()
-        return 1.0 / p.r_on - 1.0 / p.r_off
+        """dG/dx of the synapse (S): G = x/r_on + (1 - x)/r_off, so 1/r_on - 1/r_off."""
+        g_min, g_max = mss_conductance_range(self.synapse_params())
+        return g_max - g_min
 
     def pulse_knots(self, t_on: float) -> tuple[list[float], list[float]]:
         """PWL corners (times s, currents A) of one pulse starting at ``t_on`` (0 before)."""
@@ -198,5 +199,5 @@ def pwl_step_means(times, values, dt: float, steps: int) -> np.ndarray:
         s = np.where(j < len(slope), slope[np.minimum(j, len(slope) - 1)], 0.0)
         return cum[j] + h * (vs[j] + 0.5 * s * h)
 
-    edges = integral(np.arange(steps + 1) * dt)
+    edges = integral(grid_steps(dt, steps))
     return np.diff(edges) / dt

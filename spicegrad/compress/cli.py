@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from .._argtypes import comma_floats, comma_ints
+from .._io import load_tensors
 
 EXAMPLES = """examples:
   spicegrad compress prune runs/fmnist/checkpoint.pt --sparsity 0.9 --finetune-epochs 1 -o pruned.pt
@@ -242,7 +243,6 @@ def run_quantize(args) -> int:
 
 def _mapping_of(args, tile: int, keep_zero: bool = False, cross: bool = True):
     """(mapping, memprop net or None) for a MEMprop or e-prop checkpoint."""
-    import torch
 
     from .eprop_net import EpropCompression, is_eprop_checkpoint
     from .mapping import map_layers, memprop_layers, require_tile
@@ -251,11 +251,7 @@ def _mapping_of(args, tile: int, keep_zero: bool = False, cross: bool = True):
     require_tile(tile)
     path = Path(args.checkpoint)
     if path.is_file():
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception:  # noqa: BLE001 - load_compressed below says what is wrong
-            blob = None
-        if is_eprop_checkpoint(blob):
+        if is_eprop_checkpoint(load_tensors(path)):
             comp = EpropCompression.load(path)
             return map_layers(comp.layers(comp.trainer()), tile, cross), None
     net, _ = load_compressed(path)
@@ -336,8 +332,6 @@ def run_topology(args) -> int:
 
 
 def _curves(args) -> int:
-    import torch
-
     from .curves import CurveSettings, eprop_curves, memprop_curves, write_curves
     from .eprop_net import is_eprop_checkpoint
 
@@ -349,8 +343,7 @@ def _curves(args) -> int:
                              pulse_amplitude=args.pulse_amplitude, pulse_width=args.pulse_width,
                              pcm_preset=args.pcm_preset, range_mode=args.range_mode)
     path = Path(args.checkpoint)
-    blob = torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else None
-    if is_eprop_checkpoint(blob):
+    if is_eprop_checkpoint(load_tensors(path)):
         if args.finetune_epochs:
             raise ValueError("--finetune-epochs: e-prop curves are post-training only (see spicegrad.compress.eprop_net)")
         result = eprop_curves(path, settings, progress=not args.no_progress)

@@ -31,6 +31,9 @@ from typing import Any
 
 import torch
 
+from .._io import load_tensors
+from ..devices.pcm import US, pcm_clip
+from ..errors import InputError
 from .levels import DeviceLevels
 from .mapping import SynapseLayer
 from .network import CompressError
@@ -50,9 +53,9 @@ def _read(path: Path) -> dict:
     if not path.is_file():
         raise CompressError(f"{path}: no such checkpoint file")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
-        raise CompressError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+        blob = load_tensors(path)
+    except InputError as exc:
+        raise CompressError(str(exc)) from None
     if not is_eprop_checkpoint(blob):
         raise CompressError(f"{path}: not an e-prop checkpoint (no eprop_config/train_config)")
     net = blob.get("net")
@@ -185,11 +188,11 @@ class EpropCompression:
             xb = net.xbars[k]
             p = xb.params
             if levels.source == "pcm-set":
-                grid_us = torch.tensor(levels.conductance_s, dtype=torch.float64) * 1e6
+                grid_us = torch.tensor(levels.conductance_s, dtype=torch.float64) * US
             else:
                 grid_us = p.g_min_us + levels.tensor(torch.float64) * (p.g_max_us - p.g_min_us)
             g = xb.devices.g_us
-            xb.devices.g_us = nearest_level(g.double(), grid_us).clamp(p.g_min_us, p.g_max_us).to(g.dtype)
+            xb.devices.g_us = pcm_clip(nearest_level(g.double(), grid_us), p).to(g.dtype)
 
     def layers(self, trainer) -> list[SynapseLayer]:
         """The three matrices as crossbar layers (rows = presynaptic inputs) for the mapping."""

@@ -13,8 +13,8 @@ so a set of levels is a sorted tuple of states. Three sources:
   between pulses are left out (at 0 V the MSS moves by P_on(0)/tau ≈ 0.3 /s, i.e. < 1e-6 of the
   range per µs of gap). (choice) The default width puts the last level at ≈ 95 % of the range:
   w = 3·tau/(N-1).
-* ``pcm-set``: the PCM cumulative SET curve in mean field (:class:`spicegrad.devices.PCMArray`,
-  ``deterministic=True``): G_k after k = 0..N-1 partial-SET pulses from RESET (µS), which
+* ``pcm-set``: the PCM cumulative SET curve in mean field
+  (:func:`spicegrad.devices.pcm.pcm_mean_field_curve`): G_k after k = 0..N-1 partial-SET pulses from RESET (µS), which
   saturates near G* = -c1/m1 (10.5 µS for ``nandakumar2018``). (choice) The curve is put onto the
   synapse's device range by its own span, x_k = (G_k - G_0)/(G_{N-1} - G_0): the MEMprop weight
   is linear in x, so this is a PCM differential pair whose current scale absorbs the ratio of
@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from ..devices.mss import MSS, MSSParams, mss_conductance
-from ..devices.pcm import PCMArray, PCMParams
+from ..devices.pcm import S_PER_US, PCMParams, pcm_mean_field_curve
 
 SOURCES = ("uniform", "mss-pulse", "pcm-set")
 #: default MSS programming pulse amplitude (V): well above v_on = 0.27 V, so P_on ≈ 1, P_off ≈ 0
@@ -129,26 +129,16 @@ def mss_pulse_levels(n: int, synapse: MSSParams, amplitude: float = MSS_PULSE_AM
                         tuple(range(n)), {"amplitude_V": float(amplitude), "width_s": float(width)})
 
 
-def pcm_set_curve_us(n: int, params: PCMParams) -> torch.Tensor:
-    """Mean-field conductance (µS) after k = 0..n-1 SET pulses from RESET (PCMArray, deterministic)."""
-    cell = PCMArray(params, shape=(), deterministic=True, dtype=torch.float64)
-    g = [cell.g_us.clone()]
-    for k in range(1, n):
-        cell.write(True, t=float(k))
-        g.append(cell.g_us.clone())
-    return torch.stack(g)
-
-
 def pcm_set_levels(n: int, preset: str = "nandakumar2018") -> DeviceLevels:
     """States from the PCM cumulative SET curve G_0..G_{N-1} (µS), normalised by its span."""
     n = require_levels(n)
     params = PCMParams.preset(preset)
-    g = pcm_set_curve_us(n, params)
+    g = pcm_mean_field_curve(n, params)
     span = float(g[-1] - g[0])
     if span <= 0 or bool((g[1:] - g[:-1] <= 0).any()):
         raise ValueError(f"PCM preset {preset!r}: the cumulative SET curve is not increasing over {n} pulses")
     x = (g - g[0]) / span
-    return DeviceLevels(tuple(x.tolist()), "pcm-set", tuple((g * 1e-6).tolist()), tuple(range(n)),
+    return DeviceLevels(tuple(x.tolist()), "pcm-set", tuple((g * S_PER_US).tolist()), tuple(range(n)),
                         {"preset": preset})
 
 

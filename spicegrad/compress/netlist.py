@@ -32,7 +32,7 @@ from .._io import atomic_write_text
 from ..crossbar.devices import get_device, non_default_params
 from ..crossbar.generator import DC
 from ..crossbar.topology import CrossbarSpec
-from ..devices.mss import MSSParams
+from ..devices.mss import MSSParams, mss_conductance_unclamped
 from ..spice.circuit import RESISTOR, VSOURCE, Circuit
 from ..spice.options import SPICE_OPTIONS
 from .mapping import TileMapping
@@ -98,7 +98,6 @@ def tile_circuit(mapping: TileMapping, t: int, synapse: MSSParams, *, device: st
     col_at = {c: k for k, c in enumerate(cols_sel)}
     spec = CrossbarSpec(len(rows_sel), len(cols_sel), "differential", r_wire=r_wire)
 
-    g_on, g_off = 1.0 / synapse.r_on, 1.0 / synapse.r_off
     g = np.zeros((spec.rows, spec.physical_cols))
     x = np.zeros_like(g)
     row_names: list[tuple[int, int] | None] = [None] * spec.rows
@@ -113,7 +112,7 @@ def tile_circuit(mapping: TileMapping, t: int, synapse: MSSParams, *, device: st
     present = np.zeros_like(g, dtype=bool)
     for r, c, *_ in cells:
         present[row_at[r], 2 * col_at[c]: 2 * col_at[c] + 2] = True
-    g[present] = g_off + (g_on - g_off) * x[present]
+    g[present] = mss_conductance_unclamped(x[present], synapse)
     v_rows = np.array([read_voltage if name is not None else 0.0 for name in row_names])
 
     layers = sorted({layer for _, _, layer, _, _ in cells})

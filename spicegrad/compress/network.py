@@ -4,7 +4,7 @@ r"""A MEMprop network with its compression: pruning masks and device levels kept
 pair (i, j) of layer l is read as::
 
     x̂± = q(x±)                      q: nearest device level, straight-through gradient (or identity)
-    G±  = m_ij·(1/r_off + (1/r_on - 1/r_off)·x̂±)     m_ij = 1 kept, 0 pruned
+    G±  = m_ij·G(x̂±),  G(x) = x/r_on + (1 - x)/r_off    m_ij = 1 kept, 0 pruned
     w   = s_l·(G+ - G-)
 
 A pruned synapse is a removed pair: both devices are absent and carry no current (G± = 0), so
@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from .._io import atomic_write_bytes
+from ..devices.mss import mss_conductance_unclamped
 from ..errors import InputError
 from ..memprop.model import MemPropNet
 from ..memprop.train import CheckpointError, MemPropTrainConfig, load_checkpoint
@@ -87,12 +88,10 @@ class CompressedMemPropNet(MemPropNet):
 
     def conductances(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(G+, G-) in S; 0 S where the pair is pruned (no device)."""
-        c = self.cfg
-        dg = 1.0 / c.synapse_r_on - 1.0 / c.synapse_r_off
-        g_off = 1.0 / c.synapse_r_off
+        p = self.cfg.synapse_params
         xp, xn = self.states(layer)
         m = self.mask(layer).to(xp.dtype)
-        return (g_off + dg * xp) * m, (g_off + dg * xn) * m
+        return mss_conductance_unclamped(xp, p) * m, mss_conductance_unclamped(xn, p) * m
 
     # --- in-place updates ------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._io import atomic_write_text
 from .devices import device_names, get_device, neuron_names, resolve_params
-from .generator import crossbar_circuit, estimate, parse_stimulus
+from .generator import check_size, crossbar_circuit, parse_stimulus
 from .mapping import map_weights, require_weights
 from .tiling import plan_tiles
 from .topology import PAIRS, CrossbarSpec, require_resistance
@@ -62,7 +62,10 @@ def build_crossbar(args: argparse.Namespace):
     spec = CrossbarSpec(rows, cols, args.pairs, **resist)
     device = get_device(args.device)
     params = resolve_params(device, None)
-    messages = [f"{rows}x{cols} {args.pairs} {args.device} crossbar: {estimate(spec, args.device).describe()}"]
+    stimuli = parse_stimulus(args.stimulus, rows)
+    points = sum(len(getattr(s, "times", ())) for s in stimuli)
+    est = check_size(spec, args.device, args.force, stimulus_points=points)  # before anything is allocated
+    messages = [f"{rows}x{cols} {args.pairs} {args.device} crossbar: {est.describe()}"]
     g = None
     if args.weights:
         mapping = map_weights(_load_weights(args.weights, (rows, cols)), *device.g_range(params),
@@ -70,7 +73,7 @@ def build_crossbar(args: argparse.Namespace):
         g = mapping.g
         messages.append(mapping.report())
     circuit = crossbar_circuit(
-        spec, args.device, g, params=params, stimuli=parse_stimulus(args.stimulus, rows),
+        spec, args.device, g, params=params, stimuli=stimuli,
         neurons=args.neurons, analysis=args.analysis, dt=_number(args.dt, "--dt"),
         t_stop=_number(args.t_stop, "--t-stop"), max_step=_number(args.max_step, "--max-step"),
         save_states=args.save_states, inline_models=args.inline_models, force=args.force,
@@ -146,7 +149,7 @@ def _add_tiles_parser(kinds) -> None:
 def add_netlist_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``netlist`` (with its ``crossbar`` subcommand) on ``subparsers``."""
     netlist = subparsers.add_parser("netlist", help="write SPICE netlists (crossbar arrays)")
-    kinds = netlist.add_subparsers(dest="netlist_kind", required=True, metavar="KIND")
+    kinds = netlist.add_subparsers(dest="netlist_command", required=True, metavar="KIND")
     xb = kinds.add_parser(
         "crossbar",
         help="an R x C memristive crossbar read into virtual ground (or into MIF neurons)",

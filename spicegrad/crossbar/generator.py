@@ -85,8 +85,12 @@ def parse_stimulus(spec: str, rows: int) -> list:
         data = np.load(path, allow_pickle=False)
         if data.ndim != 2 or data.shape[1] not in (2, 1 + rows):
             raise ValueError(f"stimulus pwl:{rest}: array shape {data.shape}; need [T, 2] or [T, {1 + rows}]")
-        columns = [data[:, 1]] * rows if data.shape[1] == 2 else [data[:, 1 + i] for i in range(rows)]
-        return [Samples(tuple(data[:, 0].tolist()), tuple(c.tolist())) for c in columns]
+        if data.dtype.kind not in "fiu" or not np.isfinite(data).all():
+            raise ValueError(f"stimulus pwl:{rest}: need finite real numbers, got dtype {data.dtype}")
+        times = tuple(data[:, 0].tolist())
+        if data.shape[1] == 2:  # one waveform shared by every row
+            return [Samples(times, tuple(data[:, 1].tolist()))] * rows
+        return [Samples(times, tuple(data[:, 1 + i].tolist())) for i in range(rows)]
     raise ValueError(f"stimulus kind {kind!r}: must be one of dc, sine, pulse, pwl")
 
 
@@ -114,13 +118,21 @@ class Estimate:
                 f"ngspice ≈ {self.ngspice_s_per_timepoint:.3g} s per timepoint")
 
 
-def estimate(spec: CrossbarSpec, device: str = "mss") -> Estimate:
-    """Netlist size and ngspice cost of ``spec`` before anything is built."""
-    net = spec.network()
+def resistor_count(spec: CrossbarSpec) -> int:
+    """Wire, driver and sense resistors of ``spec``, counted from its sizes (nothing allocated;
+    equal to ``spec.network().n_resistors``)."""
+    R, Cp = spec.rows, spec.physical_cols
+    wires = (R * (Cp - 1) + (R - 1) * Cp) if spec.r_wire > 0 else 0
+    return wires + (R if spec.r_driver > 0 else 0) + (Cp if spec.r_sense > 0 else 0)
+
+
+def estimate(spec: CrossbarSpec, device: str = "mss", stimulus_points: int = 0) -> Estimate:
+    """Netlist size and ngspice cost of ``spec`` from counts alone, before anything is
+    allocated or built; ``stimulus_points``: PWL points over all rows (≈ 50 bytes each)."""
     per_device = {"mss": 58, "pcm": 74, "resistor": 40}.get(device, 80)
-    resistors = net.n_resistors
+    resistors = resistor_count(spec)
     elements = spec.n_devices + resistors + spec.rows + spec.physical_cols
-    size = spec.n_devices * per_device + resistors * 40 + 200 * (spec.rows + spec.physical_cols)
+    size = spec.n_devices * per_device + resistors * 40 + 200 * (spec.rows + spec.physical_cols) + 50 * stimulus_points
     # wire resistance triples ngspice's cost per timepoint (docs/architecture.md: 64x64, 1 Ω: 0.33 s vs 0.11 s)
     cost = spec.n_devices * NGSPICE_S_PER_DEVICE_POINT * (3 if spec.r_wire > 0 else 1)
     return Estimate(spec.n_devices, elements, size, cost)
@@ -130,8 +142,9 @@ class NetlistTooLarge(InputError):
     """The requested netlist exceeds the size limit; pass force=True (CLI: --force)."""
 
 
-def check_size(spec: CrossbarSpec, device: str, force: bool, limit_bytes: int = LIMIT_BYTES) -> Estimate:
-    est = estimate(spec, device)
+def check_size(spec: CrossbarSpec, device: str, force: bool, limit_bytes: int = LIMIT_BYTES,
+               stimulus_points: int = 0) -> Estimate:
+    est = estimate(spec, device, stimulus_points)
     if est.bytes > limit_bytes and not force:
         raise NetlistTooLarge(
             f"a {spec.rows}x{spec.cols} {spec.pairs} crossbar is too large to write without --force: "
@@ -193,10 +206,10 @@ def crossbar_circuit(
         raise ValueError(f"spec: expected a CrossbarSpec, got {type(spec).__name__}")
     dev = get_device(device)
     neuron = get_neuron(neurons)
-    check_size(spec, device, force)
+    rows = _row_stimuli(stimuli, spec.rows)
+    check_size(spec, device, force, stimulus_points=sum(len(getattr(s, "times", ())) for s in rows))
     params = resolve_params(dev, params)
     g = _conductances(spec, g, dev.g_range(params))
-    rows = _row_stimuli(stimuli, spec.rows)
     if analysis not in ("tran", "op"):
         raise ValueError(f"analysis = {analysis!r}: must be 'tran' or 'op'")
     if analysis == "op" and dev.stateful:

@@ -74,7 +74,15 @@ import math
 import torch
 
 from .._checks import require_positive, require_range
-from ..devices.pcm import PCMArray, PCMParams, pcm_clip, pcm_read, pcm_reset_value, pcm_set
+from ..devices.pcm import (
+    PCMArray,
+    PCMParams,
+    pcm_clip,
+    pcm_mean_field_curve,
+    pcm_read,
+    pcm_reset_value,
+    pcm_set,
+)
 
 _OWNER = "PCMCrossbar"
 PCM_STEP_US = 0.75  # seed's estimated minimum achievable conductance jump (µS)
@@ -306,13 +314,8 @@ class PCMCrossbar:
         p = self.params
         if self.perf:
             k = torch.arange(max_pulses + 1, dtype=torch.float64)
-            return (p.g0_us + k * self.step_us).clamp(p.g_min_us, p.g_max_us)
-        g = torch.tensor(p.g0_us, dtype=torch.float64)
-        curve = [g]
-        for k in range(1, max_pulses + 1):
-            g = pcm_set(g, torch.tensor(float(k), dtype=torch.float64), torch.zeros((), dtype=torch.float64), p)
-            curve.append(g)
-        return torch.stack(curve)
+            return pcm_clip(p.g0_us + k * self.step_us, p)
+        return pcm_mean_field_curve(max_pulses + 1, p)
 
     def pulses_for(self, target_us: torch.Tensor) -> torch.Tensor:
         """Pulses from RESET whose mean-field conductance is nearest to ``target_us``."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .generator import crossbar_circuit
+from .generator import check_size, crossbar_circuit
 from .mapping import map_weights, require_weights
 from .topology import CrossbarSpec, require_count
 
@@ -89,10 +89,12 @@ class TilePlan:
         return map_weights(self.tile_weights(k), g_min, g_max, self.pairs, w_max=w_max)
 
     def circuit(self, k: int, device: str = "mss", g_range: tuple[float, float] | None = None, **kwargs):
-        """The circuit of tile ``k`` (keyword arguments as :func:`crossbar_circuit`)."""
-        mapping = self.mapping(k, device, g_range, kwargs.get("params"))
+        """The circuit of tile ``k`` (keyword arguments as :func:`crossbar_circuit`); the size is
+        checked (``force``) before the padded tile is allocated."""
         spec_kw = {key: kwargs.pop(key) for key in ("r_wire", "r_driver", "r_sense") if key in kwargs}
         spec = CrossbarSpec(self.tile, self.tile, self.pairs, **spec_kw)
+        check_size(spec, device, kwargs.get("force", False))
+        mapping = self.mapping(k, device, g_range, kwargs.get("params"))
         return crossbar_circuit(spec, device, mapping.g, **kwargs)
 
     def netlist(self, k: int, device: str = "mss", **kwargs) -> str:

@@ -86,6 +86,7 @@ from .._checks import (
 )
 from ._base import DeviceParams, Twin, param
 from .integrators import Integrator, get_integrator
+from .mss import mss_conductance_unclamped
 
 
 def _unit_interval_open_left(owner, name, value):
@@ -204,9 +205,8 @@ def device_voltages(v, p):
     return v - p.v1, p.pol2 * (v - p.v2)
 
 
-def conductance(x, p):
-    """G(x) = x/r_on + (1 - x)/r_off (S)."""
-    return x / p.r_on + (1.0 - x) / p.r_off
+#: G(x) = x/r_on + (1 - x)/r_off (S), x not clamped: the MSS map, shared by both devices
+conductance = mss_conductance_unclamped
 
 
 def switch_coeffs(vd, v_on, v_off, tau, p):

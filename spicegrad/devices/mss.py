@@ -136,14 +136,29 @@ def mss_rates(v: torch.Tensor, p: MSSParams) -> tuple[torch.Tensor, torch.Tensor
     return p_on, p_off, (p_on + p_off) / p.tau
 
 
+def mss_conductance_unclamped(x, p):
+    """G(x) = x/r_on + (1 - x)/r_off in S, x not clamped: the one definition of the MSS
+    conductance. Plain arithmetic, so numpy arrays, tensors and floats alike; ``p`` is any record
+    with ``r_on`` and ``r_off`` (MSSParams, and the MIF's devices through
+    :func:`spicegrad.devices.mif.conductance`). On [0, 1] it equals :func:`mss_conductance`.
+
+    (choice) Evaluated as g_min + (g_max - g_min)·x with (g_min, g_max) =
+    :func:`mss_conductance_range`: G(0) is 1/r_off exactly, the inverse
+    :func:`mss_state_from_conductance` is the same algebra, and a float32 G(1) stays at or below
+    1/r_on for the MEMprop synapses (float32 1e-3 itself lies above 1 mS)."""
+    g_min, g_max = mss_conductance_range(p)
+    return g_min + (g_max - g_min) * x
+
+
 def mss_conductance(x: torch.Tensor, p: MSSParams) -> torch.Tensor:
-    """G(x) in S, with x clamped to [0, 1] here only."""
-    xc = x.clamp(0.0, 1.0)
-    return xc / p.r_on + (1.0 - xc) / p.r_off
+    """G(x) in S, with x clamped to [0, 1] here only (:func:`mss_conductance_unclamped` of the
+    clamped state)."""
+    return mss_conductance_unclamped(x.clamp(0.0, 1.0), p)
 
 
 def mss_conductance_range(p: MSSParams) -> tuple[float, float]:
-    """(g_min, g_max) = (1/r_off, 1/r_on) in S: the conductances of x = 0 and x = 1."""
+    """(g_min, g_max) = (1/r_off, 1/r_on) in S: the conductances of x = 0 and x = 1 (dG/dx is
+    g_max - g_min). Any record with ``r_on`` and ``r_off``."""
     return 1.0 / p.r_off, 1.0 / p.r_on
 
 

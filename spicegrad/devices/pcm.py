@@ -73,8 +73,12 @@ from .._checks import (
 from ._base import DeviceParams, param
 
 _OWNER = "PCMArray"
-#: µS per S: the PCM model is stated in µS, circuits and crossbars in S
+#: µS per S: the PCM model is stated in µS, circuits and crossbars in S (S -> µS: ``g * US``)
 US = 1e6
+#: S per µS (µS -> S: ``g_us * S_PER_US``). 1/US is the same double as 1e-6, so this multiplies
+#: exactly as ``* 1e-6`` does; ``g_us / US`` rounds differently in the last bit for about a
+#: quarter of values.
+S_PER_US = 1.0 / US
 
 
 def _finite(owner, name, value):
@@ -185,6 +189,19 @@ def pcm_read(
     if xi is None:
         return pcm_clip(g_d, p)
     return pcm_clip(g_d + (p.m3 * g_d + p.c3_us) * xi, p)
+
+
+def pcm_mean_field_curve(n: int, p: PCMParams) -> torch.Tensor:
+    """Mean-field conductance (µS, float64) after k = 0..n-1 SET pulses from RESET:
+    G_0 = G0, G_k = :func:`pcm_set` (G_{k-1}, k, ξ = 0) — the cumulative SET curve of a
+    deterministic :class:`PCMArray` (the pulse times do not enter)."""
+    g = torch.tensor(p.g0_us, dtype=torch.float64)
+    zero = torch.zeros((), dtype=torch.float64)
+    curve = [g]
+    for k in range(1, n):
+        g = pcm_set(g, torch.tensor(float(k), dtype=torch.float64), zero, p)
+        curve.append(g)
+    return torch.stack(curve)
 
 
 # --- stateful array ------------------------------------------------------------------------

@@ -244,7 +244,7 @@ for _kind in (
         pins=("te", "be", "prog", "rst", "xi"), role="cell", twin=pcm.PCMArray, states=("g", "n", "tp"),
         initial_state="g_ic_us", grounded_pins=("prog", "rst", "xi"),
         conductance=lambda g, p: g, state_from_conductance=lambda g, p: g,
-        conductance_range=lambda p: (p.g_min_us / pcm.US, p.g_max_us / pcm.US),
+        conductance_range=lambda p: (p.g_min_us * pcm.S_PER_US, p.g_max_us * pcm.S_PER_US),
         program=_pcm_program, step=lambda v, g, p, dt, integrator: g,
         integrators=("event",), read_disturbs=False,
         adapter="spicegrad.validate.adapters.pcm:ADAPTER", demo="spicegrad.compare.pcm:demo_comparison",

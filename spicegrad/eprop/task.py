@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from ..stimuli import grid_steps
+
 FREQS_HZ = (1.0, 2.0, 3.0, 5.0)
 
 
@@ -47,7 +49,7 @@ def make_task(seed: int, n_samples: int = 6, n_train: int = 3, steps: int = 1000
     x = (torch.rand(n_samples, steps, n_in, generator=gen) < dt * rate_hz).to(dtype)
     amp = 0.5 + 1.5 * torch.rand(n_samples, len(FREQS_HZ), generator=gen, dtype=torch.float64)
     phase = 2 * math.pi * torch.rand(n_samples, len(FREQS_HZ), generator=gen, dtype=torch.float64)
-    t = torch.arange(steps, dtype=torch.float64) * dt
+    t = torch.from_numpy(grid_steps(dt, steps)[:-1])  # t_0..t_{T-1}
     freqs = torch.tensor(FREQS_HZ, dtype=torch.float64)
     y = (amp[:, None, :] * torch.sin(2 * math.pi * freqs * t[:, None] + phase[:, None, :])).sum(-1)
     y = y / y.abs().amax(dim=1, keepdim=True)

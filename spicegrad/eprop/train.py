@@ -22,10 +22,11 @@ from pathlib import Path
 
 import torch
 
-from .._io import atomic_write_bytes, atomic_write_json
+from .._io import atomic_write_bytes, atomic_write_json, load_tensors, require_finite_tensors
 from ..crossbar.pcm_synapse import METHODS, PCM_METHODS, PCMCrossbar, make_rule
 from ..devices.pcm import PCMParams
-from ..errors import TrainingDiverged
+from ..errors import InputError, TrainingDiverged
+from ..stimuli import grid_steps
 from .model import EpropConfig, Synapses, Weights, eprop_gradients, kaiming_weights, lif_forward
 from .task import make_task
 
@@ -51,7 +52,7 @@ class EpropTrainConfig:
     epochs: int = 250
     seed: int = 42
     batch_size: int = 1
-    write_period: float = 38.6  # s of device time between updates
+    write_period: float = PCMParams().t0  # s of device time between updates (the seed's T0)
     checkpoint_every: int = 10
     allow_unvalidated: bool = False
     device: str = "cpu"
@@ -208,7 +209,7 @@ class Trainer:
 
     def read_times(self) -> torch.Tensor:
         steps = self.task.x.shape[1]
-        return self.state.device_time + torch.arange(steps, dtype=torch.float64) * self.cfg.dt
+        return self.state.device_time + torch.from_numpy(grid_steps(self.cfg.dt, steps)[:-1])
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         x = x.to(self.net.device)
@@ -268,15 +269,22 @@ class Trainer:
 
     def restore(self, path: Path) -> None:
         """Continue from ``path``; refuses a checkpoint of a different configuration."""
-        blob = torch.load(path, map_location=self.net.device, weights_only=False)
+        blob = load_tensors(path, self.net.device)
+        if not isinstance(blob, dict) or not {"eprop_config", "train_config", "run", "net"} <= set(blob):
+            raise InputError(f"{path}: not an e-prop checkpoint (needs eprop_config, train_config, run, net)")
+        require_finite_tensors(blob["net"], f"{path}: net")
         mine = {k: v for k, v in dataclasses.asdict(self.tcfg).items() if k != "epochs"}
         theirs = {k: v for k, v in blob["train_config"].items() if k != "epochs"}
         if mine != theirs or blob["eprop_config"] != dataclasses.asdict(self.cfg):
             diff = sorted(k for k in mine if mine[k] != theirs.get(k))
             raise ValueError(f"{path}: checkpoint of a different configuration (differs in "
                              f"{', '.join(diff) or 'network hyper-parameters'}); use another --out")
-        self.net.load_state_dict(blob["net"])
-        self.state = RunState(**blob["run"])
+        try:
+            self.net.load_state_dict(blob["net"])
+            self.state = RunState(**blob["run"])
+        except (RuntimeError, TypeError, KeyError, ValueError) as exc:
+            raise InputError(f"{path}: the checkpoint does not fit this network ({type(exc).__name__}: "
+                             f"{str(exc)[:200]})") from None
         self.initial_g = blob["initial_g"]
 
     # -- the run --------------------------------------------------------------------------

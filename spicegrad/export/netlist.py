@@ -32,10 +32,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..devices.mss import mss_conductance_unclamped
 from ..memprop.drift import static_check
 from ..memprop.model import MemPropNet, predict
 from ..spice.library import lib_path
 from ..spice.netlist import Netlist, check_name, number, pwl
+from ..stimuli import grid_steps
 
 R_WORD = 1e-3  # Ω, word-line sense resistor (see module docstring)
 SPIKE_WIDTH_FRACTION = 0.01  # spike pulse width as a fraction of dt
@@ -101,8 +103,7 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
     for layer in range(net.n_layers):
         xp = net.x_pos[layer].detach().double().cpu().numpy()
         xn = net.x_neg[layer].detach().double().cpu().numpy()
-        gp = 1.0 / syn.r_off + (1.0 / syn.r_on - 1.0 / syn.r_off) * xp
-        gn = 1.0 / syn.r_off + (1.0 / syn.r_on - 1.0 / syn.r_off) * xn
+        gp, gn = mss_conductance_unclamped(xp, syn), mss_conductance_unclamped(xn, syn)
         in_rows = rows if layer == 0 else range(xp.shape[0])
         kept = np.ones(xp.shape, dtype=bool) if masks is None else masks[layer].cpu().numpy().astype(bool)
         if kept.shape != xp.shape:
@@ -144,7 +145,7 @@ def _simulate_sample(netlist: str, n_layers: int, n_out: int, dt: float, steps: 
     from ..spice import run
 
     result = run(netlist, timeout=timeout)
-    t = np.arange(1, steps + 1) * dt
+    t = grid_steps(dt, steps)[1:]
     return np.stack([result.at(f"v(m{n_layers}_{j})", t) for j in range(n_out)], axis=1)  # [T, C]
 
 
@@ -180,12 +181,12 @@ def verify(
     if workers is None and scheduler is None:
         traces = [_simulate_sample(text, *args) for text in netlists]
     else:
-        from ..validate.fanout import dask_client
+        from ..validate.fanout import dask_client, gather
 
         client, cluster = dask_client(workers, scheduler)
         try:
             futures = client.map(_simulate_sample, netlists, *[[a] * len(netlists) for a in args], pure=False)
-            traces = client.gather(futures)
+            traces = gather(client, futures)
         finally:
             client.close()
             if cluster is not None:

@@ -50,7 +50,7 @@ import torch
 
 from .._io import atomic_write_json, atomic_write_text
 from ..crossbar import CrossbarSpec, crossbar_netlist
-from ..devices.mss import MSS, MSSParams, mss_conductance
+from ..devices.mss import MSS, MSSParams, mss_conductance, mss_conductance_range
 from ..spice import Netlist, lib_path, pwl, run
 from ..spice.options import SPICE_OPTIONS
 from ..stimuli import Samples
@@ -175,7 +175,8 @@ class MSSCircuitCrossbar:
         self.certificate = certify_mss(params, pulses, allow_unvalidated)
         self.params, self.pulses, self.k, self.backend = params, pulses, k, backend
         self.stochastic, self.generator = stochastic, generator
-        span = 1.0 / params.r_on - 1.0 / params.r_off
+        g_min, g_max = mss_conductance_range(params)
+        span = g_max - g_min
         self.x = (shifts - shifts.amin(dim=(1, 2), keepdim=True)) / span
         if bool((self.x > 1).any()):
             raise ValueError(
@@ -184,7 +185,7 @@ class MSSCircuitCrossbar:
             )
 
     def g(self) -> torch.Tensor:
-        return self.k * (mss_conductance(self.x, self.params) - 1.0 / self.params.r_off)
+        return self.k * (mss_conductance(self.x, self.params) - mss_conductance_range(self.params)[0])
 
     def state(self) -> torch.Tensor:
         return self.x.clone()
@@ -218,7 +219,7 @@ def device_conductances(model, run: int = 0) -> tuple[str, np.ndarray]:
     (the common offset cancels in each differential pair)."""
     g = model.history_.g[-1, run] / model.k
     if model.device == "mss" and model.backend != "curve":
-        return "mss", g + 1.0 / model.mss_params.r_off
+        return "mss", g + mss_conductance_range(model.mss_params)[0]
     return "resistor", model.curve.g[0] + g - g.min()
 
 

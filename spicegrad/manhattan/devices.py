@@ -15,9 +15,9 @@ import torch
 
 from .._checks import require_choice, require_positive, require_range
 from ..devices.mss import MSS, MSSParams, mss_conductance
-from ..devices.pcm import PCMArray, PCMParams
+from ..devices.pcm import S_PER_US, PCMArray, PCMParams, pcm_mean_field_curve
 from ..validate import require_certified
-from .tasks import REFERENCE_RANGE
+from .tasks import REFERENCE_RANGE, SEED_G0, SEED_SHIFT_SCALE
 
 SHIFT_KINDS = ("exponential", "normal", "none")
 #: (choice) largest read amplitude for a PCM cell or a curve without its own threshold (V)
@@ -55,7 +55,7 @@ def seed_shaped_curve(points: int = 51) -> np.ndarray:
     1e-5 S and shrink geometrically so that they add up to the remaining 6.9e-5 S (choice: the
     issue gives only the end points and the step sizes).
     """
-    g0, first, total, later = 7.07e-4, 2.0e-4, 9.76e-4 - 7.07e-4, 1e-5
+    g0, first, total, later = SEED_G0, 2.0e-4, REFERENCE_RANGE, 1e-5
     n = points - 2
     rest = total - first
     lo, hi = 1e-9, 1.0 - 1e-12
@@ -192,12 +192,8 @@ class DeviceCurve:
     @classmethod
     def from_pcm(cls, params: PCMParams | None = None, n_pulses: int = 50) -> DeviceCurve:
         """Mean-field cumulative SET of the PCM twin (ξ = 0, from G0), in S."""
-        array = PCMArray(params, (), deterministic=True, dtype=torch.float64)
-        g = [array.g_us.item()]
-        for m in range(n_pulses):
-            array.write(True, float(m))
-            g.append(array.g_us.item())
-        return cls(np.array(g) * 1e-6, "pcm", DEFAULT_V_READ_MAX, source="PCM twin, mean-field cumulative SET")
+        g_us = pcm_mean_field_curve(n_pulses + 1, PCMParams() if params is None else params)
+        return cls(g_us.numpy() * S_PER_US, "pcm", DEFAULT_V_READ_MAX, source="PCM twin, mean-field cumulative SET")
 
 
 def get_curve(device: str | Path | DeviceCurve, pulses: MSSPulses | None = None, allow_unvalidated: bool = False) -> DeviceCurve:
@@ -231,7 +227,7 @@ class ShiftDistribution:
     """
 
     kind: str = "exponential"
-    scale: float = 1.0 / 55845.0
+    scale: float = SEED_SHIFT_SCALE
 
     def __post_init__(self) -> None:
         require_choice("ShiftDistribution", "kind", self.kind, SHIFT_KINDS)
@@ -287,7 +283,7 @@ class PCMDevices:
         self.t = 0.0
 
     def _relative(self, g_us: torch.Tensor) -> torch.Tensor:
-        return (g_us - self.array.params.g0_us) * 1e-6
+        return (g_us - self.array.params.g0_us) * S_PER_US
 
     def delta_g(self) -> torch.Tensor:
         return self._relative(self.array.g_us)

@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: G(0) of the seed's measured curve (S)
+SEED_G0 = 7.07e-4
 #: range G(M) − G(0) of the seed's measured curve (S): 51 points from 7.07e-4 S to 9.76e-4 S
-REFERENCE_RANGE = 9.76e-4 - 7.07e-4
+REFERENCE_RANGE = 9.76e-4 - SEED_G0
 #: the seed's read-out gain K (1) and shift scale (S)
 SEED_K = 10.0
 SEED_SHIFT_SCALE = 1.0 / 55845.0

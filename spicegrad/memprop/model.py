@@ -73,7 +73,7 @@ import torch.nn.functional as F
 
 from ..devices.alpha import AlphaCurrent, AlphaParams
 from ..devices.mif import MIFParams, MIFState, input_samples, mif_rest_state, mif_step
-from ..devices.mss import MSSParams
+from ..devices.mss import MSSParams, mss_conductance_unclamped
 from ..errors import TrainingDiverged
 
 #: MSS synapse devices (choice, seed 002 §V-A): Knowm's model with the network's 1 kΩ-100 kΩ range.
@@ -89,7 +89,7 @@ class MemPropConfig:
     dt: float = 1e-5  # s
     integrator: str = "exp-euler"
     inject_every: int = 100  # steps between alpha injections
-    tau_alpha: float = 0.64e-3  # s (Table II/III as reconstructed)
+    tau_alpha: float = AlphaParams().tau_alpha  # s (Table II/III as reconstructed)
     input_amplitude: float = 0.1  # V, word-line peak for a white pixel
     current_scale: tuple[float, ...] = ()  # per synapse layer (1); empty -> all 1.0
     v_ref: float = 0.0  # V subtracted from presynaptic membranes
@@ -158,8 +158,12 @@ def alpha_envelope(cfg: MemPropConfig, dtype=torch.float32, device=None) -> torc
 class FusedMIFStep:
     """One exp-euler (Strang-split) MIF step with the parameters baked in as constants.
 
-    The same arithmetic as :func:`spicegrad.devices.mif.mif_step` with ``integrator="exp-euler"``
-    (a test pins them together), written as a closed expression per state,
+    The same equations as :func:`spicegrad.devices.mif.mif_step` with ``integrator="exp-euler"``
+    (a test pins them together, rtol 1e-10). It is a deliberate fused copy of the device
+    equations (G = 1/r_off + dG·x, the switch sigmoids, ν_off and ν_leak, the membrane's
+    exponential relaxation), kept as such for ``torch.compile`` rather than built from
+    :mod:`spicegrad.devices.mif`'s functions; its sigmoids multiply by 1/V_T where those divide
+    by V_T, so its last bits differ from theirs. It is written as a closed expression per state,
     y <- y_inf + (y - y_inf)·exp(-b·h) with y_inf = a/b (b > 0: σ_on + ν_off·σ_off never vanishes
     for thresholds a few V_T apart), a handful of elementwise ops that ``torch.compile`` fuses
     (with the crossbar products, in :meth:`MemPropNet._network_step`) into a few kernels for the
@@ -269,10 +273,8 @@ class MemPropNet(torch.nn.Module):
 
     def conductances(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(G+, G-) of synapse layer ``layer`` in S, shaped [n_in, n_out]."""
-        c = self.cfg
-        dg = 1.0 / c.synapse_r_on - 1.0 / c.synapse_r_off
-        g_off = 1.0 / c.synapse_r_off
-        return g_off + dg * self.x_pos[layer], g_off + dg * self.x_neg[layer]
+        p = self.cfg.synapse_params
+        return mss_conductance_unclamped(self.x_pos[layer], p), mss_conductance_unclamped(self.x_neg[layer], p)
 
     def weights(self, layer: int) -> torch.Tensor:
         """Effective transconductance s_l·(G+ - G-) (A/V), shaped [n_in, n_out]."""

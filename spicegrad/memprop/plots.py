@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from .._io import atomic_savefig  # noqa: E402
+from ..stimuli import grid_steps  # noqa: E402
 
 
 def plot_curves(history: dict, path: Path) -> Path:
@@ -38,7 +39,7 @@ def plot_curves(history: dict, path: Path) -> Path:
 
 def plot_output_traces(rec: dict, labels: torch.Tensor, classes, dt: float, path: Path) -> Path:
     v_out = rec["v_out"].detach().cpu().numpy() * 1e3  # [T, B, C] mV
-    t_ms = np.arange(1, v_out.shape[0] + 1) * dt * 1e3
+    t_ms = grid_steps(dt, v_out.shape[0])[1:] * 1e3
     n = v_out.shape[1]
     fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.6), squeeze=False, sharey=True)
     for j in range(n):
@@ -70,7 +71,7 @@ def plot_hidden_activity(rec: dict, dt: float, path: Path) -> Path:
     ax_h.set_ylabel("hidden neuron")
     ax_h.set_title("hidden layer 1, test sample 0")
     all_h = hidden[0].detach().cpu().numpy() * 1e3
-    t = np.arange(1, v.shape[0] + 1) * dt * 1e3
+    t = grid_steps(dt, v.shape[0])[1:] * 1e3
     ax_m.plot(t, all_h.mean(axis=(1, 2)), label="mean over neurons and samples")
     ax_m.plot(t, all_h.max(axis=(1, 2)), label="max")
     ax_m.set_xlabel("time (ms)")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import math
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 import torch
 
 from .. import __version__
-from .._io import atomic_write_bytes, atomic_write_json
+from .._io import atomic_write_bytes, atomic_write_json, load_tensors, require_finite_tensors
 from ..datasets import load_dataset
 from ..errors import InputError, TrainingDiverged
 from .drift import static_check
@@ -184,12 +183,24 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """A MEMprop checkpoint, checked for its format."""
     path = Path(path)
     try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+        state = load_tensors(path, map_location)
+    except InputError as exc:
+        raise CheckpointError(str(exc)) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         got = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f"{path}: format {got!r}, expected {CHECKPOINT_FORMAT!r} (not a MEMprop checkpoint)")
+    if "config" not in state:
+        raise CheckpointError(f"{path}: no recorded configuration: not a complete MEMprop checkpoint")
+    try:
+        require_finite_tensors(state.get("model"), f"{path}: model")
+        require_finite_tensors(state.get("optimizer"), f"{path}: optimizer")
+    except InputError as exc:
+        raise CheckpointError(str(exc)) from None
+    model = state.get("model")
+    for name, value in model.items() if isinstance(model, dict) else ():
+        if name.startswith(("x_pos.", "x_neg.")) and value.numel() and (value.min() < 0 or value.max() > 1):
+            raise CheckpointError(f"{path}: synapse state {name} spans [{float(value.min()):.4g}, "
+                                  f"{float(value.max()):.4g}]; an MSS state x lies in [0, 1] (a damaged file)")
     return state
 
 
@@ -218,7 +229,10 @@ def _check_compatible(saved: dict[str, Any], cfg: MemPropTrainConfig, path: Path
 def load_net(path: str | Path, compile: bool = False) -> tuple[MemPropNet, dict[str, Any]]:
     """The trained network of a checkpoint (and the checkpoint dict)."""
     state = load_checkpoint(path)
-    cfg = MemPropTrainConfig.from_dict(state["config"])
+    try:
+        cfg = MemPropTrainConfig.from_dict(state["config"])
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: its recorded configuration is not valid ({type(exc).__name__}: {exc})") from None
     net = MemPropNet(cfg.net, compile=compile)
     try:
         net.load_state_dict(state["model"])
@@ -246,8 +260,11 @@ def train_memprop(
     from tqdm import tqdm
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / CHECKPOINT_NAME
+    if ckpt_path.exists() and not resume:
+        raise CheckpointError(f"{ckpt_path} holds a trained network: pass --resume to continue it, or choose a "
+                              "fresh --out (nothing was overwritten)")
+    out.mkdir(parents=True, exist_ok=True)
     size = cfg.image_size if cfg.image_size != 28 else None
     train = load_dataset(cfg.dataset, "train", data, cfg.train_subset, size)
     test = load_dataset(cfg.dataset, "test", data, cfg.test_subset, size)
@@ -325,25 +342,32 @@ def train_memprop(
             "certificates": certs, "allow_unvalidated": cfg.allow_unvalidated,
         }
         _save_checkpoint(ckpt_path, state)
-        with torch.no_grad():  # a few test samples, recorded eagerly, for plots and voltage peaks
-            rec = net(x_test[:4], record=True, eager=True)
-        metrics = _metrics(cfg, history, certs)
-        metrics["synapse_drift"] = _synapse_drift(net, x_test[:4])
-        # The operating envelope the twin is trusted over: compare with the validated cases'.
-        metrics["operating_range"] = {
-            "membrane_V_per_layer": [[float(layer.min()), float(layer.max())] for layer in rec["layers"]],
-            "hidden_input_current_A": [float(rec["input_current"].min()), float(rec["input_current"].max())],
-            "from": "first 4 test samples",
-        }
-        atomic_write_json(out / "metrics.json", metrics)
-        if plots:
-            from .plots import plot_all
-
-            plot_all(history, rec, y_test[:4], test.classes, cfg.net.dt, out)
+        metrics = _write_outputs(net, cfg, history, certs, x_test, y_test, test.classes, out, plots)
         log(f"epoch {epoch + 1}/{cfg.epochs}: train loss {history['train_loss'][-1]:.4g}, "
             f"test accuracy {ev['accuracy'] * 100:.2f} %, {history['samples_per_s'][-1]:.1f} samples/s")
-    if not metrics:
-        metrics = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else {}
+    if not metrics and start_epoch > 0:  # resumed a finished run: redraw what an interruption may have left stale
+        metrics = _write_outputs(net, cfg, history, certs, x_test, y_test, test.classes, out, plots)
+    return metrics
+
+
+def _write_outputs(net: MemPropNet, cfg: MemPropTrainConfig, history: dict, certs: dict, x_test: torch.Tensor,
+                   y_test: torch.Tensor, classes, out: Path, plots: bool) -> dict[str, Any]:
+    """metrics.json and the plots of the network as it is now (after an epoch, or on resume)."""
+    with torch.no_grad():  # a few test samples, recorded eagerly, for plots and voltage peaks
+        rec = net(x_test[:4], record=True, eager=True)
+    metrics = _metrics(cfg, history, certs)
+    metrics["synapse_drift"] = _synapse_drift(net, x_test[:4])
+    # The operating envelope the twin is trusted over: compare with the validated cases'.
+    metrics["operating_range"] = {
+        "membrane_V_per_layer": [[float(layer.min()), float(layer.max())] for layer in rec["layers"]],
+        "hidden_input_current_A": [float(rec["input_current"].min()), float(rec["input_current"].max())],
+        "from": "first 4 test samples",
+    }
+    atomic_write_json(out / "metrics.json", metrics)
+    if plots:
+        from .plots import plot_all
+
+        plot_all(history, rec, y_test[:4], classes, cfg.net.dt, out)
     return metrics
 
 

@@ -32,7 +32,7 @@ import torch
 
 from .._io import atomic_savefig, atomic_write_text
 from ..crossbar.pcm_synapse import MultiMemRule, PCMCrossbar
-from ..devices.pcm import PCMArray, PCMParams
+from ..devices.pcm import PCMArray, PCMParams, pcm_clip
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
@@ -126,7 +126,7 @@ def _place(xb: PCMCrossbar, source_us: torch.Tensor) -> None:
     """Put row r's synapses at G⁺ − G⁻ = source_us[r] exactly: the active side's devices at
     G0 + |source|, with n = the pulse count whose mean-field G is nearest; the other side at G0."""
     g0 = xb.params.g0_us
-    g = (g0 + source_us.abs()).clamp(max=xb.params.g_max_us).to(xb.dtype)
+    g = pcm_clip(g0 + source_us.abs(), xb.params).to(xb.dtype)
     k = xb.pulses_for(g)
     state = xb.devices.state()
     side = torch.stack([source_us > 0, source_us < 0])  # [2, R]

@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from typing import Any
 
 from ..devices import registry
 from ..errors import InputError
+from ..stimuli import n_steps
 from .adapters import get_adapter
 
 log = logging.getLogger("spicegrad.validate")
@@ -82,7 +84,7 @@ class Case:
 
     @property
     def steps(self) -> int:
-        return round(self.t_stop / self.dt)
+        return n_steps(self.dt, self.t_stop)
 
     @property
     def max_step(self) -> float:
@@ -121,10 +123,38 @@ def _positive(where: str, key: str, value: Any) -> float:
     return float(value)
 
 
+#: case names become file names in reports: letters, digits and . _ - @ = , + only, no leading dot
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@=,+-]{0,199}$")
+#: the type every field must have (TOML gives str, int, float, bool, tables as dict)
+_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "model": (str,), "stimulus": (dict,), "tolerance": (dict,), "integrator": (str,),
+    "preset": (str, type(None)), "params": (dict,), "spice": (dict,), "spikes": (dict,), "mode": (str,),
+    "ensemble": (int,), "seed": (int,), "quick": (bool,), "expect": (str,), "twin_params": (dict,),
+}
+MAX_ENSEMBLE = 1_000_000
+#: most ngspice timepoints a case may ask for (t_stop / max_step)
+MAX_SPICE_POINTS = 50_000_000
+
+
+def _check_types(where: str, raw: dict[str, Any]) -> None:
+    for key, types in _TYPES.items():
+        if key in raw and (not isinstance(raw[key], types) or (bool not in types and isinstance(raw[key], bool))):
+            allowed = " or ".join("a table" if t is dict else t.__name__ for t in types)
+            raise _fail(where, f"{key} = {raw[key]!r}: must be {allowed}")
+    if not _NAME.match(raw["name"]):
+        raise _fail(where, f"name = {raw['name']!r}: use letters, digits and . _ - @ = , + (no path "
+                           "separators, no leading dot); case names name report files")
+    if "ensemble" in raw and not 0 <= raw["ensemble"] <= MAX_ENSEMBLE:
+        raise _fail(where, f"ensemble = {raw['ensemble']!r}: must lie in 0..{MAX_ENSEMBLE}")
+    if "seed" in raw and not 0 <= raw["seed"] < 2**32:
+        raise _fail(where, f"seed = {raw['seed']!r}: must lie in 0..2**32-1")
+    for key in ("max_step",):
+        if key in raw.get("spice", {}):
+            _positive(where, f"spice.{key}", raw["spice"][key])
+
+
 def make_case(raw: dict[str, Any], source: str = "<inline>") -> Case:
     """Check one raw case table and build a :class:`Case` (the model's adapter checks the rest)."""
-
-
     where = f"{source}: case {raw.get('name', '?')!r}"
     unknown = set(raw) - _FIELDS
     if unknown:
@@ -132,6 +162,7 @@ def make_case(raw: dict[str, Any], source: str = "<inline>") -> Case:
     missing = _REQUIRED - set(raw)
     if missing:
         raise _fail(where, f"missing field(s) {sorted(missing)}")
+    _check_types(where, raw)
     dt = _positive(where, "dt", raw["dt"])
     t_stop = _positive(where, "t_stop", raw["t_stop"])
     tol = raw["tolerance"]
@@ -148,8 +179,12 @@ def make_case(raw: dict[str, Any], source: str = "<inline>") -> Case:
             elif not isinstance(bound, int) or bound < 0:
                 raise _fail(where, f"tolerance.{wave}.spike_count = {bound!r}: must be an integer >= 0")
     case = Case(**{**raw, "dt": dt, "t_stop": t_stop}, source=source)
-    if case.steps > MAX_STEPS:
-        raise _fail(where, f"t_stop/dt = {case.steps} steps: more than the limit {MAX_STEPS}")
+    try:
+        steps = case.steps
+    except ValueError as exc:
+        raise _fail(where, str(exc)) from None
+    if steps > MAX_STEPS:
+        raise _fail(where, f"t_stop/dt = {steps} steps: more than the limit {MAX_STEPS}")
     if case.expect not in ("pass", "fail", "diverged"):
         raise _fail(where, f"expect = {case.expect!r}: must be 'pass', 'fail' or 'diverged'")
     if case.mode not in ("deterministic", "stochastic", "crn"):
@@ -165,6 +200,9 @@ def make_case(raw: dict[str, Any], source: str = "<inline>") -> Case:
         raise
     except ValueError as exc:
         raise _fail(where, str(exc)) from exc
+    if t_stop / case.max_step > MAX_SPICE_POINTS:
+        raise _fail(where, f"t_stop / max_step = {t_stop / case.max_step:.3g} ngspice timepoints: more than the "
+                           f"limit {MAX_SPICE_POINTS:.0e}; raise spice.max_step or shorten t_stop")
     estimate = t_stop / case.max_step * SPICE_SECONDS_PER_TIMEPOINT * adapter.spice_cost
     if estimate > SPICE_WARN_SECONDS:
         log.warning("%s: ngspice will take about %.0f s (%.3g timepoints)", where, estimate, t_stop / case.max_step)

@@ -2,9 +2,19 @@
 
 A certificate is keyed by a hash of (model, parameters, dt, integrator, spicegrad version) and
 stored as JSON under $SPICEGRAD_CACHE/certificates (default ~/.cache/spicegrad). Training calls
-:func:`require_certified` before it trusts a twin: with no certificate it runs the model's
-cases at the requested configuration first; a configuration that fails is refused unless the
-caller passes ``allow_unvalidated=True`` (and then the returned record says so).
+:func:`require_certified` before it trusts a twin: it runs the certification cases the
+certificate does not cover yet; a configuration that fails is refused unless the caller passes
+``allow_unvalidated=True`` (and then the returned record says so).
+
+Only certification cases certify: the shipped cases (and those of registered devices) that
+are plain (no ``twin_params``), expected to pass and deterministic or common-random-number
+(never ``stochastic`` ensembles), run at the configuration. Each entry of a certificate records
+the fingerprint of the case it proves (:func:`case_fingerprint`: effective parameters,
+stimulus and its data, duration, tolerances, ngspice options, spike criteria, seeds), and an
+entry counts only while it matches the shipped case of that name: a case file that reuses a
+certification case's name with other settings cannot make or extend a certificate. Entries are
+named by the shipped case's name, so `spicegrad validate` and :func:`require_certified` read and
+write the same certificates.
 """
 
 from __future__ import annotations
@@ -39,40 +49,90 @@ def certificate_key(model: str, params: Any, dt: float, integrator: str, version
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def base_name(name: str) -> str:
+    """The shipped case's name of a (possibly re-configured) case: ``"x@dt=1e-05,euler"`` -> ``"x"``."""
+    return name.split("@", 1)[0]
+
+
+def _canonical(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {k: _canonical(v) for k, v in dataclasses.asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {str(k): _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, float):
+        return repr(obj)
+    return obj
+
+
+def case_fingerprint(case) -> str:
+    """sha256 of everything that makes a case the proof it is, apart from its name: the
+    effective parameters (a preset and its expansion agree), the stimulus as built (so a PWL
+    file's data counts, not its path), duration, twin dt and integrator, tolerances, ngspice
+    options, spike criteria, mode, ensemble size, seed and expected verdict."""
+    adapter = get_adapter(case.model)
+    blob = {
+        "model": case.model, "params": adapter.params(case), "twin_params": case.twin_params,
+        "stimulus": adapter.stimulus(case), "t_stop": case.t_stop, "dt": case.dt, "integrator": case.integrator,
+        "tolerance": case.tolerance, "spice": {**case.spice, "max_step": case.max_step, "method": case.method},
+        "spikes": case.spikes, "mode": case.mode, "ensemble": case.ensemble, "seed": case.seed, "expect": case.expect,
+    }
+    return hashlib.sha256(json.dumps(_canonical(blob), sort_keys=True).encode()).hexdigest()
+
+
 def certificates_dir() -> Path:
     return cache_root() / "certificates"
 
 
-def load_certificate(model: str, params: Any, dt: float, integrator: str) -> dict | None:
-    """The stored certificate, if it is still proof: it passed, was made by this code (twin and
-    validator sources, :func:`memo.code_fingerprint`) and covers every current certification
-    case (a case added later, e.g. a wider operating range, must be run before it counts)."""
+def _stored(model: str, params: Any, dt: float, integrator: str) -> dict | None:
     path = certificates_dir() / f"{certificate_key(model, params, dt, integrator)}.json"
     try:
         cert = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if cert.get("passed") is not True or cert.get("code") != code_fingerprint():
+    ok = isinstance(cert, dict) and cert.get("passed") is True and cert.get("code") == code_fingerprint()
+    return cert if ok and isinstance(cert.get("cases"), dict) else None
+
+
+def _covers(cert: dict | None, case) -> bool:
+    entry = (cert or {}).get("cases", {}).get(base_name(case.name))
+    return isinstance(entry, dict) and entry.get("case") == case_fingerprint(case)
+
+
+def load_certificate(model: str, params: Any, dt: float, integrator: str) -> dict | None:
+    """The stored certificate, if it is still proof: it passed, was made by this code (twin and
+    validator sources, :func:`memo.code_fingerprint`) and covers every current certification
+    case as shipped (a case added later, e.g. a wider operating range, must be run before it
+    counts; an entry made from an altered case never counts)."""
+    cert = _stored(model, params, dt, integrator)
+    wanted = certification_cases(model, params, dt, integrator)
+    return cert if cert is not None and all(_covers(cert, c) for c in wanted) else None
+
+
+def store_certificate(result: dict, case) -> Path | None:
+    """Record one passing case result (from :func:`engine.run_case`) of ``case`` in the
+    certificate of its configuration. Returns the certificate's path, or None when ``case`` is
+    not a certification case as shipped (another tolerance, stimulus, duration, a stochastic or
+    negative-control case, twin-only overrides): such a result proves nothing for training."""
+    if not result["passed"] or case.twin_params or case.expect != "pass" or case.mode == "stochastic":
         return None
-    wanted = {c.name for c in certification_cases(model, params, dt, integrator)}
-    return cert if wanted <= set(cert.get("cases", {})) else None
-
-
-def store_certificate(result: dict) -> Path:
-    """Certificate for one passing case result (from :func:`engine.run_case`)."""
-    if not result["passed"] or result.get("twin_params"):
-        raise ValueError(f"case {result['name']!r} did not pass as a plain twin: no certificate")
-    key = certificate_key(result["model"], result["params"], result["dt"], result["integrator"])
+    params = get_adapter(case.model).params(case)
+    shipped = [c for c in certification_cases(case.model, params, case.dt, case.integrator)
+               if base_name(c.name) == base_name(case.name)]
+    if not shipped or case_fingerprint(shipped[0]) != case_fingerprint(case):
+        log.info("%s is not a shipped certification case at this configuration: no certificate", case.name)
+        return None
+    key = certificate_key(case.model, params, case.dt, case.integrator)
     path = certificates_dir() / f"{key}.json"
-    try:
-        cert = json.loads(path.read_text())
-    except (OSError, ValueError):
-        cert = {}
-    if cert.get("code") != code_fingerprint():  # made by other code: start afresh
-        cert = {"key": key, "model": result["model"], "params": result["params"], "dt": result["dt"],
-                "integrator": result["integrator"], "spicegrad_version": __version__, "passed": True,
-                "code": code_fingerprint(), "cases": {}}
-    cert["cases"][result["name"]] = {"metrics": result["metrics"], "tolerance": result["tolerance"]}
+    cert = _stored(case.model, params, case.dt, case.integrator) or {
+        "key": key, "model": case.model, "params": _params_dict(params), "dt": case.dt,
+        "integrator": case.integrator, "spicegrad_version": __version__, "passed": True,
+        "code": code_fingerprint(), "cases": {}}
+    cert["cases"][base_name(case.name)] = {"case": case_fingerprint(case), "metrics": result["metrics"],
+                                           "tolerance": result["tolerance"]}
     return atomic_write_json(path, cert)
 
 
@@ -114,14 +174,13 @@ def require_certified(
     """
     from .engine import run_case
 
-    cert = load_certificate(model, params, dt, integrator)
-    if cert is not None:
-        return {**cert, "validated": True}
-    results = [run_case(c, use_cache=use_cache) for c in certification_cases(model, params, dt, integrator)]
-    failed = [r for r in results if not r["passed"]]
+    cert = _stored(model, params, dt, integrator)
+    missing = [c for c in certification_cases(model, params, dt, integrator) if not _covers(cert, c)]
+    results = [(run_case(c, use_cache=use_cache), c) for c in missing]
+    failed = [r for r, _ in results if not r["passed"]]
     if not failed:
-        for r in results:
-            store_certificate(r)
+        for r, c in results:
+            store_certificate(r, c)
         return {**load_certificate(model, params, dt, integrator), "validated": True}
     why = "; ".join(f"{r['name']}: {r['status']} ({', '.join(r['broken']) or ', '.join(r['causes'])})" for r in failed)
     message = f"{model} twin at dt = {dt:g} s, integrator {integrator!r} failed validation: {why}"

@@ -10,6 +10,7 @@ order the tasks finish in, so a fanned-out run gives exactly the serial run's re
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,19 +45,82 @@ def _merge_sweeps(parts: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
-def dask_client(workers: int | None, scheduler: str | None):
+#: seconds to wait for the first worker of a scheduler, and for any one task to finish
+WORKER_WAIT_S = 30.0
+RESULT_WAIT_S = 3600.0
+MAX_LOCAL_WORKERS = 256
+
+
+def check_workers(workers: object) -> int | None:
+    """``--workers N``: None (no fan-out) or an integer in 1..MAX_LOCAL_WORKERS."""
+    if workers is None:
+        return None
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_LOCAL_WORKERS:
+        raise SchedulerError(f"--workers {workers!r}: must be an integer from 1 to {MAX_LOCAL_WORKERS}")
+    return workers
+
+
+def _connect(client_cls, scheduler: str, wait_s: float):
+    """A client of ``scheduler``, or :class:`SchedulerError` within ``wait_s``: dask's own
+    connect timeout does not cover a peer that accepts the connection and never answers the
+    handshake (any non-Dask TCP server), so the connection is made in a helper thread."""
+    box: dict = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_cls(scheduler, timeout="10s")
+        except Exception as exc:  # noqa: BLE001 - reported below with the address
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, name="spicegrad-dask-connect", daemon=True)
+    thread.start()
+    thread.join(wait_s)
+    if "client" in box:
+        return box["client"]
+    why = f"{type(box['error']).__name__}: {box['error']}" if "error" in box else f"no answer within {wait_s:g} s"
+    raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler} ({why}); is it a Dask scheduler?")
+
+
+def dask_client(workers: int | None, scheduler: str | None, worker_wait_s: float | None = None):
+    """(client, cluster): a local cluster of ``workers`` processes, or a client of an existing
+    ``scheduler`` that has at least one worker within ``worker_wait_s``. A scheduler that is not
+    reachable, does not speak Dask, or has no worker gives a :class:`SchedulerError`."""
+    workers = check_workers(workers)
+    worker_wait_s = WORKER_WAIT_S if worker_wait_s is None else worker_wait_s
     from dask.distributed import Client, LocalCluster
 
-    for name in ("distributed", "distributed.worker", "distributed.scheduler", "distributed.nanny"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     if scheduler:
+        client = _connect(Client, scheduler, worker_wait_s)
         try:
-            return Client(scheduler, timeout="10s"), None
-        except (OSError, TimeoutError) as exc:
-            raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+            client.wait_for_workers(1, timeout=worker_wait_s)
+        except (TimeoutError, OSError) as exc:
+            client.close()
+            raise SchedulerError(f"the Dask scheduler at {scheduler} has no worker after {worker_wait_s:g} s; "
+                                 "start one (`dask worker ADDRESS`) or use --workers N") from exc
+        return client, None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)
     return Client(cluster), cluster
+
+
+def gather(client, futures, result_wait_s: float = RESULT_WAIT_S, on_result=None) -> list:
+    """Results of ``futures`` in order; :class:`SchedulerError` when none finishes within
+    ``result_wait_s`` (workers lost, or a task that never ends)."""
+    from dask.distributed import wait
+
+    index = {f.key: i for i, f in enumerate(futures)}
+    out = [None] * len(futures)
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=result_wait_s, return_when="FIRST_COMPLETED")
+        if not done:
+            raise SchedulerError(f"no result from the Dask workers for {result_wait_s:g} s "
+                                 f"({len(futures) - len(pending)} of {len(futures)} done); are they alive?")
+        for future in done:
+            out[index[future.key]] = future.result()
+            if on_result is not None:
+                on_result()
+    return out
 
 
 def run_suite(
@@ -79,16 +143,10 @@ def run_suite(
             out.append(fn(*args))
             bar.update()
     else:
-        from dask.distributed import as_completed
-
         client, cluster = dask_client(workers, scheduler)
         try:
             futures = [client.submit(fn, *args, pure=False) for fn, args in tasks]
-            index = {f.key: i for i, f in enumerate(futures)}
-            out = [None] * len(futures)
-            for future in as_completed(futures):
-                out[index[future.key]] = future.result()
-                bar.update()
+            out = gather(client, futures, on_result=bar.update)
         finally:
             client.close()
             if cluster is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..compare.mif import spike_times
+
 
 def waveform_errors(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
     """max |Δ|, RMS of Δ, and NRMSE (RMS of Δ over the reference's peak-to-peak range).
@@ -19,14 +21,6 @@ def waveform_errors(reference: np.ndarray, other: np.ndarray) -> dict[str, float
     rms = float(np.sqrt(np.mean(d * d)))
     span = float(np.ptp(a)) or 1.0
     return {"max_abs": float(np.max(np.abs(d))), "rms": rms, "nrmse": rms / span}
-
-
-def spike_times(t: np.ndarray, v: np.ndarray, threshold: float) -> np.ndarray:
-    """Upward threshold crossings, linearly interpolated between samples (s)."""
-    v = np.asarray(v, dtype=float)
-    k = np.nonzero((v[:-1] < threshold) & (v[1:] >= threshold))[0]
-    frac = (threshold - v[k]) / (v[k + 1] - v[k])
-    return t[k] + frac * (t[k + 1] - t[k])
 
 
 def spike_errors(t: np.ndarray, reference: np.ndarray, other: np.ndarray, threshold: float) -> dict[str, float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np  # noqa: E402
 from .. import __version__  # noqa: E402
 from .._io import atomic_savefig, atomic_write_json, atomic_write_text  # noqa: E402
 from ..compare.plots import display_scale  # noqa: E402
+from ..errors import InputError  # noqa: E402
 from ..spice import ngspice_version  # noqa: E402
 
 SUMMARY_KEYS = ("name", "model", "params", "stimulus", "dt", "integrator", "metrics",
@@ -185,9 +187,66 @@ td,th{border:1px solid #bbb;padding:.2em .5em;font-size:.9em}.passed{background:
 .expected{background:#fff2c4}img{max-width:100%;border:1px solid #ddd}h2{margin-top:1.5em}"""
 
 
+#: what a report folder holds: spicegrad replaces an earlier report and nothing else
+REPORT_FILES = ("index.html", "summary.json", "plots")
+
+
+def _is_earlier_report(folder: Path) -> bool:
+    names = {p.name for p in folder.iterdir()}
+    if not names <= set(REPORT_FILES) or "summary.json" not in names:
+        return False
+    try:
+        data = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    plots = folder / "plots"
+    ours = not plots.exists() or (plots.is_dir() and not plots.is_symlink() and all(
+        f.is_file() and not f.is_symlink() and f.suffix == ".png" for f in plots.iterdir()))
+    return isinstance(data, dict) and {"spicegrad_version", "cases"} <= set(data) and ours
+
+
+def check_report_folder(directory: str | Path) -> Path:
+    """``directory`` resolved, if a report may be written there: a new or empty folder, or an
+    earlier spicegrad report (only its index.html, summary.json and plots/*.png are replaced).
+    Anything else — a file, a folder holding other files — is refused: a report never deletes
+    what spicegrad did not write."""
+    if str(directory).strip() == "":
+        raise InputError("--report '': give a folder for index.html and summary.json")
+    target = Path(directory).expanduser().resolve()
+    if target.exists() and not target.is_dir():
+        raise InputError(f"--report {directory}: {target} is a file; give a new or empty folder, or an earlier report")
+    if target.is_dir() and any(target.iterdir()) and not _is_earlier_report(target):
+        found = sorted(p.name for p in target.iterdir())[:5]
+        raise InputError(f"--report {directory}: {target} holds other files ({', '.join(found)}, ...); a report "
+                         "goes into a new or empty folder, or replaces an earlier report")
+    if target.exists() is False and target.parent.exists() and not target.parent.is_dir():
+        raise InputError(f"--report {directory}: {target.parent} is a file")
+    return target
+
+
+def plot_name(case_name: str) -> str:
+    """A file name for a case's plot: letters, digits, '.', '-', '_' only (never a path)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", case_name).lstrip(".") or "case"
+
+
+def _move_into(tmp: Path, target: Path) -> None:
+    """Put the finished report from ``tmp`` into ``target``, replacing only an earlier report's
+    own files (each file by an atomic rename)."""
+    target.mkdir(parents=True, exist_ok=True)
+    old_plots = target / "plots"
+    if old_plots.is_dir():
+        for png in old_plots.glob("*.png"):
+            png.unlink()
+        old_plots.rmdir()
+    (tmp / "plots").rename(old_plots)
+    for name in ("summary.json", "index.html"):  # index.html last: a complete page means a complete report
+        (tmp / name).replace(target / name)
+    tmp.rmdir()
+
+
 def write_report(results: list[dict], sweeps: list[dict], directory: str | Path) -> dict:
-    """Write the report atomically into ``directory``; returns the summary."""
-    target = Path(directory).resolve()
+    """Write the report into ``directory`` (see :func:`check_report_folder`); returns the summary."""
+    target = check_report_folder(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -195,7 +254,7 @@ def write_report(results: list[dict], sweeps: list[dict], directory: str | Path)
         (tmp / "plots").mkdir()
         rows, sections = [], []
         for r in results:
-            png = plot_case(r, tmp / "plots" / f"{r['name'].replace('@', '_').replace('=', '').replace(',', '_')}.png")
+            png = plot_case(r, tmp / "plots" / f"{plot_name(r['name'])}.png")
             verdict = r["status"] + ("" if r["expect"] == "pass" else f" (expected: {r['expect']})")
             css = "expected" if r["expect"] != "pass" and r["as_expected"] else r["status"]
             rows.append(
@@ -217,7 +276,7 @@ def write_report(results: list[dict], sweeps: list[dict], directory: str | Path)
                 f"<details><summary>parameters</summary>{_params_table(r)}</details>")
         for s in sweeps:
             units = next((r["units"] for r in results if r["model"] == s["model"]), {})
-            png = plot_sweep(s, units, tmp / "plots" / f"sweep_{s['case']}.png")
+            png = plot_sweep(s, units, tmp / "plots" / f"sweep_{plot_name(s['case'])}.png")
             adv = "".join(
                 f"<tr><td>{k}</td><td>{_fmt(v['largest_dt_within_tolerance'])}</td><td>{_fmt(v['smallest_dt_diverged'])}</td></tr>"
                 for k, v in s["advice"].items())
@@ -237,14 +296,7 @@ def write_report(results: list[dict], sweeps: list[dict], directory: str | Path)
             f"<th>cause</th><th>time (s)</th></tr>{''.join(rows)}</table>{''.join(sections)}</body></html>")
         atomic_write_text(tmp / "index.html", page)
         atomic_write_json(tmp / "summary.json", data)
-        backup = None
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old")
-            shutil.rmtree(backup, ignore_errors=True)
-            target.rename(backup)
-        tmp.rename(target)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
+        _move_into(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

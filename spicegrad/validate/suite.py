@@ -10,7 +10,7 @@ from .adapters import get_adapter
 from .cases import CaseError, load_cases
 from .certificates import store_certificate
 from .fanout import run_suite
-from .report import write_report
+from .report import check_report_folder, write_report
 
 
 @dataclass
@@ -37,6 +37,8 @@ def run_validation(model: str = "all", *, quick: bool = False, cases: list[str |
     ``cases``: case files or folders (default: the shipped cases and those of registered
     devices); ``quick``: only the cases marked quick; ``sweep``: one dt sweep per model (dt advice).
     """
+    if report is not None:
+        check_report_folder(report)  # refuse before the run, not after it
     selected = load_cases([Path(p) for p in cases] if cases else None)
     if model != "all":
         selected = [c for c in selected if c.model == model]
@@ -53,9 +55,8 @@ def run_validation(model: str = "all", *, quick: bool = False, cases: list[str |
                 sweeps.append(c)
     results, swept = run_suite(selected, sweeps, workers=workers, scheduler=scheduler, use_cache=use_cache,
                                progress=progress, quick=quick)
-    for r in results:
-        if r["passed"] and r["expect"] == "pass" and not r["twin_params"]:
-            store_certificate(r)
+    for r, case in zip(results, selected, strict=True):
+        store_certificate(r, case)
     if report is not None:
         write_report(results, swept, report)
     return ValidationRun(results, swept, Path(report) if report is not None else None)

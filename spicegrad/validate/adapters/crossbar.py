@@ -11,16 +11,17 @@ A case's ``stimulus`` table describes the array and its drive (SI units)::
                  dc = { low = 0.05, high = 0.2 }                    # V, uniform random per row
 
 Conductances are uniform random in [g_min, g_max] (seeded): the MSS range [1/r_off, 1/r_on]
-for ``mss``, [1/1500, 1/500] S for ``resistor`` (override with ``g_min``/``g_max``).
+for ``mss``, the default MSS's [1/1500, 1/500] S for ``resistor`` (override with ``g_min``/``g_max``).
 Waveforms: ``i`` [T+1, Cp] the column ammeter currents (A) and, for MSS, ``x`` [T+1, R·Cp]
 every device state. A DC read (``resistor``, ngspice ``.op``) has constant waveforms on the grid.
 
 Reference (B), written from the circuit description and sharing no code with the twin or its
-topology: the nodal equations of the array are stamped here element by element (drivers, row
-and column wire segments, devices, sense resistors) into a scipy sparse matrix and solved by
-SuperLU; for MSS arrays, the state ODE dx/dt = [(1-x)·P_on(v) - x·P_off(v)]/tau with v the
-device voltages of that solve under the exact row sines is integrated by DOP853 (rtol 1e-9,
-atol 1e-12), one nodal solve per right-hand-side evaluation.
+topology (the device equations are the MSS reference's, :mod:`.mss`): the nodal equations of
+the array are stamped here element by element (drivers, row and column wire segments, devices,
+sense resistors) into a scipy sparse matrix and solved by SuperLU; for MSS arrays, the state
+ODE dx/dt = [(1-x)·P_on(v) - x·P_off(v)]/tau with v the device voltages of that solve under
+the exact row sines is integrated by DOP853 (rtol 1e-9, atol 1e-12), one nodal solve per
+right-hand-side evaluation.
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ from ...devices.mss import MSSParams
 from ...spice.options import SPICE_OPTIONS
 from ...stimuli import Sine
 from . import Adapter
-from .mss import reference_rates
+from .mss import (
+    reference_conductance,
+    reference_conductance_range,
+    reference_rates,
+    reference_state_from_conductance,
+)
 
 DEVICES = ("mss", "resistor")
 ARRAY_KEYS = {"kind", "rows", "cols", "pairs", "r_wire", "r_driver", "r_sense", "device", "seed",
@@ -61,7 +67,7 @@ class ArrayCase:
         if not (all(x > 0 for x in r) or all(x == 0 for x in r)):
             raise ValueError("stimulus r_wire, r_driver, r_sense: all > 0 (wired) or all 0 (ideal)")
         self.spec = CrossbarSpec(stimulus.get("rows"), stimulus.get("cols"), stimulus.get("pairs", "differential"), *r)
-        default = (1 / params.r_off, 1 / params.r_on) if self.device == "mss" else (1 / 1500, 1 / 500)
+        default = reference_conductance_range(params if self.device == "mss" else MSSParams())
         g_range = (float(stimulus.get("g_min", default[0])), float(stimulus.get("g_max", default[1])))
         self.seed = int(stimulus.get("seed", 0))
         self.g = random_conductances(self.spec, *g_range, seed=self.seed)
@@ -148,11 +154,10 @@ def read_array(spec: CrossbarSpec, g: np.ndarray, v_rows: np.ndarray) -> tuple[n
 def mss_array_reference(spec: CrossbarSpec, g0: np.ndarray, stimuli: list, p: MSSParams, t_stop: float,
                         rtol: float = 1e-9, atol: float = 1e-12):
     """DOP853 of the MSS array's state ODE; returns t -> (x [T, R·Cp], i [T, Cp])."""
-    x0 = ((g0 - 1 / p.r_off) / (1 / p.r_on - 1 / p.r_off)).ravel()
+    x0 = reference_state_from_conductance(g0, p).ravel()
 
     def conductance(x):
-        xc = np.clip(x, 0.0, 1.0)
-        return (xc / p.r_on + (1.0 - xc) / p.r_off).reshape(g0.shape)
+        return reference_conductance(x, p).reshape(g0.shape)
 
     def rows_at(t):
         return np.array([s.sample(t) for s in stimuli])

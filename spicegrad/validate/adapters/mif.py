@@ -1,7 +1,8 @@
 """MIF neuron in the validator: alpha-train and constant-current cases.
 
-Reference (B): the neuron ODE written again here from docs/device-models.md §2 (scalar Python, no
-code shared with the twin), driven by the analytic alpha current
+Reference (B): the neuron ODE written again here from docs/device-models.md §2 (numpy, no code
+shared with the twin; :func:`reference_neuron_rhs` and its pieces are the validator's one MIF
+reference, which the STDP reference imports), driven by the analytic alpha current
 I(t) = Σ w·((t − t_k)/τ_α)·exp(1 − (t − t_k)/τ_α), and integrated by scipy's DOP853 at
 rtol 1e-9 (atol 1e-12), restarted at every spike time (the current's slope jumps there).
 The membrane is stiff (C·R_on = 0.1 µs), so DOP853 takes sub-µs steps: a 10 ms case costs a
@@ -14,6 +15,7 @@ import math
 
 import numpy as np
 import torch
+from scipy.special import expit
 
 from ...compare.mif import (
     UNITS,
@@ -25,28 +27,44 @@ from ...devices.alpha import AlphaCurrent, AlphaParams
 from ...devices.mif import MIF, MIFParams, input_samples
 from . import Adapter, piecewise_dop853
 
+# --- the reference neuron: numpy, elementwise (scalars or arrays of neurons alike) ---------
 
-def _sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+def reference_volatility(p: MIFParams) -> tuple[float, float]:
+    """(ν_off, ν_leak): form A (vol_form 0) scales the OFF rate by ν, form B (1) adds a leak ν·x."""
+    return (p.nu if p.vol_form == 0 else 1.0), (p.nu if p.vol_form == 1 else 0.0)
+
+
+def reference_conductance(x, p: MIFParams):
+    """G(x) = x/r_on + (1 - x)/r_off (S) of either device."""
+    return x / p.r_on + (1.0 - x) / p.r_off
+
+
+def reference_switch_rate(x, vd, v_on: float, v_off: float, tau: float, p: MIFParams):
+    """dx/dt = [(1 - x)·σ((vd - v_on)/v_t) - ν_off·x·σ(-(vd + v_off)/v_t) - ν_leak·x]/tau of a
+    device at voltage ``vd`` (V)."""
+    nu_off, nu_leak = reference_volatility(p)
+    on = expit((vd - v_on) / p.v_t)
+    off = expit(-(vd + v_off) / p.v_t)
+    return ((1.0 - x) * on - nu_off * x * off - nu_leak * x) / tau
+
+
+def reference_neuron_rhs(v, x1, x2, i_in, p: MIFParams):
+    """(dV/dt, dx1/dt, dx2/dt) of the neuron at membrane ``v`` (V), states x1, x2 and input
+    current ``i_in`` (A) into the membrane: c_mem·dV/dt = I_in - G1·(V - v1) - G2·(V - v2),
+    vd1 = V - v1, vd2 = v2 - V (pol2 < 0) or V - v2."""
+    g1, g2 = reference_conductance(x1, p), reference_conductance(x2, p)
+    dv = (i_in - g1 * (v - p.v1) - g2 * (v - p.v2)) / p.c_mem
+    vd1 = v - p.v1
+    vd2 = (p.v2 - v) if p.pol2 < 0 else (v - p.v2)
+    return (dv, reference_switch_rate(x1, vd1, p.v_on1, p.v_off1, p.tau1, p),
+            reference_switch_rate(x2, vd2, p.v_on2, p.v_off2, p.tau2, p))
 
 
 def _rhs_factory(p: MIFParams, current):
-    nu_off = p.nu if p.vol_form == 0 else 1.0
-    nu_leak = p.nu if p.vol_form == 1 else 0.0
-
-    def switch(x, vd, v_on, v_off, tau):
-        on = _sigmoid((vd - v_on) / p.v_t)
-        off = _sigmoid(-(vd + v_off) / p.v_t)
-        return ((1.0 - x) * on - nu_off * x * off - nu_leak * x) / tau
-
     def rhs(t, y):
         v, x1, x2 = y
-        g1 = x1 / p.r_on + (1.0 - x1) / p.r_off
-        g2 = x2 / p.r_on + (1.0 - x2) / p.r_off
-        dv = (current(t) - g1 * (v - p.v1) - g2 * (v - p.v2)) / p.c_mem
-        vd1 = v - p.v1
-        vd2 = (p.v2 - v) if p.pol2 < 0 else (v - p.v2)
-        return [dv, switch(x1, vd1, p.v_on1, p.v_off1, p.tau1), switch(x2, vd2, p.v_on2, p.v_off2, p.tau2)]
+        return list(reference_neuron_rhs(v, x1, x2, current(t), p))
 
     return rhs
 

@@ -1,7 +1,9 @@
 """MSS memristor in the validator: testbench, reference ODE, twin, stochastic ensembles.
 
 Reference (B): the mean-field ODE written again here from Molter & Nugent 2016 in numpy and
-integrated by scipy's DOP853 (rtol 1e-9, atol 1e-12), restarted at every stimulus corner.
+integrated by scipy's DOP853 (rtol 1e-9, atol 1e-12), restarted at every stimulus corner. Its
+pieces (:func:`reference_rates`, :func:`reference_conductance` and its range and inverse, k and
+q) are the validator's one MSS reference: the crossbar and STDP references import them.
 Stochastic reference: the jspice finite-N process with *exact* binomial draws (numpy), against
 which the twin's reparameterised Gaussian approximation is judged by ensemble statistics.
 """
@@ -17,17 +19,36 @@ from ...stimuli import from_spec, step_samples
 from ..metrics import ensemble_stats
 from . import Adapter, piecewise_dop853
 
+#: Boltzmann constant (J/K) and elementary charge (C), exact in the SI since 2019
 K_B, Q_E = 1.380649e-23, 1.602176634e-19
 
 
 def reference_rates(v, p: MSSParams):
+    """(a, b) of dx/dt = (1 - x)·a - x·b: P_on/tau and P_off/tau at device voltage ``v`` (V),
+    V_T = k·T/q."""
     vt = K_B * p.temperature / Q_E
     return expit((v - p.v_on) / vt) / p.tau, expit(-(v + p.v_off) / vt) / p.tau
 
 
-def _current(v, x, p: MSSParams):
+def reference_conductance(x, p: MSSParams):
+    """G(x) = x/r_on + (1 - x)/r_off (S), x clipped to [0, 1]."""
     xc = np.clip(x, 0.0, 1.0)
-    g = xc / p.r_on + (1.0 - xc) / p.r_off
+    return xc / p.r_on + (1.0 - xc) / p.r_off
+
+
+def reference_conductance_range(p: MSSParams) -> tuple[float, float]:
+    """(G(0), G(1)) = (1/r_off, 1/r_on) in S."""
+    return 1 / p.r_off, 1 / p.r_on
+
+
+def reference_state_from_conductance(g, p: MSSParams):
+    """The state x with G(x) = ``g`` (S): (g - 1/r_off)/(1/r_on - 1/r_off)."""
+    g_min, g_max = reference_conductance_range(p)
+    return (g - g_min) / (g_max - g_min)
+
+
+def _current(v, x, p: MSSParams):
+    g = reference_conductance(x, p)
     schottky = p.alpha_f * np.exp(p.beta_f * v) - p.alpha_r * np.exp(-p.beta_r * v)
     return p.phi * v * g + (1.0 - p.phi) * schottky
 

@@ -24,7 +24,7 @@ import math
 import numpy as np
 import torch
 
-from ...compare.pcm import PulseTiming, pcm_netlist
+from ...compare.pcm import PulseTiming, pcm_netlist, pcm_spice_traces
 from ...devices.pcm import PCMArray, PCMParams
 from ..metrics import ensemble_stats
 from . import Adapter
@@ -115,9 +115,7 @@ class PCMAdapter(Adapter):
                            PulseTiming(period=case.dt), case.method)
 
     def spice_traces(self, case, result, t):
-        timing = PulseTiming(period=case.dt)
-        g_read = -result.at("i(vte)", t) / timing.v_read * 1e6  # A -> µS; source current sign
-        return {"g_us": result.at("xp.g", t), "g_read_us": g_read, "n": result.at("xp.n", t)}
+        return pcm_spice_traces(result, t, PulseTiming(period=case.dt))
 
     def reference(self, case):
         ref = numpy_schedule(self.model_params(case), case.dt, *self.schedule(case))

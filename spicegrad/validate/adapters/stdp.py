@@ -18,25 +18,27 @@ No extension of the Adapter base was needed. The case table::
 ``twin_params`` changes the devices, gain and x0 the twin and reference see (the pulse
 schedule stays the case's): a negative control.
 
-Reference (B), written here from docs/device-models.md §1–2 and sharing no code with the twins: the
-whole circuit — 1 + N neurons (V, x1, x2) and N synapses (x) — as one numpy right-hand side,
-the current pulses as exact trapezoids, integrated by scipy's DOP853 (rtol 1e-9, atol 1e-12)
-and restarted at every pulse corner. All three start from the MIF twin's rest state (a common
-initial condition, as in the MIF adapter) and x0.
+Reference (B), sharing no code with the twins: the whole circuit — 1 + N neurons (V, x1, x2)
+and N synapses (x) — as one numpy right-hand side, the current pulses as exact trapezoids,
+integrated by scipy's DOP853 (rtol 1e-9, atol 1e-12) and restarted at every pulse corner. It
+reuses the validator's device references rather than restating them: the neurons are the MIF
+reference's right-hand side (:func:`.mif.reference_neuron_rhs`, docs/device-models.md §2) and
+the synapses the MSS reference's rates (:func:`.mss.reference_rates`, with its k, q and V_T,
+§1); only the pair's wiring is written here. All three (ngspice, reference, twin) start from
+the MIF twin's rest state (a common initial condition, as in the MIF adapter) and x0.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.special import expit
 
 from ...compare.stdp import UNITS, pair_netlist, sample_traces, twin_traces
 from ...compare.stdp_protocol import PairProtocol, as_delta_t, schedule
 from ...devices.mif import MIF
 from . import Adapter, piecewise_dop853
-
-K_B, Q_E = 1.380649e-23, 1.602176634e-19
+from .mif import reference_neuron_rhs
+from .mss import reference_rates
 
 
 def _trapezoid(t: float, t_on: np.ndarray, proto: PairProtocol) -> np.ndarray:
@@ -47,27 +49,20 @@ def _trapezoid(t: float, t_on: np.ndarray, proto: PairProtocol) -> np.ndarray:
 
 
 def _circuit_rhs(drive: PairProtocol, model: PairProtocol, onsets: np.ndarray):
-    """d/dt of y = [V (1+N), x1 (1+N), x2 (1+N), x_syn (N)]; neuron 0 is the pre neuron."""
+    """d/dt of y = [V (1+N), x1 (1+N), x2 (1+N), x_syn (N)]; neuron 0 is the pre neuron.
+
+    The neurons are the MIF reference's right-hand side, the synapses the MSS reference's
+    rates: only the wiring (current pulses in, buffered membrane difference across each
+    synapse) is written here."""
     n = model.neuron_params()
     s = model.synapse_params()
     m = len(onsets)
-    nu_off = n.nu if n.vol_form == 0 else 1.0
-    nu_leak = n.nu if n.vol_form == 1 else 0.0
-    vt_syn = K_B * s.temperature / Q_E
-
-    def switch(x, vd, v_on, v_off, tau):
-        return ((1 - x) * expit((vd - v_on) / n.v_t) - nu_off * x * expit(-(vd + v_off) / n.v_t) - nu_leak * x) / tau
 
     def rhs(t, y):
         v, x1, x2, xs = y[:m], y[m:2 * m], y[2 * m:3 * m], y[3 * m:]
-        g1 = x1 / n.r_on + (1 - x1) / n.r_off
-        g2 = x2 / n.r_on + (1 - x2) / n.r_off
-        dv = (_trapezoid(t, onsets, drive) - g1 * (v - n.v1) - g2 * (v - n.v2)) / n.c_mem
-        dx1 = switch(x1, v - n.v1, n.v_on1, n.v_off1, n.tau1)
-        dx2 = switch(x2, n.pol2 * (v - n.v2), n.v_on2, n.v_off2, n.tau2)
-        u = model.gain * (v[1:] - v[0])
-        dxs = ((1 - xs) * expit((u - s.v_on) / vt_syn) - xs * expit(-(u + s.v_off) / vt_syn)) / s.tau
-        return np.concatenate([dv, dx1, dx2, dxs])
+        dv, dx1, dx2 = reference_neuron_rhs(v, x1, x2, _trapezoid(t, onsets, drive), n)
+        a, b = reference_rates(model.gain * (v[1:] - v[0]), s)
+        return np.concatenate([dv, dx1, dx2, (1.0 - xs) * a - xs * b])
 
     return rhs
 

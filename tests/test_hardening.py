@@ -1,0 +1,308 @@
+"""Hostile and careless input: files users exchange are opened safely, nothing the program did
+not write is deleted, the validation gate cannot be talked round, nothing hangs. Each probe
+below misbehaved on 64b305f (ran code, lost data, forged a certificate, hung or printed a
+traceback); here it gets a clear refusal."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_datasets import write_fake_dataset
+
+from spicegrad.cli import main
+from spicegrad.memprop.model import MemPropConfig
+from spicegrad.memprop.train import MemPropTrainConfig, load_checkpoint, train_memprop
+
+ROOT = Path(__file__).resolve().parents[1]
+NO_CERT = {"mif": {"validated": "skipped in tests"}}
+TINY = MemPropConfig(layers=(196, 12, 10), steps=60, inject_every=30)
+
+
+class _RunsCommand:
+    """Unpickling this object runs ``touch marker`` (what a crafted checkpoint does)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A real tiny MEMprop run: (data folder, run folder with checkpoint.pt)."""
+    root = tmp_path_factory.mktemp("memprop")
+    data = write_fake_dataset(root / "fashion-mnist", n_train=64, n_test=20)
+    cfg = MemPropTrainConfig(net=TINY, image_size=14, epochs=1, batch_size=32, lr=1e-2, seed=3)
+    train_memprop(cfg, root / "run", data=data, compile=False, progress=False, plots=False, certificates=NO_CERT,
+                  log=lambda *_: None)
+    return data, root / "run"
+
+
+def _evil_checkpoint(path: Path, marker: Path) -> Path:
+    torch.save({"format": "spicegrad-memprop/1", "config": _RunsCommand(marker), "model": {}}, path)
+    return path
+
+
+# --- 1. checkpoints never run code --------------------------------------------------------------
+
+
+COMMANDS = {
+    "export": lambda ck, out: ["export", str(ck), "-o", str(out / "net.cir")],
+    "compress prune": lambda ck, out: ["compress", "prune", str(ck), "--sparsity", "0.5", "-o", str(out / "p.pt")],
+    "compress quantize": lambda ck, out: ["compress", "quantize", str(ck), "--levels", "4", "-o", str(out / "q.pt")],
+    "compress map": lambda ck, out: ["compress", "map", str(ck), "-o", str(out / "map")],
+    "compress topology": lambda ck, out: ["compress", "topology", str(ck), "-o", str(out / "topo")],
+    "compress curves": lambda ck, out: ["compress", "curves", str(ck), "-o", str(out / "curves")],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_checkpoint_whose_pickle_runs_a_command_is_refused(command, tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    evil = _evil_checkpoint(tmp_path / "evil.pt", marker)
+    rc = main(COMMANDS[command](evil, tmp_path))
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "evil.pt" in err and "refused" in err and "system" in err
+    assert not marker.exists()
+
+
+def test_resuming_memprop_from_a_crafted_checkpoint_is_refused(tmp_path, capsys, trained):
+    data, _ = trained
+    marker = tmp_path / "pwned"
+    run = tmp_path / "run"
+    run.mkdir()
+    _evil_checkpoint(run / "checkpoint.pt", marker)
+    rc = main(["train", "memprop", "--out", str(run), "--resume", "--data", str(data), "--image-size", "14",
+               "--hidden", "12", "--steps", "60", "--inject-every", "30", "--epochs", "2", "--no-progress", "--allow-unvalidated"])
+    assert rc == 2 and not marker.exists()
+    assert "checkpoint.pt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda s: s["model"]["x_pos.0"].view(-1).__setitem__(0, float("nan")), "non-finite"),
+    (lambda s: s["model"]["x_pos.0"].view(-1).__setitem__(0, 1.7e38), "[0, 1]"),
+    (lambda s: s["model"]["x_neg.0"].view(-1).__setitem__(3, -5.0), "[0, 1]"),
+    (lambda s: s.pop("config"), "no recorded configuration"),
+])
+def test_a_damaged_checkpoint_is_refused_with_the_value_named(damage, words, tmp_path, trained):
+    from spicegrad.memprop.train import CheckpointError
+
+    state = load_checkpoint(trained[1] / "checkpoint.pt")
+    damage(state)
+    bad = tmp_path / "bad.pt"
+    torch.save(state, bad)
+    with pytest.raises(CheckpointError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        load_checkpoint(bad)
+
+
+def test_real_checkpoints_load_safely(trained):
+    state = load_checkpoint(trained[1] / "checkpoint.pt")
+    assert state["epoch"] == 1 and "x_pos.0" in state["model"]
+
+
+# --- 3./4. nothing is destroyed ---------------------------------------------------------------
+
+
+def _quick_case_file(tmp_path: Path, name: str = "rc-sine") -> Path:
+    case = tmp_path / "cases.toml"
+    case.write_text(f'''[[case]]
+name = "{name}"
+model = "mss"
+preset = "knowm-default"
+stimulus = {{ kind = "sine", amplitude = 0.5, freq = 1000.0 }}
+t_stop = 0.001
+dt = 1e-6
+integrator = "exp-euler"
+tolerance = {{ x = {{ max_abs = 2e-3 }} }}
+''')
+    return case
+
+
+def test_report_into_a_folder_holding_other_files_is_refused_and_nothing_is_deleted(tmp_path, capsys):
+    thesis = tmp_path / "work"
+    thesis.mkdir()
+    (thesis / "thesis.tex").write_text("years of work")
+    rc = main(["validate", "--cases", str(_quick_case_file(tmp_path)), "--no-sweep", "--report", str(thesis)])
+    assert rc == 2 and "holds other files" in capsys.readouterr().err
+    assert (thesis / "thesis.tex").read_text() == "years of work"
+    assert sorted(p.name for p in thesis.iterdir()) == ["thesis.tex"]
+
+
+def test_report_into_the_working_folder_and_onto_a_file_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("keep")
+    cases = _quick_case_file(tmp_path)
+    assert main(["validate", "--cases", str(cases), "--no-sweep", "--report", "."]) == 2
+    assert main(["validate", "--cases", str(cases), "--no-sweep", "--report", "notes.txt"]) == 2
+    assert (tmp_path / "notes.txt").read_text() == "keep"
+    assert not list(tmp_path.glob(".notes.txt*")) and not list(tmp_path.glob(".*.old"))
+
+
+def test_an_earlier_report_is_replaced(tmp_path):
+    cases = _quick_case_file(tmp_path)
+    report = tmp_path / "report"
+    assert main(["validate", "--cases", str(cases), "--no-sweep", "--report", str(report)]) == 0
+    first = json.loads((report / "summary.json").read_text())
+    assert main(["validate", "--cases", str(cases), "--no-sweep", "--report", str(report), "--no-cache"]) == 0
+    assert json.loads((report / "summary.json").read_text())["cases"][0]["name"] == first["cases"][0]["name"]
+    assert sorted(p.name for p in report.iterdir()) == ["index.html", "plots", "summary.json"]
+
+
+@pytest.mark.parametrize("name", ["../../escape", "a/b", "x\\y", ".hidden", ""])
+def test_case_names_that_are_paths_are_refused(name, tmp_path, capsys):
+    rc = main(["validate", "--cases", str(_quick_case_file(tmp_path, name)), "--no-sweep",
+               "--report", str(tmp_path / "r")])
+    assert rc == 2 and "name" in capsys.readouterr().err
+    assert not list(tmp_path.parent.glob("*.png"))
+
+
+def test_memprop_refuses_to_overwrite_a_trained_checkpoint(trained, capsys):
+    data, run = trained
+    before = (run / "checkpoint.pt").read_bytes()
+    rc = main(["train", "memprop", "--out", str(run), "--data", str(data), "--image-size", "14",
+               "--hidden", "12", "--steps", "60", "--inject-every", "30", "--epochs", "1", "--no-progress", "--allow-unvalidated"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--resume" in err and "fresh --out" in err
+    assert (run / "checkpoint.pt").read_bytes() == before
+
+
+def test_resuming_a_finished_run_redraws_its_outputs(trained, tmp_path):
+    import shutil
+
+    data, run = trained
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    for name in ("metrics.json", "curves.png"):  # as if killed between checkpoint and outputs
+        (copy / name).unlink(missing_ok=True)
+    cfg = MemPropTrainConfig(net=TINY, image_size=14, epochs=1, batch_size=32, lr=1e-2, seed=3)
+    metrics = train_memprop(cfg, copy, data=data, resume=True, compile=False, progress=False, plots=True,
+                            certificates=NO_CERT, log=lambda *_: None)
+    assert metrics["test_accuracy"] and (copy / "metrics.json").exists() and (copy / "curves.png").exists()
+
+
+# --- 5. the validation gate ----------------------------------------------------------------------
+
+
+def test_a_case_file_reusing_a_certification_name_cannot_make_a_certificate(tmp_path):
+    """The shipped mss-sine-100hz-exp-euler case, renamed copies with a tolerance of 1.0 at a
+    dt where the twin fails: `validate` passes them, but no certificate results."""
+    from spicegrad.devices.mss import MSSParams
+    from spicegrad.validate.certificates import certificates_dir, load_certificate
+
+    forged = tmp_path / "forged.toml"
+    forged.write_text("".join(f'''[[case]]
+name = "{name}"
+model = "mss"
+preset = "knowm-default"
+stimulus = {{ kind = "sine", amplitude = 0.5, freq = 100.0 }}
+t_stop = 0.02
+dt = 5e-5
+integrator = "euler"
+tolerance = {{ x = {{ max_abs = 1.0 }}, i = {{ nrmse = 1.0 }} }}
+''' for name in ("mss-sine-100hz", "mss-sine-100hz-exp-euler@dt=5e-05,euler")))
+    assert main(["validate", "--cases", str(forged), "--no-sweep"]) == 0
+    assert load_certificate("mss", MSSParams.preset("knowm-default"), 5e-5, "euler") is None
+    assert not list(certificates_dir().glob("*.json"))
+
+
+def test_validate_and_require_certified_share_certificates(tmp_path, monkeypatch):
+    """A shipped case run by `spicegrad validate` counts for training: require_certified only
+    runs the certification cases that are still missing."""
+    import spicegrad.validate.certificates as certificates
+    import spicegrad.validate.engine as engine
+    from spicegrad.devices.mss import MSSParams
+    from spicegrad.validate import load_cases, require_certified
+
+    shipped = next(c for c in load_cases() if c.name == "mss-square-train")
+    blocks = (ROOT / "validate" / "cases" / "mss.toml").read_text().split("[[case]]")
+    case_file = tmp_path / "one.toml"  # the shipped case, verbatim
+    case_file.write_text("[[case]]" + next(b for b in blocks if 'name = "mss-square-train"' in b))
+    assert main(["validate", "--cases", str(case_file), "--no-sweep"]) == 0
+    ran = []
+    real = engine.run_case
+    monkeypatch.setattr(engine, "run_case", lambda c, **kw: ran.append(c.name) or real(c, **kw))
+    cert = require_certified("mss", MSSParams.preset("knowm-default"), shipped.dt, shipped.integrator)
+    assert cert["validated"] is True
+    assert not any(name.startswith("mss-square-train") for name in ran)
+    assert certificates.base_name("mss-square-train@dt=1e-06,exp-euler") in cert["cases"]
+
+
+# --- 6. nothing hangs -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", ["0", "-1"])
+def test_validate_refuses_zero_or_negative_workers(workers, tmp_path, capsys):
+    rc = main(["validate", "--cases", str(_quick_case_file(tmp_path)), "--no-sweep", "--workers", workers])
+    assert rc == 2 and "--workers" in capsys.readouterr().err
+
+
+def test_an_address_that_is_not_a_dask_scheduler_fails_in_bounded_time(tmp_path, capsys, monkeypatch):
+    """A TCP listener on localhost that accepts and never answers (bounded: it closes itself)."""
+    import spicegrad.validate.fanout as fanout
+
+    monkeypatch.setattr(fanout, "WORKER_WAIT_S", 5.0)  # the default 30 s, shortened for the test
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.5)
+        held = []
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+        for conn in held:
+            conn.close()
+        server.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        rc = main(["validate", "--cases", str(_quick_case_file(tmp_path)), "--no-sweep",
+                   "--scheduler", f"tcp://127.0.0.1:{port}"])
+    finally:
+        stop.set()
+        thread.join(10)
+    assert rc == 2 and "scheduler" in capsys.readouterr().err.lower()
+
+
+def test_a_huge_crossbar_is_refused_before_anything_is_allocated(tmp_path, capsys):
+    assert main(["netlist", "crossbar", "--rows", "100000", "--cols", "100000", "-o", str(tmp_path / "x.cir")]) == 2
+    assert "--force" in capsys.readouterr().err and not (tmp_path / "x.cir").exists()
+    np.save(tmp_path / "w.npy", np.ones((3, 3)))
+    assert main(["netlist", "tiles", "--weights", str(tmp_path / "w.npy"), "--tile", "100000", "--tile-index", "0",
+                 "-o", str(tmp_path / "t.cir")]) == 2
+    assert "--force" in capsys.readouterr().err
+
+
+def test_a_long_pwl_stimulus_counts_in_the_size_estimate(tmp_path, capsys):
+    t = np.linspace(0, 1e-3, 200_000)
+    np.save(tmp_path / "pwl.npy", np.stack([t, np.sin(t)], 1))
+    rc = main(["netlist", "crossbar", "--rows", "8", "--cols", "4", "--stimulus", f"pwl:{tmp_path / 'pwl.npy'}",
+               "-o", str(tmp_path / "x.cir")])
+    assert rc == 2 and "MiB" in capsys.readouterr().err and not (tmp_path / "x.cir").exists()
+
+
+def test_a_scheduler_without_workers_fails_in_bounded_time(tmp_path, capsys, monkeypatch):
+    from dask.distributed import LocalCluster
+
+    import spicegrad.validate.fanout as fanout
+
+    monkeypatch.setattr(fanout, "WORKER_WAIT_S", 3.0)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
+        rc = main(["validate", "--cases", str(_quick_case_file(tmp_path)), "--no-sweep",
+                   "--scheduler", empty.scheduler_address])
+    assert rc == 2 and "no worker" in capsys.readouterr().err
