@@ -34,3 +34,25 @@ def read_scale(text: str) -> float | str:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r}: the read scale must lie in (0, 1]")
     return value
+
+
+def torch_device(text: str) -> str:
+    """``--device``: a torch device that exists here (``cpu``; ``cuda``/``cuda:N`` when this torch
+    build sees a GPU). ``meta`` holds no data, so it cannot train."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a torch device (use cpu or cuda)") from exc
+    if device.type == "meta":
+        raise argparse.ArgumentTypeError(f"{text!r}: meta tensors hold no data; train on cpu or cuda")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text!r}: this torch build sees no CUDA GPU (torch {torch.__version__}); "
+                                             "use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif device.type != "cpu":
+        raise argparse.ArgumentTypeError(f"{text!r}: spicegrad trains on cpu or cuda")
+    return text

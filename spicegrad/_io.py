@@ -10,8 +10,26 @@ from pathlib import Path
 from typing import Any
 
 
+def check_output_path(path: str | Path) -> Path:
+    """``path`` as a file to write: not empty, not a folder, no file where a folder must be.
+    Raises :class:`~spicegrad.errors.InputError` naming the path and the problem."""
+    from .errors import InputError
+
+    if str(path).strip() == "":
+        raise InputError("output path '': give a file name")
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise InputError(f"output {path}: is a folder; give a file name (e.g. {path / 'out'}{path.suffix or ''})")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"output {path}: {parent} is a file, not a folder")
+            break
+    return path
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    path = Path(path)
+    path = check_output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

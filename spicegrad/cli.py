@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import __version__
@@ -164,14 +166,31 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     name = " ".join(filter(None, [args.command, *(v for k, v in sorted(vars(args).items())
                                                    if k.endswith("_command") and isinstance(v, str))]))
+    previous = _terminate_as_interrupt()
     try:
         return args.func(args)
     except KeyboardInterrupt as exc:
-        print(f"spicegrad {name}: interrupted", file=sys.stderr)
+        hint = "; resume with --resume" if getattr(args, "resume", None) is not None else ""
+        print(f"spicegrad {name}: interrupted{hint}", file=sys.stderr)
         return exit_code(exc)
     except (SpicegradError, ValueError, FileNotFoundError) as exc:
         print(f"spicegrad {name}: {exc}", file=sys.stderr)
         return exit_code(exc)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _terminate_as_interrupt():
+    """SIGTERM unwinds like Ctrl-C while a command runs, so that temporary folders (ngspice raw
+    files) are removed and a child ngspice is stopped; returns the handler to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 if __name__ == "__main__":

@@ -306,3 +306,129 @@ def test_a_scheduler_without_workers_fails_in_bounded_time(tmp_path, capsys, mon
         rc = main(["validate", "--cases", str(_quick_case_file(tmp_path)), "--no-sweep",
                    "--scheduler", empty.scheduler_address])
     assert rc == 2 and "no worker" in capsys.readouterr().err
+
+
+def test_huge_training_sizes_are_refused_before_anything_is_allocated(tmp_path, capsys):
+    for flag, value in (("--steps", "100000000"), ("--batch-size", "100000000"), ("--hidden", "100000000")):
+        rc = main(["train", "memprop", "--out", str(tmp_path / flag), flag, value, "--allow-unvalidated"])
+        err = capsys.readouterr().err
+        assert rc == 2 and "GiB" in err and "--force" in err, (flag, err)
+        assert not (tmp_path / flag).exists()
+    assert main(["train", "manhattan", "--runs", "1000000000", "--out", str(tmp_path / "m")]) == 2
+    assert "--runs" in capsys.readouterr().err
+
+
+# --- 7. silent divergence --------------------------------------------------------------------------
+
+
+def test_mss_forward_euler_past_its_stability_bound_warns_and_names_the_stable_integrator():
+    from spicegrad.devices import MSS
+
+    mss = MSS()
+    v = torch.full((50,), 0.5, dtype=torch.float64)
+    with pytest.warns(RuntimeWarning, match="exp-euler") as caught:
+        out = mss.simulate(v, dt=2.5 * mss.params.tau)
+    assert "diverged" in str(caught[0].message) and out["x"][-1] < -1e6  # the issue's -6.3e8
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mss.simulate(v, dt=1e-6)  # within the bound: silent
+        mss.simulate(v, dt=1.0, integrator="exp-euler")  # exact for held inputs: silent
+
+
+# --- 8. clear errors instead of tracebacks -----------------------------------------------------
+
+
+def test_output_paths_that_cannot_be_files_are_clear_errors(tmp_path, capsys):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("x")
+    for out, words in ((tmp_path / "folder", "is a folder"), (tmp_path / "file" / "x.cir", "is a file"), ("", "''")):
+        assert main(["netlist", "crossbar", "--rows", "2", "--cols", "2", "-o", str(out)]) == 2
+        assert words in capsys.readouterr().err
+
+
+def test_pwl_stimulus_files_that_are_not_real_arrays_are_clear_errors(tmp_path, capsys):
+    t = np.linspace(0, 1e-3, 10)
+    np.save(tmp_path / "complex.npy", np.stack([t, 1j * t], 1))
+    np.savez(tmp_path / "archive.npz", a=np.stack([t, t], 1))
+    for name, words in (("complex.npy", "real"), ("archive.npz", ".npz")):
+        rc = main(["netlist", "crossbar", "--rows", "2", "--cols", "2", "--stimulus", f"pwl:{tmp_path / name}",
+                   "-o", str(tmp_path / "x.cir")])
+        assert rc == 2 and words in capsys.readouterr().err
+
+
+def test_wrongly_typed_case_fields_are_clear_errors(tmp_path, capsys):
+    base = _quick_case_file(tmp_path).read_text()
+    for line, words in (('seed = "abc"', "seed"), ("name = 42", "name"), ("spice = { max_step = 0 }", "max_step"),
+                        ("ensemble = 1000000000", "ensemble"), ("spice = { max_step = 1e-15 }", "timepoints")):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(base.replace('name = "rc-sine"', line) if line.startswith("name") else base + line + "\n")
+        assert main(["validate", "--cases", str(bad), "--no-sweep"]) == 2
+        assert words in capsys.readouterr().err, line
+
+
+def test_bad_training_options_are_clear_errors(tmp_path, capsys):
+    assert main(["train", "eprop", "--epochs", "0", "--out", str(tmp_path / "e")]) == 2
+    assert "--epochs 0" in capsys.readouterr().err
+    for device in ("meta", "cuda:7" if torch.cuda.is_available() else "cuda", "tpu"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", "memprop", "--out", str(tmp_path / "m"), "--device", device])
+        assert exit_info.value.code == 2 and "--device" in capsys.readouterr().err
+
+
+def test_an_ngspice_killed_mid_run_marks_its_case_errored_and_the_report_is_written(tmp_path, capsys):
+    """A real ngspice child is killed (SIGKILL) while it runs a long case: the report names the
+    signal, the next case still runs."""
+    import subprocess as sp
+    import time
+
+    cases = tmp_path / "cases.toml"
+    cases.write_text(_quick_case_file(tmp_path).read_text().replace('"rc-sine"', '"long-one"')
+                     .replace("t_stop = 0.001", "t_stop = 0.5") + _quick_case_file(tmp_path, "short-one").read_text())
+    stop = threading.Event()
+
+    def killer():
+        while not stop.is_set():
+            pids = sp.run(["pgrep", "-P", str(os.getpid()), "-x", "ngspice"], capture_output=True, text=True).stdout.split()
+            if pids:
+                time.sleep(0.5)
+                sp.run(["kill", "-9", *pids])
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    report = tmp_path / "report"
+    try:
+        rc = main(["validate", "--cases", str(cases), "--no-sweep", "--no-cache", "--report", str(report)])
+    finally:
+        stop.set()
+        thread.join(10)
+    assert rc == 1
+    summary = json.loads((report / "summary.json").read_text())
+    by_name = {c["name"]: c for c in summary["cases"]}
+    assert by_name["long-one"]["status"] == "error" and "killed by signal 9" in " ".join(by_name["long-one"]["broken"])
+    assert by_name["short-one"]["status"] == "passed"
+
+
+def test_sigterm_stops_the_validator_and_removes_its_temporary_files(tmp_path):
+    import signal
+    import subprocess as sp
+    import sys
+    import time
+
+    cases = tmp_path / "cases.toml"
+    cases.write_text(_quick_case_file(tmp_path).read_text().replace("t_stop = 0.001", "t_stop = 0.5"))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = sp.Popen([sys.executable, "-m", "spicegrad", "validate", "--cases", str(cases), "--no-sweep", "--no-cache"],
+                    env={**os.environ, "TMPDIR": str(scratch)}, stdout=sp.PIPE, stderr=sp.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(scratch.glob("spicegrad-*/netlist.cir")):
+        time.sleep(0.1)
+    assert list(scratch.glob("spicegrad-*")), "ngspice never started"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert not list(scratch.glob("spicegrad-*"))

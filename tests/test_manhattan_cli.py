@@ -64,11 +64,15 @@ def test_bad_input_exits_2_with_a_message(argv, message, tmp_path, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_non_monotone_curve_file_exits_2(tmp_path, capsys):
-    curve = tmp_path / "bad.csv"
+def test_non_monotone_curve_file_is_used_with_a_warning_and_a_falling_one_exits_2(tmp_path, capsys):
+    curve = tmp_path / "noisy.csv"
     curve.write_text("0,1e-4\n1,3e-4\n2,2e-4\n")
-    assert run_cli(["--device", str(curve), "--out", str(tmp_path / "x")]) == 2
-    assert "not monotone: G(2)" in capsys.readouterr().err
+    assert run_cli(["--device", str(curve), "--epochs", "3", "--no-plots", "--out", str(tmp_path / "x")]) == 0
+    assert "not monotone: 1 reversal(s)" in capsys.readouterr().err
+    falling = tmp_path / "falling.csv"
+    falling.write_text("0,3e-4\n1,2e-4\n2,1e-4\n")
+    assert run_cli(["--device", str(falling), "--out", str(tmp_path / "y")]) == 2
+    assert "falls overall: G(2)" in capsys.readouterr().err
 
 
 def test_wrongly_shaped_shifts_exit_2(tmp_path, capsys):

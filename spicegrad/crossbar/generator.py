@@ -82,7 +82,13 @@ def parse_stimulus(spec: str, rows: int) -> list:
         path = Path(rest)
         if not path.is_file():
             raise ValueError(f"stimulus pwl:{rest!r}: no such .npy file")
-        data = np.load(path, allow_pickle=False)
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"stimulus pwl:{rest}: not a readable .npy array ({exc})") from None
+        if not isinstance(data, np.ndarray):  # an .npz archive
+            data.close()
+            raise ValueError(f"stimulus pwl:{rest}: an .npz archive; give one .npy array [T, 2] or [T, 1 + rows]")
         if data.ndim != 2 or data.shape[1] not in (2, 1 + rows):
             raise ValueError(f"stimulus pwl:{rest}: array shape {data.shape}; need [T, 2] or [T, {1 + rows}]")
         if data.dtype.kind not in "fiu" or not np.isfinite(data).all():

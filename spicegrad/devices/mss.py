@@ -35,6 +35,7 @@ Modelling choices (sources leave these open):
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import ClassVar
 
 import torch
@@ -206,6 +207,25 @@ def mss_affine_step(v: torch.Tensor, p: MSSParams, dt: float, integrator: str = 
     return relax(torch.ones_like(v), torch.zeros_like(v), b, dt), beta
 
 
+def _stability_report(v: torch.Tensor, x: torch.Tensor, p: MSSParams, dt: float, integrator: str) -> None:
+    """Warn when dt exceeds the integrator's stability bound 2/b, b = (P_on + P_off)/tau, at the
+    voltages applied (forward Euler; exp-euler is exact for a held voltage and never warns)."""
+    integ = get_integrator(integrator)
+    if v.device.type == "meta":
+        return
+    with torch.no_grad():
+        b_max = float(mss_rates(v, p)[2].max())
+        bound = integ.stable_dt(b_max)
+        if dt > bound or not bool(torch.isfinite(x).all()):
+            bad = ~torch.isfinite(x) | (x < -1e-9) | (x > 1 + 1e-9)
+            what = "diverged" if bool(bad.any()) else "may be inaccurate"
+            warnings.warn(
+                f"MSS {integ.name}: dt = {dt:.3g} s exceeds the stability bound 2·tau/(P_on+P_off) = {bound:.3g} s at "
+                f"the voltages applied; the result {what} (x left [0, 1]: {bool(bad.any())}). Use a smaller dt, "
+                "or integrator='exp-euler', which is stable at any dt",
+                RuntimeWarning, stacklevel=3)
+
+
 class MSS(Twin):
     """MSS memristor twin. ``MSS(MSS.Params(...))``; :meth:`simulate` runs a voltage trace."""
 
@@ -250,4 +270,6 @@ class MSS(Twin):
             x = mss_step(v[k], x, self.params, dt, integrator, noise)
             xs.append(x)
         currents.append(mss_current(v[-1], x, self.params))
-        return {"x": torch.stack(xs), "i": torch.stack(currents)}
+        out = {"x": torch.stack(xs), "i": torch.stack(currents)}
+        _stability_report(v, out["x"], self.params, dt, integrator)
+        return out

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .._argtypes import torch_device
 from ..errors import InputError
 
 
@@ -64,7 +65,7 @@ def add_eprop_parser(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (default 1: the work is many small ops; a second thread "
                         "gains little and, on a busy machine, waits for a descheduled worker at every op)")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--device", type=torch_device, default="cpu", help="torch device (default cpu)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_eprop)
     return p
@@ -89,6 +90,8 @@ def run_eprop(args: argparse.Namespace) -> int:
     from .train import Trainer
 
     cfg, tcfg = configs_from_args(args)
+    if tcfg.epochs < 1:
+        raise InputError(f"--epochs {tcfg.epochs}: must be >= 1")
     if args.threads < 1:
         raise InputError(f"--threads {args.threads}: must be >= 1")
     torch.set_num_threads(args.threads)

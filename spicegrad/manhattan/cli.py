@@ -3,20 +3,28 @@
 Registered by :func:`add_manhattan_parser` on the ``train`` command group. Writes into ``--out``:
 ``summary.json`` ({"runs", "convergence_rate", "median_epochs", ...}), ``shifts_converged.npy``
 and ``shifts_not_converged.npy`` ([runs, inputs, 2·neurons], S; replay one with ``--shifts``),
-``curve.csv`` (the G(m) used), and plots of run 0 (plus the epoch histogram when runs > 1).
+``curve.csv`` (the G(m) used; with ``--monotone`` the running maximum of the file's curve, and
+``summary.json``'s ``"curve_monotone"`` says ``"running maximum"`` instead of ``"as measured"``),
+and plots of run 0 (plus the epoch histogram when runs > 1).
 Bad input ends with a message on stderr and exit code 2; ngspice failures with exit code 1.
+A curve file whose conductance falls at some pulses (measurement noise) is used as measured, with a
+warning on stderr naming the reversals (:func:`~spicegrad.manhattan.devices.check_curve`).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
+#: most independent runs in one call (each holds its own array of devices)
+MAX_RUNS = 100_000
 EXAMPLE = "spicegrad train manhattan --task seed4 --device mss --runs 100 --out out/manhattan-mss"
 
 
@@ -44,6 +52,9 @@ def add_manhattan_parser(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--pulse-amplitude", type=float, default=0.4, help="MSS SET pulse amplitude (V; default 0.4)")
     p.add_argument("--pulse-width", type=float, default=5e-6, help="MSS SET pulse width (s; default 5e-6)")
     p.add_argument("--v-read-max", type=float, help="switching threshold of a FILE device (V; default 0.5)")
+    p.add_argument("--monotone", action="store_true",
+                   help="FILE device: use the running maximum of the curve instead of the curve as measured "
+                        "(whose reversals, pulses that lower G, are otherwise kept with a warning)")
     p.add_argument("--deterministic", action="store_true", help="twin backend: no cycle-to-cycle noise")
     p.add_argument("--allow-unvalidated", action="store_true", help="use an MSS twin configuration that failed validation")
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
@@ -58,8 +69,20 @@ def _device(args):
     if args.device in ("mss", "pcm", "seed"):
         if args.v_read_max is not None:
             raise ValueError(f"--v-read-max applies to a FILE device; {args.device!r} has its own threshold")
+        if args.monotone:
+            raise ValueError(f"--monotone applies to a FILE device (a measured curve); {args.device!r} is not one")
         return args.device
-    return DeviceCurve.from_file(args.device, 0.5 if args.v_read_max is None else args.v_read_max)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        curve = DeviceCurve.from_file(args.device, 0.5 if args.v_read_max is None else args.v_read_max,
+                                      monotone=args.monotone)
+    for w in caught:
+        hint = " (--monotone uses its running maximum)" if issubclass(w.category, RuntimeWarning) else ""
+        print(f"spicegrad train manhattan: warning: {w.message}{hint}", file=sys.stderr)
+    if curve.meta.get("reversals_detail"):
+        print(f"spicegrad train manhattan: {curve.meta['reversals_detail']}; --monotone: using its running maximum",
+              file=sys.stderr)
+    return curve
 
 
 def build_model(args, task):
@@ -68,8 +91,8 @@ def build_model(args, task):
     from .devices import MSSPulses, ShiftDistribution, get_curve, scale_to_curve
     from .model import CrossbarPerceptron
 
-    if args.runs < 1:
-        raise ValueError(f"--runs {args.runs}: must be >= 1")
+    if not 1 <= args.runs <= MAX_RUNS:
+        raise ValueError(f"--runs {args.runs}: must lie in 1..{MAX_RUNS} (the study's statistics use 100)")
     device = _device(args)
     pulses = MSSPulses(amplitude=args.pulse_amplitude, width=args.pulse_width, gap=args.pulse_width)
     if device == "mss":
@@ -141,7 +164,9 @@ def cmd_manhattan(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - start
     out = Path(args.out)
     summary = {**summarize_model(model, wall), "task": task.name, "spicegrad_version": __version__,
-               "test_accuracy": _test_accuracy(model, task)}
+               "test_accuracy": _test_accuracy(model, task),
+               "curve_monotone": model.curve.meta.get("curve_monotone", "as measured"),
+               "curve_reversals": model.curve.meta.get("reversals", 0)}
     write_outputs(model, task, out, summary, not args.no_plots)
     if args.export:
         from .circuit import export_netlist
@@ -161,7 +186,11 @@ def summarize_model(model, wall: float) -> dict:
 
 def format_summary(s: dict) -> str:
     median = "—" if s["median_epochs"] is None else f"{s['median_epochs']:g}"
-    return (f"{s['task']} × {s['device']} ({s['backend']}): {s['converged_runs']}/{s['runs']} runs converged "
+    text = (f"{s['task']} × {s['device']} ({s['backend']}): {s['converged_runs']}/{s['runs']} runs converged "
             f"({100 * s['convergence_rate']:.0f} %), median epochs {median}; "
             f"β = {s['beta_per_A']:g} /A, K = {s['k']:.4g}, shift scale {s['shift']['scale_S']:.3g} S; "
             f"{s['wall_s_per_epoch'] or 0:.3g} s per epoch")
+    if s.get("curve_reversals") or s.get("curve_monotone") == "running maximum":
+        text += (f"; curve {s.get('curve_monotone', 'as measured')} "
+                 f"({s.get('curve_reversals', 0)} reversal(s) in the file)")
+    return text

@@ -7,6 +7,7 @@ See :mod:`spicegrad.manhattan.model` for the model these serve and the modelling
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,24 +29,62 @@ _OWNER = "CrossbarPerceptron"
 # --- device curves -------------------------------------------------------------------------
 
 
+def curve_reversals(g: np.ndarray) -> np.ndarray:
+    """Pulse indices m where G(m) < G(m − 1) (a SET pulse lowered the measured conductance)."""
+    return np.flatnonzero(np.diff(g) < 0) + 1
+
+
+def describe_reversals(g: np.ndarray, name: str = "curve") -> str | None:
+    """One line on the reversals of ``g`` (how many, the largest drop in S and where), or None."""
+    where = curve_reversals(g)
+    if where.size == 0:
+        return None
+    drops = g[where - 1] - g[where]
+    k = int(np.argmax(drops))
+    m = int(where[k])
+    return (f"{name}: not monotone: {where.size} reversal(s) in {g.size - 1} steps; largest drop "
+            f"{drops[k]:.4g} S at pulse {m} (G({m}) = {g[m]:.6g} S < G({m - 1}) = {g[m - 1]:.6g} S"
+            + (f", {100 * drops[k] / (g[-1] - g[0]):.3g} % of the range G(M) − G(0))" if g[-1] > g[0] else ")"))
+
+
 def check_curve(g: object, name: str = "curve") -> np.ndarray:
-    """A conductance curve G(m), m = 0..M: >= 2 finite points > 0 S, non-decreasing, rising."""
+    """A conductance curve G(m), m = 0..M, as measured, checked for what the model needs.
+
+    The model looks G up by pulse count (a device that has taken m pulses has G(m); past M it
+    stays at G(M)), and carries a task's K and shift spread by the range G(M) − G(0). So a
+    curve must have >= 2 points, every G finite and > 0 S (a conductance, not a resistance or a
+    log), and must rise overall: G(M) > G(0). A curve that ends at or below its start is
+    refused: identical SET pulses that leave the device where it began (flat) or lower it (a
+    RESET curve, or columns swapped) cannot train, and the range the task is scaled by would be
+    <= 0. Steps where G falls in between (measurement noise: the seed study's measured curve has
+    G(28) < G(27)) are accepted as measured, with a :class:`RuntimeWarning` that names how many
+    there are, the largest drop in S and its pulse index; :func:`running_maximum` (CLI
+    ``--monotone``) removes them instead.
+    """
     arr = np.asarray(g, dtype=float)
     if arr.ndim != 1 or arr.size < 2:
         raise ValueError(f"{name}: a device curve needs at least 2 points G(0), G(1), ... (S), got shape {arr.shape}")
     if not np.isfinite(arr).all() or (arr <= 0).any():
         bad = int(np.flatnonzero(~np.isfinite(arr) | (arr <= 0))[0])
-        raise ValueError(f"{name}: G({bad}) = {arr[bad]!r}: every conductance must be finite and > 0 S")
-    steps = np.diff(arr)
-    if (steps < 0).any():
-        m = int(np.flatnonzero(steps < 0)[0])
-        raise ValueError(
-            f"{name}: not monotone: G({m + 1}) = {arr[m + 1]:.6g} S < G({m}) = {arr[m]:.6g} S; "
-            "SET pulses must not lower the conductance"
-        )
+        raise ValueError(f"{name}: G({bad}) = {float(arr[bad])!r} S: every conductance must be finite and > 0 S")
+    last = arr.size - 1
     if arr[-1] == arr[0]:
-        raise ValueError(f"{name}: flat curve (G = {arr[0]:.6g} S at every pulse): pulses would not program")
+        raise ValueError(
+            f"{name}: flat curve: G({last}) = G(0) = {arr[0]:.6g} S: pulses would not program (a curve must "
+            "end above G(0))")
+    if arr[-1] < arr[0]:
+        raise ValueError(
+            f"{name}: falls overall: G({last}) = {arr[-1]:.6g} S is below G(0) = {arr[0]:.6g} S; a SET "
+            "curve must end above where it starts (steps that fall in between are accepted as noise)")
+    message = describe_reversals(arr, name)
+    if message is not None:
+        warnings.warn(message + "; pulses are applied to the curve as measured", RuntimeWarning, stacklevel=2)
     return arr
+
+
+def running_maximum(g: object) -> np.ndarray:
+    """max(G(0), ..., G(m)) for every m: the curve with its reversals removed."""
+    return np.maximum.accumulate(np.asarray(g, dtype=float))
 
 
 def seed_shaped_curve(points: int = 51) -> np.ndarray:
@@ -146,8 +185,14 @@ class DeviceCurve:
         return cls(seed_shaped_curve(), "seed", source="seed-shaped curve (issue 6)")
 
     @classmethod
-    def from_file(cls, path: str | Path, v_read_max: float = DEFAULT_V_READ_MAX) -> DeviceCurve:
-        """Two columns (pulse number 0, 1, 2, ..., conductance in S); '#' comments, ',' or blanks."""
+    def from_file(cls, path: str | Path, v_read_max: float = DEFAULT_V_READ_MAX, monotone: bool = False) -> DeviceCurve:
+        """Two columns (pulse number 0, 1, 2, ..., conductance in S); '#' comments, ',' or blanks.
+
+        The conductances are checked by :func:`check_curve`: a curve with reversals is used as
+        measured (with a RuntimeWarning); ``monotone=True`` uses its :func:`running_maximum`
+        instead (the reversals are still reported, in ``meta``). ``meta["curve_monotone"]`` is
+        ``"as measured"`` or ``"running maximum"``, ``meta["reversals"]`` the count in the file.
+        """
         p = Path(path)
         if not p.is_file():
             raise ValueError(f"device curve file {str(p)!r} does not exist (expected two columns: pulse number, conductance in S)")
@@ -164,7 +209,16 @@ class DeviceCurve:
                 f"device curve file {str(p)!r}: row {row + 1} has pulse number {pulses[row]:g}; "
                 "pulse numbers must run 0, 1, 2, ... without gaps"
             )
-        return cls(data[:, 1], p.stem, v_read_max, source=str(p))
+        g = data[:, 1]
+        if not monotone:
+            return cls(g, p.stem, v_read_max, source=str(p), meta={
+                "curve_monotone": "as measured", "reversals": int(curve_reversals(g).size)})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            g = check_curve(g, p.stem)  # refuse first what a running maximum could hide (G <= 0, G(M) < G(0))
+        meta = {"curve_monotone": "running maximum", "reversals": int(curve_reversals(g).size),
+                "reversals_detail": describe_reversals(g, p.stem)}
+        return cls(running_maximum(g), p.stem, v_read_max, source=f"{p} (running maximum)", meta=meta)
 
     @classmethod
     def from_mss(

@@ -11,7 +11,7 @@ import argparse
 import os
 from pathlib import Path
 
-from .._argtypes import comma_floats, comma_ints
+from .._argtypes import comma_floats, comma_ints, torch_device
 
 
 def add_memprop_parser(train_subparsers) -> argparse.ArgumentParser:
@@ -53,7 +53,9 @@ def add_memprop_parser(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-compile", action="store_true", help="run the step eagerly (no torch.compile)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (default 1: the per-step tensors are small)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    p.add_argument("--device", type=torch_device, default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    p.add_argument("--force", action="store_true",
+                   help="train even when the memory estimate exceeds this machine's memory")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_memprop)
     return p
@@ -79,10 +81,11 @@ def config_from_args(args: argparse.Namespace):
 def run_memprop(args: argparse.Namespace) -> int:
     import torch
 
-    from .train import train_memprop
+    from .train import check_memory, train_memprop
 
     torch.set_num_threads(max(1, args.threads))
     cfg = config_from_args(args)
+    check_memory(cfg, args.force)
     metrics = train_memprop(cfg, Path(args.out), data=args.data or os.environ.get("SPICEGRAD_DATA"),
                             resume=args.resume, compile=not args.no_compile, progress=not args.no_progress,
                             device=args.device)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -239,6 +240,34 @@ def load_net(path: str | Path, compile: bool = False) -> tuple[MemPropNet, dict[
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the network {cfg.net.layers}: {exc}") from exc
     return net, state
+
+
+#: BPTT memory per neuron per time step per sample (bytes): 3.92 MB per sample measured for
+#: 784-100-10 over 1000 steps (benchmarks/memprop_bench.py) is 36 B; rounded up
+BPTT_BYTES_PER_NEURON_STEP = 40
+#: per synapse pair: x+ and x- with their gradients and two Adam moments, float32
+BYTES_PER_SYNAPSE_PAIR = 2 * 4 * 4
+
+
+def memory_estimate(cfg: MemPropTrainConfig) -> int:
+    """Bytes one training batch needs, from counts alone (nothing is allocated)."""
+    layers = cfg.net.layers
+    neurons = sum(layers[1:])
+    pairs = sum(a * b for a, b in zip(layers[:-1], layers[1:], strict=False))
+    return cfg.batch_size * cfg.net.steps * neurons * BPTT_BYTES_PER_NEURON_STEP + pairs * BYTES_PER_SYNAPSE_PAIR
+
+
+def check_memory(cfg: MemPropTrainConfig, force: bool = False) -> int:
+    """Refuse (unless ``force``) a configuration whose estimated memory exceeds 80 % of this
+    machine's: a run that cannot fit should say so before it starts, not fail an hour in."""
+    need = memory_estimate(cfg)
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > 0.8 * have and not force:
+        raise InputError(
+            f"this configuration needs about {need / 2**30:.3g} GiB per batch (batch {cfg.batch_size} x "
+            f"{cfg.net.steps} steps x {sum(cfg.net.layers[1:])} neurons for BPTT, plus the synapses); this machine "
+            f"has {have / 2**30:.3g} GiB. Reduce --batch-size, --steps or --hidden, or pass --force")
+    return need
 
 
 def train_memprop(

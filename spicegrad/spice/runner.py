@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -200,6 +201,10 @@ def _run_subprocess(text: str, timeout: float, raw_format: str) -> Result:
             raise SpiceError(f"ngspice did not finish within {timeout:g} s (timeout)") from exc
         output = proc.stdout + proc.stderr
         log.debug("ngspice output:\n%s", output)
+        if proc.returncode < 0:  # ended by a signal: its own message (if any) says nothing of that
+            name = signal.Signals(-proc.returncode).name if -proc.returncode in signal.valid_signals() else "?"
+            raise SpiceError(f"ngspice was killed by signal {-proc.returncode} ({name}) before it finished "
+                             "(out of memory, or stopped from outside)")
         if proc.returncode != 0 or _is_error_text(proc.stderr):
             raise _diagnose(proc.stderr or proc.stdout, text)
         if not raw.exists() or raw.stat().st_size == 0:

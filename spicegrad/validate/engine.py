@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..errors import SimulatorError
 from .adapters import get_adapter
 from .cases import Case
 from .metrics import ensemble_errors, spike_errors, waveform_errors
@@ -72,7 +73,7 @@ def run_case(case: Case, use_cache: bool = True) -> dict[str, Any]:
             cached["from_cache"] = True
             return cached
     result = _run_case(case, use_cache)
-    if use_cache:
+    if use_cache and result["status"] != "error":  # an ngspice failure is not a result to keep
         memo.store(case, result)
     return result
 
@@ -81,16 +82,22 @@ def _run_case(case: Case, use_cache: bool) -> dict[str, Any]:
     start = time.perf_counter()
     adapter = get_adapter(case.model)
     t = adapter.grid(case)
-    a = adapter.spice(case, use_cache=use_cache)
-    # The twin's own warnings (e.g. forward Euler past its stability bound) belong in the
-    # report, not on the terminal.
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
-        warnings.simplefilter("always")
-        if case.mode == "stochastic":
-            result = _stochastic(case, adapter, t, a)
-        else:
-            result = _deterministic(case, adapter, t, a)
-    result["warnings"] = sorted({str(w.message) for w in caught})
+    try:
+        a = adapter.spice(case, use_cache=use_cache)
+    except SimulatorError as exc:  # ngspice failed or was killed: this case errored, the others go on
+        result = {"metrics": {}, "model_error": {}, "integration_error": {}, "broken": [f"ngspice: {exc}"],
+                  "passed": False, "status": "error", "causes": ["ngspice"], "warnings": [],
+                  "traces": {"t": t, "A": {}, "B": {}, "C": {}}}
+    else:
+        # The twin's own warnings (e.g. forward Euler past its stability bound) belong in the
+        # report, not on the terminal.
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+            warnings.simplefilter("always")
+            if case.mode == "stochastic":
+                result = _stochastic(case, adapter, t, a)
+            else:
+                result = _deterministic(case, adapter, t, a)
+        result["warnings"] = sorted({str(w.message) for w in caught})
     result.update(
         name=case.name,
         model=case.model,
@@ -109,7 +116,7 @@ def _run_case(case: Case, use_cache: bool) -> dict[str, Any]:
         spicegrad_version=__version__,
         seconds=round(time.perf_counter() - start, 3),
     )
-    result["as_expected"] = {
+    result["as_expected"] = result["status"] != "error" and {
         "pass": result["status"] == "passed",
         "diverged": result["status"] == "diverged",
         "fail": not result["passed"],

@@ -254,7 +254,7 @@ def write_report(results: list[dict], sweeps: list[dict], directory: str | Path)
         (tmp / "plots").mkdir()
         rows, sections = [], []
         for r in results:
-            png = plot_case(r, tmp / "plots" / f"{plot_name(r['name'])}.png")
+            png = plot_case(r, tmp / "plots" / f"{plot_name(r['name'])}.png") if r["status"] != "error" else None
             verdict = r["status"] + ("" if r["expect"] == "pass" else f" (expected: {r['expect']})")
             css = "expected" if r["expect"] != "pass" and r["as_expected"] else r["status"]
             rows.append(
@@ -272,8 +272,8 @@ def write_report(results: list[dict], sweeps: list[dict], directory: str | Path)
                 + (f"<ul>{warn}</ul>" if warn else "")
                 + "<table><tr><th>metric</th><th>|A−C| (judged)</th><th>|A−B| model</th><th>|B−C| integration</th>"
                 f"<th>tolerance</th><th>unit</th></tr>{_metric_cells(r)}</table>"
-                f"<img src='plots/{png.name}' alt='{html.escape(r['name'])} waveforms'>"
-                f"<details><summary>parameters</summary>{_params_table(r)}</details>")
+                + (f"<img src='plots/{png.name}' alt='{html.escape(r['name'])} waveforms'>" if png else "")
+                + f"<details><summary>parameters</summary>{_params_table(r)}</details>")
         for s in sweeps:
             units = next((r["units"] for r in results if r["model"] == s["model"]), {})
             png = plot_sweep(s, units, tmp / "plots" / f"sweep_{plot_name(s['case'])}.png")
