@@ -90,24 +90,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0 if passed else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_demo(sub, help: str) -> None:
     from .demo import demo_models
-    from .validate.adapters import validated_models
 
-    parser = argparse.ArgumentParser(
-        prog="spicegrad",
-        description="ngspice subcircuits and differentiable PyTorch twins of memristive devices.",
-    )
-    parser.add_argument("--version", action="version", version=f"spicegrad {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log ngspice's output (debug level)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    demo = sub.add_parser("demo", help="simulate each device in twin and ngspice and plot them")
+    demo = sub.add_parser("demo", help=help)
     demo.add_argument("--out", "-o", default="out/demo", help="output folder (default: out/demo)")
     demo.add_argument("--model", action="append", choices=demo_models(), help="only this device (repeatable)")
     demo.set_defaults(func=_cmd_demo)
 
-    val = sub.add_parser("validate", help="twin vs ngspice vs reference: report, dt advice, certificates")
+
+def _add_validate(sub, help: str) -> None:
+    from .validate.adapters import validated_models
+
+    val = sub.add_parser("validate", help=help)
     val.add_argument("--model", choices=[*validated_models(), "all"], default="all")
     val.add_argument("--quick", action="store_true", help="only the cases marked quick (< 60 s)")
     val.add_argument("--report", metavar="DIR", help="write DIR/index.html and DIR/summary.json")
@@ -119,33 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--no-sweep", action="store_true", help="skip the dt sweeps")
     val.set_defaults(func=_cmd_validate)
 
-    char = sub.add_parser("characterize", help="MIF response table, tonic f–I curve, Bendixson check")
+
+def _add_characterize(sub, help: str) -> None:
+    char = sub.add_parser("characterize", help=help)
     char.add_argument("--out", "-o", default="out/characterize", help="output folder")
     char.set_defaults(func=_cmd_characterize)
 
-    from .compress.cli import add_compress_parser
-    from .crossbar.cli import add_netlist_parser
-    from .eprop.cli import add_eprop_parser
-    from .export.cli import add_export_parser
-    from .manhattan.cli import add_manhattan_parser
-    from .memprop.cli import add_memprop_parser
-    from .pcm_replicate.cli import add_pcm_parser
 
-    add_netlist_parser(sub)
-    add_pcm_parser(sub)
-    add_export_parser(sub)
-    add_compress_parser(sub)
-
-    train = sub.add_parser("train", help="train networks on validated twins")
-    methods = train.add_subparsers(dest="train_command", required=True, metavar="METHOD")
-    add_memprop_parser(methods)
-    add_manhattan_parser(methods)
-    add_eprop_parser(methods)
-    from .stdp.cli import add_stdp_parser
-    add_stdp_parser(methods)
-    add_compress_parser(methods)
-
-    sim = sub.add_parser("simulate", help="run a netlist in ngspice and save its vectors as .npz")
+def _add_simulate(sub, help: str) -> None:
+    sim = sub.add_parser("simulate", help=help)
     sim.add_argument("netlist", help="netlist file (.cir)")
     sim.add_argument("-o", "--output", help="output .npz (default: beside the netlist)")
     sim.add_argument("--backend", choices=["subprocess", "shared"], default="subprocess")
@@ -155,6 +132,65 @@ def build_parser() -> argparse.ArgumentParser:
                           "files); by default .control/.exec blocks, *ng_script files, backticks and includes "
                           "that break these rules are refused")
     sim.set_defaults(func=_cmd_simulate)
+
+
+def _add_train(sub, help: str) -> None:
+    from .compress.cli import add_compress_parser
+    from .eprop.cli import add_eprop_parser
+    from .manhattan.cli import add_manhattan_parser
+    from .memprop.cli import add_memprop_parser
+    from .stdp.cli import add_stdp_parser
+
+    train = sub.add_parser("train", help=help)
+    methods = train.add_subparsers(dest="train_command", required=True, metavar="METHOD")
+    add_memprop_parser(methods)
+    add_manhattan_parser(methods)
+    add_eprop_parser(methods)
+    add_stdp_parser(methods)
+    add_compress_parser(methods, help=COMMANDS["compress"][0])
+
+
+#: every command: its one-line help, and where its parser is built ("module:function" taking
+#: (subparsers, help)); only the command being run is imported, so `spicegrad --help` and light
+#: commands do not load torch
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("simulate each device in twin and ngspice and plot them", "spicegrad.cli:_add_demo"),
+    "validate": ("twin vs ngspice vs reference: report, dt advice, certificates", "spicegrad.cli:_add_validate"),
+    "characterize": ("MIF response table, tonic f–I curve, Bendixson check", "spicegrad.cli:_add_characterize"),
+    "netlist": ("write SPICE netlists (crossbar arrays, tiles)", "spicegrad.crossbar.cli:add_netlist_parser"),
+    "pcm": ("PCM model replications (Nandakumar 2018; SRNN-PCM)", "spicegrad.pcm_replicate.cli:add_pcm_parser"),
+    "export": ("write a trained MEMprop network as an ngspice netlist (and verify it against the twin)",
+               "spicegrad.export.cli:add_export_parser"),
+    "compress": ("prune, quantise to device levels, map onto crossbar tiles, draw, trade-off curves",
+                 "spicegrad.compress.cli:add_compress_parser"),
+    "train": ("train networks on validated twins", "spicegrad.cli:_add_train"),
+    "simulate": ("run a netlist in ngspice and save its vectors as .npz", "spicegrad.cli:_add_simulate"),
+}
+
+
+def _command_of(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``spicegrad`` parser. With ``argv``, only the command it names is built in full (the
+    others are listed with their help); without, every command is built."""
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="spicegrad",
+        description="ngspice subcircuits and differentiable PyTorch twins of memristive devices.",
+    )
+    parser.add_argument("--version", action="version", version=f"spicegrad {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log ngspice's output (debug level)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    wanted = None if argv is None else _command_of(argv)
+    for name, (help, where) in COMMANDS.items():
+        if argv is None or name == wanted:
+            module, _, function = where.partition(":")
+            getattr(importlib.import_module(module), function)(sub, help=help)
+        else:
+            sub.add_parser(name, help=help)
     return parser
 
 
@@ -162,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; every error class maps to its exit status in :data:`spicegrad.errors.EXIT_CODES`."""
     from .errors import SpicegradError, exit_code
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     name = " ".join(filter(None, [args.command, *(v for k, v in sorted(vars(args).items())
                                                    if k.endswith("_command") and isinstance(v, str))]))

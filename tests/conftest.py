@@ -20,11 +20,20 @@ def one_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(scope="session")
+def session_spice_cache(tmp_path_factory):
+    """ngspice results of this test session only (content-addressed by netlist text, included
+    files and ngspice version: a shared entry is the same simulation, so sharing cannot change a
+    verdict). Never the user's cache."""
+    return tmp_path_factory.mktemp("spicegrad-ngspice-results")
+
+
 @pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
-    """Every test gets its own empty result cache and certificate folder, never the user's
-    ~/.cache/spicegrad: results and certificates left by earlier runs cannot change a verdict.
-    A test that needs a warm cache builds it itself."""
+def private_cache(tmp_path_factory, monkeypatch, session_spice_cache):
+    """Every test gets its own empty cache folder — case results and certificates — never the
+    user's ~/.cache/spicegrad: results and certificates left by earlier runs or other tests
+    cannot change a verdict. A test that needs a warm cache builds it itself."""
     folder = tmp_path_factory.mktemp("spicegrad-cache")
     monkeypatch.setenv("SPICEGRAD_CACHE", str(folder))
+    monkeypatch.setenv("SPICEGRAD_SPICE_CACHE", str(session_spice_cache))
     return folder

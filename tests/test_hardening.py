@@ -214,6 +214,7 @@ tolerance = {{ x = {{ max_abs = 1.0 }}, i = {{ nrmse = 1.0 }} }}
     assert not list(certificates_dir().glob("*.json"))
 
 
+@pytest.mark.slow  # three certification cases in ngspice: CI's slow stage
 def test_validate_and_require_certified_share_certificates(tmp_path, monkeypatch):
     """A shipped case run by `spicegrad validate` counts for training: require_certified only
     runs the certification cases that are still missing."""
@@ -245,6 +246,7 @@ def test_validate_refuses_zero_or_negative_workers(workers, tmp_path, capsys):
     assert rc == 2 and "--workers" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # waits out the bound: CI's slow stage
 def test_an_address_that_is_not_a_dask_scheduler_fails_in_bounded_time(tmp_path, capsys, monkeypatch):
     """A TCP listener on localhost that accepts and never answers (bounded: it closes itself)."""
     import spicegrad.validate.fanout as fanout
@@ -412,6 +414,7 @@ def test_an_ngspice_killed_mid_run_marks_its_case_errored_and_the_report_is_writ
     assert by_name["short-one"]["status"] == "passed"
 
 
+@pytest.mark.slow  # a fresh process and an ngspice run: CI's slow stage
 def test_sigterm_stops_the_validator_and_removes_its_temporary_files(tmp_path):
     import signal
     import subprocess as sp

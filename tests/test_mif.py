@@ -41,6 +41,7 @@ def test_memprop_alpha_input_train_over_10ms_tracks_ngspice_within_1mV_rms():
     assert cmp.error("v")["rms"] <= 1e-3, cmp.error("v")
 
 
+@pytest.mark.slow  # 16-18 s of ngspice; CI runs it in the slow stage
 def test_tonic_constant_current_gives_ngspice_spike_count_and_times_within_20us():
     # dt = 0.25 µs: at 1 µs the twin gains ≈9 µs per period on ngspice (≈100 µs by 10 ms).
     cmp = constant_current(MIF.preset("tonic"), 3e-6, t_stop=10e-3, dt=0.25e-6)

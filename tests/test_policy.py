@@ -81,6 +81,7 @@ def test_trusted_runs_the_control_block(tmp_path):
     assert marker.exists()
 
 
+@pytest.mark.slow  # two ngspice starts and a fresh process: CI's slow stage
 def test_a_spiceinit_in_home_is_never_read(tmp_path):
     """ngspice sources ~/.spiceinit on every start; the runner passes -n."""
     marker = tmp_path / "pwned"

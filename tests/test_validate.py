@@ -121,7 +121,9 @@ def test_cli_bad_case_file_exits_2_and_writes_nothing(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report")]
 
 
-def test_cli_unreachable_scheduler_exits_2(tmp_path):
+@pytest.mark.slow  # a fresh process imports dask and waits out the connection: CI's slow stage
+def test_cli_unreachable_scheduler_exits_2(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPICEGRAD_DASK_WAIT_S", "3")  # the default 30 s, shortened for the test
     proc = spicegrad("validate", "--model", "pcm", "--quick", "--scheduler", "tcp://127.0.0.1:9", "--no-sweep",
                      "--report", str(tmp_path / "r"), timeout=120)
     assert proc.returncode == 2 and "cannot reach the Dask scheduler" in proc.stderr
@@ -182,12 +184,14 @@ def test_require_certified_refuses_a_failing_configuration_unless_allowed():
     assert any("allow_unvalidated" in str(w.message) for w in caught)
 
 
-def test_cache_returns_identical_results_and_recomputes_corrupt_entries(shipped, caplog):
+def test_cache_returns_identical_results_and_recomputes_corrupt_entries(shipped, caplog, tmp_path, monkeypatch):
+    from spicegrad.spice.cache import spice_cache_dir
     from spicegrad.validate.adapters import get_adapter
 
+    monkeypatch.setenv("SPICEGRAD_SPICE_CACHE", str(tmp_path / "own"))  # this test corrupts an entry
     text = get_adapter("mss").netlist(shipped["mss-sine-100hz"])
     first = cached_run(text)
-    entry = cache_root() / "spice" / f"{netlist_key(text)}.npz"
+    entry = spice_cache_dir() / f"{netlist_key(text)}.npz"
     assert entry.exists()
     second = cached_run(text)
     assert second.log == "(from cache)"

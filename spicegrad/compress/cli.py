@@ -48,12 +48,12 @@ def _finetune_options(p: argparse.ArgumentParser) -> None:
                         "-1 = do not evaluate)")
 
 
-def add_compress_parser(subparsers) -> argparse.ArgumentParser:
+def add_compress_parser(subparsers, help: str | None = None) -> argparse.ArgumentParser:
     """Register ``compress`` (with its five sub-commands) on ``subparsers``."""
     from .levels import SOURCES
 
     top = subparsers.add_parser(
-        "compress", help="prune, quantise to device levels, map onto crossbar tiles, draw, trade-off curves",
+        "compress", help=help,
         description="Compression and hardware mapping of a trained MEMprop network (and curves for e-prop).",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="compress_command", required=True, metavar="STEP")

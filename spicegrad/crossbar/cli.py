@@ -146,9 +146,9 @@ def _add_tiles_parser(kinds) -> None:
     tiles.set_defaults(func=_cmd_tiles)
 
 
-def add_netlist_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``netlist`` (with its ``crossbar`` subcommand) on ``subparsers``."""
-    netlist = subparsers.add_parser("netlist", help="write SPICE netlists (crossbar arrays)")
+def add_netlist_parser(subparsers, help: str | None = None) -> argparse.ArgumentParser:
+    """Register ``netlist`` (with its ``crossbar`` and ``tiles`` subcommands) on ``subparsers``."""
+    netlist = subparsers.add_parser("netlist", help=help)
     kinds = netlist.add_subparsers(dest="netlist_command", required=True, metavar="KIND")
     xb = kinds.add_parser(
         "crossbar",

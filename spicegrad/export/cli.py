@@ -12,11 +12,11 @@ from pathlib import Path
 from .._argtypes import read_scale
 
 
-def add_export_parser(subparsers) -> argparse.ArgumentParser:
+def add_export_parser(subparsers, help: str | None = None) -> argparse.ArgumentParser:
     """Register ``spicegrad export CHECKPOINT -o net.cir --sample K [--static-synapses] [--verify N]``."""
     p = subparsers.add_parser(
         "export",
-        help="write a trained MEMprop network as an ngspice netlist (and verify it against the twin)",
+        help=help,
         description="Netlist of the trained network for one test sample: MIF subcircuits, alpha input, "
                     "MSS synapse pairs (or fixed conductances), current scaling as controlled sources.",
     )

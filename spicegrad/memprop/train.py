@@ -303,19 +303,21 @@ def train_memprop(
     if train.n_features != cfg.net.layers[0]:
         raise ValueError(f"{cfg.dataset} images have {train.n_features} pixels, the network expects {cfg.net.layers[0]}")
 
-    certs = certificates if certificates is not None else certify(cfg)
-    net = MemPropNet(cfg.net, torch.Generator().manual_seed(cfg.seed), compile=compile).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    history: dict[str, list] = {"test_accuracy": [], "train_loss": [], "test_loss": [], "samples_per_s": [],
-                                "epoch_wall_s": [], "batch_loss": []}
-    start_epoch = 0
-    if resume and ckpt_path.exists():
+    state = None
+    if resume and ckpt_path.exists():  # check the file before the slower certification
         state = load_checkpoint(ckpt_path, map_location=device)
         if state.get("compression"):
             raise CheckpointError(f"{ckpt_path} is a compressed network (pruned/quantised by spicegrad compress); "
                                   "plain training would ignore its masks and levels: fine-tune it with "
                                   "`spicegrad compress prune|quantize --finetune-epochs N` instead")
         _check_compatible(state["config"], cfg, ckpt_path, state["epoch"])
+    certs = certificates if certificates is not None else certify(cfg)
+    net = MemPropNet(cfg.net, torch.Generator().manual_seed(cfg.seed), compile=compile).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    history: dict[str, list] = {"test_accuracy": [], "train_loss": [], "test_loss": [], "samples_per_s": [],
+                                "epoch_wall_s": [], "batch_loss": []}
+    start_epoch = 0
+    if state is not None:
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history = state["history"]

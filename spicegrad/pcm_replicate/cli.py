@@ -21,9 +21,9 @@ def _ints(text: str) -> tuple[int, ...]:
     return values
 
 
-def add_pcm_parser(subparsers) -> argparse.ArgumentParser:
+def add_pcm_parser(subparsers, help: str | None = None) -> argparse.ArgumentParser:
     """Register ``pcm`` (with ``replicate`` and ``write-stats``)."""
-    p = subparsers.add_parser("pcm", help="PCM model replications (Nandakumar 2018; SRNN-PCM)")
+    p = subparsers.add_parser("pcm", help=help)
     sub = p.add_subparsers(dest="pcm_command", required=True, metavar="ACTION")
     rep = sub.add_parser("replicate", help="Nandakumar 2018 Fig. 2, 5 or 7: PNG + CSV")
     rep.add_argument("figure", type=int, help="2, 5 or 7")

@@ -24,7 +24,16 @@ _INCLUDE = re.compile(r'^\s*\.(?:include|lib)\s+"?([^"\s]+)"?', re.IGNORECASE | 
 
 
 def cache_root() -> Path:
+    """The cache folder: $SPICEGRAD_CACHE, else ~/.cache/spicegrad (ngspice results, case
+    results and certificates live in subfolders)."""
     return Path(os.environ.get("SPICEGRAD_CACHE") or Path.home() / ".cache" / "spicegrad")
+
+
+def spice_cache_dir() -> Path:
+    """ngspice results, addressed by the netlist's content (text, included files, ngspice
+    version): $SPICEGRAD_SPICE_CACHE, else ``<cache_root>/spice``. Content addressing makes the
+    folder safe to share between runs whose certificates and case results must stay apart."""
+    return Path(os.environ.get("SPICEGRAD_SPICE_CACHE") or cache_root() / "spice")
 
 
 def netlist_key(text: str) -> str:
@@ -59,7 +68,7 @@ def cached_run(text: str, *, use_cache: bool = True, **run_kwargs) -> Result:
     """:func:`run` through the cache. A corrupted entry is logged, deleted and recomputed."""
     if not use_cache:
         return run(text, **run_kwargs)
-    folder = cache_root() / "spice"
+    folder = spice_cache_dir()
     key = netlist_key(text)
     data_path, sum_path = folder / f"{key}.npz", folder / f"{key}.sha256"
     if data_path.exists():

@@ -10,6 +10,7 @@ order the tasks finish in, so a fanned-out run gives exactly the serial run's re
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -45,7 +46,8 @@ def _merge_sweeps(parts: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
-#: seconds to wait for the first worker of a scheduler, and for any one task to finish
+#: seconds to wait for a scheduler and its first worker ($SPICEGRAD_DASK_WAIT_S overrides), and
+#: for any one task to finish
 WORKER_WAIT_S = 30.0
 RESULT_WAIT_S = 3600.0
 MAX_LOCAL_WORKERS = 256
@@ -68,7 +70,7 @@ def _connect(client_cls, scheduler: str, wait_s: float):
 
     def connect() -> None:
         try:
-            box["client"] = client_cls(scheduler, timeout="10s")
+            box["client"] = client_cls(scheduler, timeout=f"{min(10.0, wait_s):g}s")
         except Exception as exc:  # noqa: BLE001 - reported below with the address
             box["error"] = exc
 
@@ -86,7 +88,8 @@ def dask_client(workers: int | None, scheduler: str | None, worker_wait_s: float
     ``scheduler`` that has at least one worker within ``worker_wait_s``. A scheduler that is not
     reachable, does not speak Dask, or has no worker gives a :class:`SchedulerError`."""
     workers = check_workers(workers)
-    worker_wait_s = WORKER_WAIT_S if worker_wait_s is None else worker_wait_s
+    if worker_wait_s is None:
+        worker_wait_s = float(os.environ.get("SPICEGRAD_DASK_WAIT_S") or WORKER_WAIT_S)
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
