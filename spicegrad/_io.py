@@ -17,6 +17,8 @@ def check_output_path(path: str | Path) -> Path:
 
     if str(path).strip() == "":
         raise InputError("output path '': give a file name")
+    if str(path).endswith(("/", "\\")):
+        raise InputError(f"output {path}: ends with a path separator; give a file name")
     path = Path(path).expanduser()
     if path.is_dir():
         raise InputError(f"output {path}: is a folder; give a file name (e.g. {path / 'out'}{path.suffix or ''})")
@@ -102,6 +104,12 @@ def require_finite_tensors(obj: Any, where: str) -> None:
     while stack:
         name, value = stack.pop()
         if isinstance(value, torch.Tensor):
+            stored = value.untyped_storage().nbytes() // max(value.element_size(), 1)
+            if value.numel() > stored:
+                raise InputError(f"{name}: a tensor of shape {tuple(value.shape)} over {stored} stored values "
+                                 "(an expanded view): not a saved state")
+            if value.is_complex():
+                raise InputError(f"{name}: complex values (dtype {value.dtype}); states and weights are real")
             if value.is_floating_point() and not bool(torch.isfinite(value).all()):
                 bad = int((~torch.isfinite(value)).sum())
                 raise InputError(f"{name}: {bad} non-finite value(s) (NaN or inf) in a tensor of shape "

@@ -25,22 +25,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ._io import atomic_write_bytes
+    from ._io import atomic_write_bytes, check_output_path
     from .spice import run
-    from .spice.policy import absolute_includes, check_untrusted
+    from .spice.policy import flatten
 
     path = Path(args.netlist)
     if not path.is_file():
         raise InputError(f"no such netlist file: {path}")
+    out = check_output_path(path.with_suffix(".npz") if args.output is None else args.output)
     text = path.read_text(errors="replace")
-    if not args.trusted:
+    if args.trusted:
+        result = run(text, backend=args.backend, timeout=args.timeout)  # as written
+    else:
         try:
-            check_untrusted(text, path)
+            text = flatten(text, path)
         except InputError as exc:
             raise InputError(f"refusing {exc}; pass --trusted only if you trust this file and everything it "
                              "includes (docs/security.md)") from None
-    result = run(absolute_includes(text, path.resolve().parent), backend=args.backend, timeout=args.timeout)
-    out = Path(args.output) if args.output else path.with_suffix(".npz")
+        result = run(text, backend=args.backend, timeout=args.timeout)
     import io
 
     buf = io.BytesIO()

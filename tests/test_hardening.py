@@ -435,3 +435,21 @@ def test_sigterm_stops_the_validator_and_removes_its_temporary_files(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err
     assert not list(scratch.glob("spicegrad-*"))
+
+
+CRAFTED_STATES = {
+    "config-is-a-list": ({"config": [1, 2]}, "configuration"),
+    "compression-is-a-list": ({"config": {}, "compression": [1]}, "compression"),
+    "model-value-not-a-tensor": ({"config": {}, "model": {"x_pos.0": 5}}, "not tensors"),
+    "complex-state": ({"config": {}, "model": {"x_pos.0": torch.zeros(2, 2, dtype=torch.complex64)}}, "complex"),
+    "expanded-view": ({"config": {}, "model": {"x_pos.0": torch.full((1,), 0.5).expand(10**6, 10**6)}}, "expanded"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED_STATES))
+def test_crafted_checkpoint_contents_are_clear_errors(name, tmp_path, capsys):
+    content, words = CRAFTED_STATES[name]
+    path = tmp_path / f"{name}.pt"
+    torch.save({"format": "spicegrad-memprop/1", "model": {"x_pos.0": torch.zeros(2, 2)}, **content}, path)
+    assert main(["compress", "map", str(path), "--tile", "4", "-o", str(tmp_path / "m")]) == 2
+    assert words in capsys.readouterr().err

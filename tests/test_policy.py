@@ -14,7 +14,7 @@ import pytest
 
 from spicegrad.cli import main
 from spicegrad.spice import run
-from spicegrad.spice.policy import UntrustedNetlist, absolute_includes, check_untrusted
+from spicegrad.spice.policy import UntrustedNetlist, check_untrusted, flatten
 
 ROOT = Path(__file__).resolve().parents[1]
 CIRCUIT = "hostile\nV1 a 0 DC 1\nR1 a 0 1k\n.tran 1u 10u\n"
@@ -144,7 +144,45 @@ def test_a_one_megabyte_netlist_is_checked_in_one_pass():
         check_untrusted(big + ".control\n", Path("big.cir"))
 
 
-def test_absolute_includes_keep_other_lines_and_quote_paths(tmp_path):
-    text = absolute_includes(CIRCUIT + ".include a.lib\n.lib b.lib tt\n", tmp_path)
-    assert f'.include "{tmp_path / "a.lib"}"' in text and f'.lib "{tmp_path / "b.lib"}" tt' in text
+def test_includes_are_inlined_so_ngspice_resolves_no_path(tmp_path):
+    (tmp_path / "a.lib").write_text("R9 a 0 1k\n")
+    text = flatten(CIRCUIT + ".include a.lib\n", tmp_path / "top.cir")
+    assert "R9 a 0 1k" in text and ".include" not in text.lower()
     assert text.startswith(CIRCUIT)
+
+
+def bypasses(tmp_path: Path, marker: Path) -> dict[str, tuple[str, dict[str, str]]]:
+    """Ways around a word-matching policy found in review: ngspice matches dot-cards by prefix,
+    joins continuation lines and cuts comments, while a path check may read the path otherwise."""
+    evil = f".control\nshell touch {marker}\n.endc\n"
+    return {
+        "controls-prefix": (CIRCUIT + f".controls\nshell touch {marker}\n.endcx\n.end\n", {}),
+        "unterminated-controls": (CIRCUIT + f".controls\nshell touch {marker}\n", {}),
+        "incl-prefix": (CIRCUIT + ".incl evil.inc\n.end\n", {"evil.inc": evil}),
+        "libx-prefix": (CIRCUIT + ".libx evil.lib sec\n.end\n", {"evil.lib": f".lib sec\n{evil}.endl\n"}),
+        "lib-no-space": (CIRCUIT + '.lib "evil.lib"sec\n.end\n', {"evil.lib": f".lib sec\n{evil}.endl\n"}),
+        "quote-in-path": (CIRCUIT + ".include 'q\"z/x.cir'\n.end\n", {"q": evil, "q\"z/x.cir": "R5 a 0 1k\n"}),
+        "comment-in-nested-path": (CIRCUIT + ".include sub/a.cir\n.end\n",
+                                   {"sub/a.cir": ".include b.cir;../x.cir\n", "sub/b.cir": evil,
+                                    "sub/b.cir;../x.cir": "R5 a 0 1k\n"}),
+        "continued-include": (CIRCUIT + ".inc\n+ evil.inc\n.end\n", {"evil.inc": evil}),
+        "nul-byte": (CIRCUIT + f"\x00.control\nshell touch {marker}\n.endc\n.end\n", {}),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(bypasses(Path("/x"), Path("/x/m"))))
+def test_prefix_comment_and_quote_tricks_do_not_get_past_the_policy(name, tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    text, files = bypasses(tmp_path, marker)[name]
+    for rel, content in files.items():
+        target = tmp_path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    net = tmp_path / "evil.cir"
+    net.write_text(text)
+    rc = simulate(str(net), "-o", str(tmp_path / "out.npz"))
+    assert not marker.exists()
+    if rc == 0:  # inlining made it a harmless circuit: then what ran holds no control block
+        assert "shell" not in flatten(text, net)
+    else:
+        assert rc == 2 and "refusing" in capsys.readouterr().err

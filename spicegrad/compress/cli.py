@@ -1,7 +1,7 @@
 """``spicegrad compress prune|quantize|map|topology|curves``: compression and mapping from the shell.
 
 ``spicegrad/cli.py`` registers :func:`add_compress_parser` twice: as the top-level ``compress``
-command and as ``spicegrad train compress`` (docs/architecture.md lists compression under ``train``).
+command and as ``spicegrad train compress`` (the same parser, registered twice).
 Exit codes: 0 success, 2 bad input (options, checkpoint, dataset), 3 fine-tuning diverged.
 """
 

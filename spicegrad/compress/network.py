@@ -176,14 +176,18 @@ def load_compressed(path: str | Path, compile: bool = False) -> tuple[Compressed
         raise CompressError(f"{path}: no such checkpoint file")
     state = load_checkpoint(path)
     model = _require_weights(state, path)
-    cfg = MemPropTrainConfig.from_dict(state["config"])
-    record = state.get("compression") or {}
-    masks = record.get("masks")
-    levels = DeviceLevels.from_dict(record["levels"]) if record.get("levels") else None
+    try:
+        cfg = MemPropTrainConfig.from_dict(state["config"])
+        record = state.get("compression") or {}
+        masks = record.get("masks")
+        levels = DeviceLevels.from_dict(record["levels"]) if record.get("levels") else None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: its recorded configuration or compression record is not valid "
+                              f"({type(exc).__name__}: {str(exc)[:200]})") from None
     try:
         net = CompressedMemPropNet(cfg.net, masks, levels, compile=compile)
         net.load_state_dict(model)
-    except (RuntimeError, CompressError) as exc:
+    except (RuntimeError, CompressError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: weights do not fit the network {cfg.net.layers}: {exc}") from exc
     net.history = list(record.get("history", []))
     return net, state

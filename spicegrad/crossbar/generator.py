@@ -29,7 +29,7 @@ from .topology import CrossbarSpec
 
 #: netlists above this size need force=True (ngspice would take hours on such arrays anyway)
 LIMIT_BYTES = 64 * 2**20
-#: measured ngspice-39 cost of an MSS crossbar transient (docs/architecture.md, Scale): s/device/timepoint
+#: measured ngspice-39 cost of an MSS crossbar transient (measured on ngspice-39, 2 cores): s/device/timepoint
 NGSPICE_S_PER_DEVICE_POINT = 30e-6
 
 
@@ -139,7 +139,7 @@ def estimate(spec: CrossbarSpec, device: str = "mss", stimulus_points: int = 0) 
     resistors = resistor_count(spec)
     elements = spec.n_devices + resistors + spec.rows + spec.physical_cols
     size = spec.n_devices * per_device + resistors * 40 + 200 * (spec.rows + spec.physical_cols) + 50 * stimulus_points
-    # wire resistance triples ngspice's cost per timepoint (docs/architecture.md: 64x64, 1 Ω: 0.33 s vs 0.11 s)
+    # wire resistance triples ngspice's cost per timepoint (measured: 64x64, 1 Ω: 0.33 s vs 0.11 s)
     cost = spec.n_devices * NGSPICE_S_PER_DEVICE_POINT * (3 if spec.r_wire > 0 else 1)
     return Estimate(spec.n_devices, elements, size, cost)
 

@@ -190,8 +190,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         got = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(f"{path}: format {got!r}, expected {CHECKPOINT_FORMAT!r} (not a MEMprop checkpoint)")
-    if "config" not in state:
-        raise CheckpointError(f"{path}: no recorded configuration: not a complete MEMprop checkpoint")
+    if not isinstance(state.get("config"), dict):
+        raise CheckpointError(f"{path}: no recorded configuration (a table): not a complete MEMprop checkpoint")
+    for key, kind in (("model", dict), ("compression", dict), ("epoch", int)):
+        if key in state and state[key] is not None and not isinstance(state[key], kind):
+            raise CheckpointError(f"{path}: {key} is a {type(state[key]).__name__}, expected a {kind.__name__}")
+    if isinstance(state.get("model"), dict) and not all(isinstance(v, torch.Tensor) for v in state["model"].values()):
+        raise CheckpointError(f"{path}: model holds values that are not tensors")
     try:
         require_finite_tensors(state.get("model"), f"{path}: model")
         require_finite_tensors(state.get("optimizer"), f"{path}: optimizer")

@@ -3,104 +3,110 @@
 ngspice is a shell as much as a simulator: its control language (``.control`` ... ``.endc``,
 ``.exec`` blocks, scripts that start with ``*ng_script``, ``source``, ``shell``, ``codemodel``,
 ``write``, backtick substitution, ``alias``, ``set unixcom``) runs programs, loads shared
-objects and writes files. A netlist someone sent you is therefore refused, by default, when it
-or any file it includes contains:
+objects and writes files. ngspice recognises dot-cards by their *prefix* (``.controls`` opens a
+control block, ``.incl`` includes a file), so the policy does too.
 
-* a ``.control`` or ``.exec`` block (whole or unterminated), or any control-language line;
-* a first line ``*ng_script`` (the file is a control script, not a circuit);
-* a backtick (command substitution) outside a comment line;
-* an include (``.include``, ``.inc``, ``.lib``) of a file that does not exist or that breaks
-  these rules itself (includes are followed recursively, at most :data:`MAX_DEPTH` deep).
+A netlist someone sent you is read as follows. Continuation lines (``+``) are joined first, as
+ngspice joins them. Every include (a dot-card starting ``.inc``) is **inlined** here: spicegrad
+reads the file itself (relative paths against the including file's folder) and ngspice never
+resolves a path, so what is checked is exactly what runs. The flattened text is refused when it
+holds:
 
-Circuits, models, subcircuits, analyses and ``.save``/``.option``/``.param``/``.meas`` lines
-pass. ``trusted=True`` (``spicegrad simulate --trusted``) skips every check. The scan reads each
-line once (linear in the file size). Separately, the runner always starts ngspice with ``-n``,
-so a ``~/.spiceinit`` or ``./.spiceinit`` is never read (see :mod:`spicegrad.spice.runner`).
+* a dot-card starting ``.con``, ``.exe`` or ``.endc`` (control and exec blocks, whole or not);
+* a library call (a dot-card starting ``.lib``): a section of a file is not followed here;
+* ``*ng_script`` as the first line of the netlist or of an included file;
+* a backtick outside a comment line, or a NUL byte;
+* an include of a file that does not exist, nested deeper than :data:`MAX_DEPTH`, or a
+  flattened text over :data:`MAX_BYTES`.
+
+Circuits, models, subcircuits, analyses and ``.save``/``.option``/``.param``/``.meas`` pass.
+``spicegrad simulate --trusted`` skips the policy and runs the file as written. The scan is
+linear in the flattened size. Separately, the runner always starts ngspice with ``-n``, so a
+``~/.spiceinit`` or ``./.spiceinit`` is never read (see :mod:`spicegrad.spice.runner`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
 
-#: how deep includes are followed before the netlist is refused
+#: how deep includes are followed, and the largest flattened netlist, before refusing
 MAX_DEPTH = 16
-_BLOCK = re.compile(r"^\s*\.(control|exec|endc)\b", re.IGNORECASE)
-# `.lib FILE SECTION` includes a section of FILE; a bare `.lib NAME` opens a section inside a library
-_INCLUDE = re.compile(r"^\s*\.(?:include|inc|lib(?=\s+(?:\"[^\"]*\"|'[^']*'|\S+)\s+\S))\s+(\"[^\"]*\"|'[^']*'|\S+)",
-                      re.IGNORECASE)
+MAX_BYTES = 256 * 2**20
+_CARD = re.compile(r"^\s*(\.\S*)", re.IGNORECASE)
+_CONTROL = (".con", ".exe", ".endc")
 
 
 class UntrustedNetlist(InputError):
     """A netlist asks ngspice to run commands, and ``--trusted`` was not given."""
 
 
-@dataclass(frozen=True)
-class Include:
-    """One include line: its 1-based line number, the path as written and as resolved."""
-
-    line_number: int
-    written: str
-    path: Path
-
-
-def _unquote(token: str) -> str:
-    return token[1:-1] if len(token) >= 2 and token[0] == token[-1] and token[0] in "\"'" else token
-
-
-def includes(text: str, base: Path) -> list[Include]:
-    """Every include line of ``text``, paths resolved against ``base`` (the netlist's folder)."""
-    found = []
+def _joined(text: str) -> list[tuple[int, str]]:
+    """(first line number, logical line) with ``+`` continuation lines joined, as ngspice does."""
+    out: list[tuple[int, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        m = _INCLUDE.match(line)
-        if m:
-            written = _unquote(m.group(1))
-            path = Path(written).expanduser()
-            found.append(Include(number, written, (path if path.is_absolute() else base / path).resolve()))
-    return found
+        if line.lstrip().startswith("+") and out:
+            first, previous = out[-1]
+            out[-1] = (first, previous + " " + line.lstrip()[1:])
+        else:
+            out.append((number, line))
+    return out
 
 
-def check_untrusted(text: str, source: str | Path, base: Path | None = None, _depth: int = 0,
-                    _seen: frozenset[Path] = frozenset()) -> None:
-    """Raise :class:`UntrustedNetlist` naming the file, line and rule when ``text`` (read from
-    ``source``) or a file it includes may run commands; see the module docstring."""
+def _include_target(card_line: str, where: str) -> str:
+    """The path of an include card: one quoted or plain token, nothing after it but a comment."""
+    rest = card_line.strip().split(None, 1)[1] if len(card_line.split()) > 1 else ""
+    m = re.fullmatch(r"\"([^\"]*)\"|'([^']*)'|([^\s\"';$]+)", re.split(r"\s+[;$]|\s*;", rest, maxsplit=1)[0].strip())
+    if not m or not (path := next(g for g in m.groups() if g is not None)):
+        raise UntrustedNetlist(f"{where}: {card_line.strip()[:80]!r}: give one include path, plain or quoted")
+    return path
+
+
+def flatten(text: str, source: str | Path, base: Path | None = None, _depth: int = 0,
+            _stack: tuple[Path, ...] = ()) -> str:
+    """``text`` (read from ``source``) with every include inlined and every rule of the module
+    docstring checked; raises :class:`UntrustedNetlist` naming the file, line and rule."""
     base = Path(source).resolve().parent if base is None else base
+    if "\x00" in text:
+        raise UntrustedNetlist(f"{source}: holds a NUL byte")
     lines = text.splitlines()
     if lines and lines[0].lstrip().lower().startswith("*ng_script"):
         raise UntrustedNetlist(f"{source}: line 1 '*ng_script' makes the file an ngspice control script")
-    for number, line in enumerate(lines, start=1):
-        m = _BLOCK.match(line)
-        if m:
-            raise UntrustedNetlist(f"{source}: line {number} {line.strip()[:80]!r}: .{m.group(1).lower()} blocks run "
-                                   "ngspice commands (shell, source, write, codemodel ...)")
+    out: list[str] = []
+    size = 0
+    for number, line in _joined(text):
+        where = f"{source}: line {number}"
+        card = _CARD.match(line)
+        word = card.group(1).lower() if card else ""
+        if word.startswith(_CONTROL):
+            raise UntrustedNetlist(f"{where} {line.strip()[:80]!r}: control and exec blocks run ngspice commands "
+                                   "(shell, source, write, codemodel ...)")
+        if word.startswith(".lib"):
+            raise UntrustedNetlist(f"{where} {line.strip()[:80]!r}: library calls (.lib FILE SECTION) are not "
+                                   "followed for a netlist from elsewhere; .include the file instead")
         if "`" in line and not line.lstrip().startswith("*"):  # comment lines are dropped unread
-            raise UntrustedNetlist(f"{source}: line {number} {line.strip()[:80]!r}: backticks substitute command output")
-    for inc in includes(text, base):
-        if inc.path in _seen:
-            continue  # an include cycle: ngspice itself stops it, and the file was checked
-        if _depth >= MAX_DEPTH:
-            raise UntrustedNetlist(f"{source}: line {inc.line_number}: includes nested deeper than {MAX_DEPTH}")
-        if not inc.path.is_file():
-            raise UntrustedNetlist(f"{source}: line {inc.line_number}: included file {inc.written!r} "
-                                   f"({inc.path}) does not exist")
-        check_untrusted(inc.path.read_text(errors="replace"), inc.path, inc.path.parent, _depth + 1,
-                        _seen | {inc.path})
-
-
-def absolute_includes(text: str, base: Path) -> str:
-    """``text`` with every include path made absolute (quoted), so that the netlist runs the
-    same from any working folder (the runner simulates in a temporary one)."""
-    by_line = {inc.line_number: inc for inc in includes(text, base)}
-    if not by_line:
-        return text
-    out = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        inc = by_line.get(number)
-        if inc is not None:
-            m = _INCLUDE.match(line)
-            line = f'{line[: m.start(1)]}"{inc.path}"{line[m.end(1):]}'
+            raise UntrustedNetlist(f"{where} {line.strip()[:80]!r}: backticks substitute command output")
+        if word.startswith(".inc"):
+            written = _include_target(line, where)
+            path = Path(written).expanduser()
+            path = (path if path.is_absolute() else base / path).resolve()
+            if _depth >= MAX_DEPTH:
+                raise UntrustedNetlist(f"{where}: includes nested deeper than {MAX_DEPTH}")
+            if path in _stack:
+                raise UntrustedNetlist(f"{where}: {written!r} includes itself")
+            if not path.is_file():
+                raise UntrustedNetlist(f"{where}: included file {written!r} ({path}) does not exist")
+            inner = flatten(path.read_text(errors="replace"), path, path.parent, _depth + 1, (*_stack, path))
+            line = f"* --- {path.name} (included by {Path(str(source)).name}) ---\n{inner}* --- end of {path.name} ---"
+        size += len(line) + 1
+        if size > MAX_BYTES:
+            raise UntrustedNetlist(f"{source}: more than {MAX_BYTES // 2**20} MiB once includes are inlined")
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+def check_untrusted(text: str, source: str | Path, base: Path | None = None) -> None:
+    """Raise :class:`UntrustedNetlist` when ``text`` (or what it includes) breaks the policy."""
+    flatten(text, source, base)

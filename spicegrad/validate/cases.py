@@ -148,9 +148,11 @@ def _check_types(where: str, raw: dict[str, Any]) -> None:
         raise _fail(where, f"ensemble = {raw['ensemble']!r}: must lie in 0..{MAX_ENSEMBLE}")
     if "seed" in raw and not 0 <= raw["seed"] < 2**32:
         raise _fail(where, f"seed = {raw['seed']!r}: must lie in 0..2**32-1")
-    for key in ("max_step",):
-        if key in raw.get("spice", {}):
-            _positive(where, f"spice.{key}", raw["spice"][key])
+    unknown = set(raw.get("spice", {})) - {"method", "max_step"}
+    if unknown:
+        raise _fail(where, f"spice: unknown key(s) {sorted(unknown)}; allowed: max_step, method")
+    if "max_step" in raw.get("spice", {}):
+        _positive(where, "spice.max_step", raw["spice"]["max_step"])
 
 
 def make_case(raw: dict[str, Any], source: str = "<inline>") -> Case:
@@ -231,11 +233,14 @@ def load_cases(paths: list[Path] | None = None) -> list[Case]:
     cases: list[Case] = []
     for f in files:
         try:
-            doc = tomllib.loads(f.read_text())
+            doc = tomllib.loads(f.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise CaseError(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         except tomllib.TOMLDecodeError as exc:
             raise CaseError(f"{f}: not valid TOML ({exc})") from exc
         tables = doc.get("case")
-        if not isinstance(tables, list) or set(doc) - {"case"}:
+        if (not isinstance(tables, list) or not all(isinstance(x, dict) for x in tables)
+                or set(doc) - {"case"}):
             raise CaseError(f"{f}: expected only [[case]] tables, found keys {sorted(doc)}")
         cases += [make_case(t, str(f)) for t in tables]
     names = [c.name for c in cases]

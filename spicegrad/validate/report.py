@@ -1,7 +1,7 @@
 """Validation report: DIR/index.html (plots beside it, in DIR/plots) and DIR/summary.json.
 
 The report is built in a temporary folder next to DIR and renamed into place, so DIR is never
-half-written. summary.json follows the schema in docs/architecture.md; each case also carries its
+half-written. summary.json follows the schema in docs/report-schema.md; each case also carries its
 status ('passed', 'failed', 'diverged'), the causes of a failure ('model', 'integration',
 'diverged', 'ensemble'), what it was expected to do, and warnings the twin raised.
 """
