@@ -255,3 +255,11 @@ def test_each_test_starts_with_an_empty_private_cache(private_cache):
 
     assert cache_root() == private_cache and cache_root() != Path.home() / ".cache" / "spicegrad"
     assert not private_cache.exists() or not any(private_cache.iterdir())
+
+
+def test_every_shipped_case_has_a_fingerprint(shipped):
+    """Certificates fingerprint the stimulus as built, whatever object the adapter makes."""
+    from spicegrad.validate.certificates import case_fingerprint
+
+    prints = {name: case_fingerprint(case) for name, case in shipped.items()}
+    assert len(set(prints.values())) == len(prints)

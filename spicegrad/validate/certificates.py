@@ -65,7 +65,11 @@ def _canonical(obj: Any) -> Any:
         return obj.tolist()
     if isinstance(obj, float):
         return repr(obj)
-    return obj
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    if hasattr(obj, "__dict__"):  # a stimulus or case object of an adapter: its type and fields
+        return {"type": type(obj).__name__, **{k: _canonical(v) for k, v in vars(obj).items()}}
+    return repr(obj)
 
 
 def case_fingerprint(case) -> str:
