@@ -453,3 +453,10 @@ def test_crafted_checkpoint_contents_are_clear_errors(name, tmp_path, capsys):
     torch.save({"format": "spicegrad-memprop/1", "model": {"x_pos.0": torch.zeros(2, 2)}, **content}, path)
     assert main(["compress", "map", str(path), "--tile", "4", "-o", str(tmp_path / "m")]) == 2
     assert words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "soon"])
+def test_a_wait_that_is_not_a_finite_positive_time_is_refused(value, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SPICEGRAD_DASK_WAIT_S", value)
+    rc = main(["validate", "--cases", str(_quick_case_file(tmp_path)), "--no-sweep", "--scheduler", "tcp://127.0.0.1:9"])
+    assert rc == 2 and "SPICEGRAD_DASK_WAIT_S" in capsys.readouterr().err

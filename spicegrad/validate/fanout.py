@@ -10,6 +10,7 @@ order the tasks finish in, so a fanned-out run gives exactly the serial run's re
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -89,7 +90,13 @@ def dask_client(workers: int | None, scheduler: str | None, worker_wait_s: float
     reachable, does not speak Dask, or has no worker gives a :class:`SchedulerError`."""
     workers = check_workers(workers)
     if worker_wait_s is None:
-        worker_wait_s = float(os.environ.get("SPICEGRAD_DASK_WAIT_S") or WORKER_WAIT_S)
+        text = os.environ.get("SPICEGRAD_DASK_WAIT_S") or str(WORKER_WAIT_S)
+        try:
+            worker_wait_s = float(text)
+        except ValueError:
+            worker_wait_s = math.nan
+        if not 0 < worker_wait_s < math.inf:
+            raise SchedulerError(f"SPICEGRAD_DASK_WAIT_S = {text!r}: must be a finite number of seconds > 0")
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
