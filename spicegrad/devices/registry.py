@@ -116,9 +116,6 @@ class DeviceKind:
             raise InputError(f"device {self.name!r} has states {self.states}, not {state!r}")
         return f"v(x{instance}.{state})"
 
-    def defaults(self):
-        return self.params()
-
     def cases_path(self) -> Path | None:
         return None if self.cases is None else Path(self.cases)
 
