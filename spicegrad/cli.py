@@ -111,7 +111,7 @@ def _add_validate(sub, help: str) -> None:
     fan = val.add_mutually_exclusive_group()
     fan.add_argument("--workers", type=int, metavar="N", help="fan out on a local Dask cluster of N processes")
     fan.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="fan out on an existing Dask scheduler")
-    val.add_argument("--cases", nargs="+", metavar="PATH", help="case files or folders (default: validate/cases)")
+    val.add_argument("--cases", nargs="+", metavar="PATH", help="case files or folders (default: the shipped cases in spicegrad/cases)")
     val.add_argument("--no-cache", action="store_true", help="rerun ngspice even where a cached result exists")
     val.add_argument("--no-sweep", action="store_true", help="skip the dt sweeps")
     val.set_defaults(func=_cmd_validate)

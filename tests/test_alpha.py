@@ -1,4 +1,4 @@
-"""AlphaCurrent twin: the exact kernel, its gradients, and agreement with models/alpha.lib in ngspice."""
+"""AlphaCurrent twin: the exact kernel, its gradients, and agreement with spicegrad/models/alpha.lib in ngspice."""
 
 from __future__ import annotations
 

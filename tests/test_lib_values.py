@@ -1,4 +1,4 @@
-"""models/*.lib parameter defaults equal the twins' Params defaults (values, not just names)."""
+"""spicegrad/models/*.lib parameter defaults equal the twins' Params defaults (values, not just names)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from spicegrad.manhattan.devices import MSSPulses
 from spicegrad.manhattan.model import CrossbarPerceptron
 from spicegrad.manhattan.tasks import seed4
 
-#: the MSS validation tolerance on the state (validate/cases/mss.toml): max|Δx| <= 2e-3
+#: the MSS validation tolerance on the state (spicegrad/cases/mss.toml): max|Δx| <= 2e-3
 MSS_X_TOLERANCE = 2e-3
 SEED = 4  # a fixed seed whose run converges within a few epochs (epoch 5)
 

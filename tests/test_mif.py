@@ -1,4 +1,4 @@
-"""MIF neuron twin against models/mif.lib in ngspice: accuracy, gradients, stability, input checks."""
+"""MIF neuron twin against spicegrad/models/mif.lib in ngspice: accuracy, gradients, stability, input checks."""
 
 from __future__ import annotations
 

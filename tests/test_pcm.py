@@ -1,5 +1,5 @@
 """PCM cell: twin (spicegrad.devices.pcm) against the paper's recursion, an independent numpy
-reference, and ngspice (models/pcm.lib) — real ngspice, no mocks."""
+reference, and ngspice (spicegrad/models/pcm.lib) — real ngspice, no mocks."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ a PWL corner at each, so ngspice steps onto them), where the twin's trace index 
 (choice) The twin records t_p = t_k, ngspice the end of the pulse (t_k + delay + pulse): reads
 differ by about nu_d·(delay + pulse)/(t - t_p), nothing while t - t_p < t0. Keep pulses short
 against the slot when drift matters, and edges <= width/100 (ngspice restarts at first order
-after each source corner; see models/pcm.lib).
+after each source corner; see spicegrad/models/pcm.lib).
 """
 
 from __future__ import annotations

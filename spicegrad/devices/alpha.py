@@ -1,4 +1,4 @@
-r"""Alpha-shaped synaptic current driven by a spike train: differentiable twin of ``models/alpha.lib``.
+r"""Alpha-shaped synaptic current driven by a spike train: differentiable twin of ``spicegrad/models/alpha.lib``.
 
 MEMprop (seed 002, §III-C, Table II), reconstructed in docs/device-models.md **(choice)**: the
 seed's table lost its symbols. A spike train S(t) = Σ_k n_k·δ(t - t_k) drives two states,

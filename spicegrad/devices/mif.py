@@ -1,4 +1,4 @@
-r"""Memristive integrate-and-fire (MIF) neuron: differentiable twin of ``models/mif.lib``.
+r"""Memristive integrate-and-fire (MIF) neuron: differentiable twin of ``spicegrad/models/mif.lib``.
 
 Kang, Choi, Eshraghian, Zhou et al., "How to build a memristive integrate-and-fire model for
 spiking neuronal signal generation", IEEE TCAS-I 2021, as used by MEMprop (seed 002, §III-A,

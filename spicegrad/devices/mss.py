@@ -1,4 +1,4 @@
-r"""Knowm metastable-switch (MSS) memristor: differentiable twin of ``models/mss.lib``.
+r"""Knowm metastable-switch (MSS) memristor: differentiable twin of ``spicegrad/models/mss.lib``.
 
 Molter & Nugent, "The generalized metastable switch memristor model", CNNA 2016
 (arXiv:1608.04659); the forms of Knowm's public Xyce/LTspice models and jspice.

@@ -1,4 +1,4 @@
-r"""Phase-change memory (PCM) cell array: differentiable twin of ``models/pcm.lib``.
+r"""Phase-change memory (PCM) cell array: differentiable twin of ``spicegrad/models/pcm.lib``.
 
 Nandakumar et al., "A phase-change memory model for neuromorphic computing", J. Appl. Phys. 124,
 152135 (2018), as implemented in the SRNN-PCM code (Demirag et al. 2021, ``xbar.py``, MIT).

@@ -1,7 +1,7 @@
 """Back to SPICE: a trained MEMprop network as an ngspice netlist, and twin-vs-ngspice verification.
 
 ``export_netlist(net, image)`` writes the network of a checkpoint for one input image with the
-subcircuits of ``models/`` (mif.lib, alpha.lib, mss.lib):
+subcircuits of ``spicegrad/models/`` (mif.lib, alpha.lib, mss.lib):
 
 * **input**: one ``alpha`` subcircuit (w = 1 A) driven by unit-area spike pulses at t = 0,
   P·dt, 2P·dt, ... gives the shared envelope current, read by the ammeter ``Venv``; word line

@@ -1,6 +1,6 @@
 r"""The MSS crossbar in the training loop: read passes and programming pulses as circuit transients.
 
-``backend="spice"`` runs every epoch in ngspice on ``models/mss.lib``; ``backend="twin"`` runs the
+``backend="spice"`` runs every epoch in ngspice on ``spicegrad/models/mss.lib``; ``backend="twin"`` runs the
 same waveforms through the MSS twin (:class:`~spicegrad.devices.MSS`), batched over runs. Both
 start each epoch from the device states the previous one left, so conductance changes come
 from the circuit itself (read disturbance and half-select disturbance included).

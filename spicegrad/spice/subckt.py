@@ -1,5 +1,5 @@
 """Read a ``.subckt`` block of an ngspice library (pins, parameter defaults, nodes) and check
-its defaults against a twin's parameter dataclass, so models/*.lib and the code cannot drift.
+its defaults against a twin's parameter dataclass, so spicegrad/models/*.lib and the code cannot drift.
 
 Scope (deliberately small; ngspice reads the real thing):
 

@@ -1,4 +1,4 @@
-"""Validation cases as data: TOML files under ``validate/cases/`` (one ``[[case]]`` table each).
+"""Validation cases as data: TOML files under ``spicegrad/cases/`` (one ``[[case]]`` table each).
 
 A case names the model, its parameters (preset + overrides), the stimulus, the duration, the
 twin's dt and integrator, ngspice's options and the tolerance per waveform and metric::
@@ -213,9 +213,9 @@ def make_case(raw: dict[str, Any], source: str = "<inline>") -> Case:
 
 def cases_dir() -> Path:
     """The shipped cases ($SPICEGRAD_CASES first)."""
-    from ..spice.library import data_dir
+    from ..spice.library import package_data
 
-    return data_dir("validate/cases", "mss.toml", "SPICEGRAD_CASES")
+    return package_data("cases", "mss.toml", "SPICEGRAD_CASES")
 
 
 def load_cases(paths: list[Path] | None = None) -> list[Case]:
