@@ -2,7 +2,7 @@
 
 Layers, lowest first (docs/architecture.md explains each):
 
-0. ``errors`` (below everything), then ``_io``, ``_checks``, ``_argtypes`` — shared internals
+0. ``errors`` (below everything), then ``_io``, ``_checks``, ``_argtypes``, ``_figure``, ``_progress``, ``_extras`` — shared internals
 1. ``spice`` — ngspice I/O only (no torch)
 2. ``devices``, ``stimuli``, ``datasets`` — physics, waveforms, data
 3. ``crossbar`` — arrays of devices: topology, netlists, twin layers
@@ -31,7 +31,7 @@ import spicegrad
 
 PACKAGE = Path(spicegrad.__file__).parent
 LAYERS = {
-    "errors": -1, "_io": 0, "_checks": 0, "_argtypes": 0,
+    "errors": -1, "_io": 0, "_checks": 0, "_argtypes": 0, "_figure": 0, "_progress": 0, "_extras": 0,
     "spice": 1,
     "devices": 2, "stimuli": 2, "datasets": 2,
     "crossbar": 3,
@@ -45,7 +45,7 @@ LAYERS = {
 #: same-layer dependencies that are part of the design
 WORKFLOW_USES = {("compress", "memprop"), ("compress", "eprop"), ("export", "memprop"), ("stimuli", "spice")}
 #: private modules of the root package that every layer may use
-SHARED_PRIVATE = {"_io", "_checks", "_argtypes"}
+SHARED_PRIVATE = {"_io", "_checks", "_argtypes", "_figure", "_progress", "_extras"}
 
 
 def _module_name(path: Path) -> tuple[str, bool]:
