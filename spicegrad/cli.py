@@ -167,6 +167,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  "spicegrad.compress.cli:add_compress_parser"),
     "train": ("train networks on validated twins", "spicegrad.cli:_add_train"),
     "simulate": ("run a netlist in ngspice and save its vectors as .npz", "spicegrad.cli:_add_simulate"),
+    "cache": ("show or clear the cache (ngspice results, case results, certificates, datasets)",
+              "spicegrad.spice.cache_cli:add_cache_parser"),
 }
 
 

@@ -7,7 +7,8 @@ Where the files are looked for, first match wins:
    dataset: ``$SPICEGRAD_DATA/fashion-mnist``, ``$SPICEGRAD_DATA/mnist``),
 3. the Debian/Ubuntu package directories ``/usr/share/datasets/<name>`` (``apt-get install
    dataset-fashion-mnist`` installs Fashion-MNIST there),
-4. the user cache ``~/.cache/spicegrad/datasets/<name>`` where :func:`download` puts them.
+4. the user cache ``<cache>/datasets/<name>`` where :func:`download` puts them (``<cache>`` is
+   ``~/.cache/spicegrad`` unless $SPICEGRAD_CACHE or $XDG_CACHE_HOME say otherwise).
 
 Each split is two files, ``{train,t10k}-{images-idx3,labels-idx1}-ubyte``, gzip-compressed
 (``.gz``) or raw. The IDX format (LeCun): a big-endian magic ``0x0000 TT DD`` (TT = 0x08 for
@@ -98,8 +99,10 @@ def _spec(name: str) -> _Spec:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("SPICEGRAD_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "spicegrad") / "datasets"
+    """``<cache>/datasets`` (the cache folder: :func:`spicegrad.spice.cache_layout.cache_root`)."""
+    from .spice.cache_layout import datasets_dir
+
+    return datasets_dir()
 
 
 def _has_files(directory: Path) -> bool:

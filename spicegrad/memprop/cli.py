@@ -24,7 +24,7 @@ def add_memprop_parser(train_subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--dataset", choices=["fashion-mnist", "mnist"], default="fashion-mnist")
     p.add_argument("--data", metavar="DIR", help="directory with the IDX files (default: $SPICEGRAD_DATA, "
-                   "/usr/share/datasets/<dataset>, ~/.cache/spicegrad/datasets/<dataset>)")
+                   "/usr/share/datasets/<dataset>, <cache>/datasets/<dataset>; see spicegrad cache info)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="checkpoint, metrics.json and plots go here")
     p.add_argument("--train-subset", type=int, metavar="N", help="first N training samples only")
     p.add_argument("--test-subset", type=int, metavar="N", help="first N test samples only")

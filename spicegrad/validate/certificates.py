@@ -1,10 +1,11 @@
 """Certificates: proof that a twin configuration passed its validation cases.
 
 A certificate is keyed by a hash of (model, parameters, dt, integrator, spicegrad version) and
-stored as JSON under $SPICEGRAD_CACHE/certificates (default ~/.cache/spicegrad). Training calls
-:func:`require_certified` before it trusts a twin: it runs the certification cases the
-certificate does not cover yet; a configuration that fails is refused unless the caller passes
-``allow_unvalidated=True`` (and then the returned record says so).
+stored as JSON under <cache>/certificates (the cache folder: $SPICEGRAD_CACHE, else
+$XDG_CACHE_HOME/spicegrad, else ~/.cache/spicegrad). Training calls :func:`require_certified`
+before it trusts a twin: it runs the certification cases the certificate does not cover yet; a
+configuration that fails is refused unless the caller passes ``allow_unvalidated=True`` (and
+then the returned record says so).
 
 Only certification cases certify: the shipped cases (and those of registered devices) that
 are plain (no ``twin_params``), expected to pass and deterministic or common-random-number
@@ -30,7 +31,7 @@ from typing import Any
 from .. import __version__
 from .._io import atomic_write_json
 from ..errors import UnvalidatedConfigError
-from ..spice.cache import cache_root
+from ..spice.cache_layout import certificates_dir
 from .adapters import get_adapter
 from .memo import code_fingerprint
 
@@ -85,10 +86,6 @@ def case_fingerprint(case) -> str:
         "spikes": case.spikes, "mode": case.mode, "ensemble": case.ensemble, "seed": case.seed, "expect": case.expect,
     }
     return hashlib.sha256(json.dumps(_canonical(blob), sort_keys=True).encode()).hexdigest()
-
-
-def certificates_dir() -> Path:
-    return cache_root() / "certificates"
 
 
 def _stored(model: str, params: Any, dt: float, integrator: str) -> dict | None:

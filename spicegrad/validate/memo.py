@@ -5,7 +5,8 @@ the case definition, the source of spicegrad and of the model library, and the v
 ngspice, torch, numpy and scipy. The key hashes all of them: any edit to a twin, a reference,
 a subcircuit or a dependency makes every entry stale. Entries are ``<key>.json`` (everything but
 the traces) + ``<key>.npz`` (the traces) + ``<key>.sha256`` (of both); one that fails its
-checksum is deleted and recomputed, never trusted. Folder: $SPICEGRAD_CACHE/cases.
+checksum is deleted and recomputed, never trusted. Folder: <cache>/cases
+(:func:`spicegrad.spice.cache_layout.cases_dir`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import scipy
 import torch
 
 from .._io import atomic_write_bytes, atomic_write_text
-from ..spice.cache import cache_root
+from ..spice.cache_layout import cases_dir
 from ..spice.library import models_dir
 from ..spice.runner import ngspice_version
 
@@ -71,7 +72,7 @@ def _unflatten(flat: dict[str, np.ndarray]) -> dict:
 
 
 def _paths(key: str) -> tuple[Path, Path, Path]:
-    folder = cache_root() / "cases"
+    folder = cases_dir()
     return folder / f"{key}.json", folder / f"{key}.npz", folder / f"{key}.sha256"
 
 
