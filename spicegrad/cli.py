@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
+    args.argv = argv  # the command line, for the headers of the files a command writes
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     name = " ".join(filter(None, [args.command, *(v for k, v in sorted(vars(args).items())
                                                    if k.endswith("_command") and isinstance(v, str))]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from test_datasets import write_fake_dataset
+from test_standalone_netlists import ngspice_batch
 
 from spicegrad.cli import main as spicegrad_main
 from spicegrad.compress import (
@@ -355,6 +357,11 @@ def test_cli_prune_quantize_map_topology_and_curves(tmp_path, checkpoint, data_d
     summary = json.loads((tmp_path / "map" / "mapping.json").read_text())
     assert summary["total"]["devices"] == sum(r["devices"] for r in summary["layers"])
     assert (tmp_path / "map" / "tile_0.cir").is_file() and (tmp_path / "map" / "mapping.csv").is_file()
+    tile = (tmp_path / "map" / "tile_0.cir").read_text()
+    assert f"* checkpoint sha256: {hashlib.sha256((tmp_path / 'q.pt').read_bytes()).hexdigest()}" in tile
+    assert "* by: spicegrad compress map " in tile and ".include" not in tile
+    proc = ngspice_batch(tmp_path / "map" / "tile_0.cir", tmp_path / "elsewhere")  # plain ngspice, file alone
+    assert proc.returncode == 0 and "vsense_0#branch" in proc.stdout, proc.stdout + proc.stderr
     assert spicegrad_main(["compress", "topology", str(tmp_path / "q.pt"), "--tile", "16",
                            "-o", str(tmp_path / "topo.png")]) == 0
     assert (tmp_path / "topo.svg").is_file()

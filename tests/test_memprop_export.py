@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 
 import pytest
 import torch
 from test_datasets import write_fake_dataset
+from test_standalone_netlists import ngspice_batch
 
 from spicegrad.cli import main
 from spicegrad.export.netlist import export_netlist, static_check
@@ -43,6 +45,17 @@ def test_trained_network_agrees_with_ngspice_on_at_least_9_of_10_samples(trained
     assert report["rms_V_max"] < 0.01  # output membranes within 10 mV RMS
     text = out.read_text()
     assert "mif params:" in text and "alpha params:" in text and text.rstrip().endswith(".end")
+    # --verify ran ngspice on the written file itself (sample 3), and the file says what wrote it
+    assert report["netlist_files"] == {"3": str(out)} and report["sample_indices"] == list(range(10))
+    head = text.splitlines()[1:8]
+    assert head[1] == "* by: spicegrad export " + " ".join([str(ckpt), "-o", str(out), "--sample", "3", "--data",
+                                                             str(data), "--static-synapses", "--verify", "10"])
+    assert f"* checkpoint: {ckpt.resolve()}" in head
+    assert f"* checkpoint sha256: {hashlib.sha256(ckpt.read_bytes()).hexdigest()}" in head
+    assert any(line.startswith("* read scale: ") for line in head)
+    proc = ngspice_batch(out, tmp_path / "elsewhere")  # plain ngspice, the file alone in another folder
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert all(f"v(m2_{j})" in proc.stdout for j in range(10))
 
 
 def test_export_writes_programmed_mss_devices_without_static_flag():

@@ -50,6 +50,7 @@ def _finetune_options(p: argparse.ArgumentParser) -> None:
 
 def add_compress_parser(subparsers, help: str | None = None) -> argparse.ArgumentParser:
     """Register ``compress`` (with its five sub-commands) on ``subparsers``."""
+    from ..spice.provenance import add_include_options
     from .levels import SOURCES
 
     top = subparsers.add_parser(
@@ -102,6 +103,7 @@ def add_compress_parser(subparsers, help: str | None = None) -> argparse.Argumen
     p.add_argument("--device", choices=["mss", "resistor"], default="mss", help="tile cells (default mss)")
     p.add_argument("--read-voltage", type=float, default=0.1, metavar="V", help="DC row voltage (default 0.1 V)")
     p.add_argument("--r-wire", type=float, default=0.0, metavar="OHM", help="wire resistance per segment")
+    add_include_options(p)
     p.add_argument("--run", action="store_true", help="run the written tile netlist(s) in ngspice and compare the "
                                                      "bit-line currents with Σ V·G")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="mapping.json, mapping.csv, tiles")
@@ -266,6 +268,7 @@ def _map(args) -> int:
     import numpy as np
 
     from .._io import atomic_write_json, atomic_write_text
+    from ..spice.provenance import checkpoint_facts, command_line
     from .netlist import tile_circuit, write_mapped_network
 
     mapping, net = _mapping_of(args, args.tile, args.keep_zero_pairs, not args.no_cross_layer_packing)
@@ -286,7 +289,9 @@ def _map(args) -> int:
     if args.netlist_tile is not None or args.netlist_all:
         if net is None:
             raise ValueError("tile netlists need device states: only MEMprop checkpoints can be written as netlists")
-        kw = dict(device=args.device, read_voltage=args.read_voltage, r_wire=args.r_wire)
+        kw = dict(device=args.device, read_voltage=args.read_voltage, r_wire=args.r_wire,
+                  inline_models=not args.absolute_includes, source=command_line(getattr(args, "argv", None)),
+                  facts=checkpoint_facts(args.checkpoint))
         synapse = net.cfg.synapse_params
         if args.netlist_all:
             files = write_mapped_network(mapping, synapse, out, **kw)

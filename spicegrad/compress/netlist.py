@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from ..crossbar.topology import CrossbarSpec
 from ..devices.mss import MSSParams, mss_conductance_unclamped
 from ..spice.circuit import RESISTOR, VSOURCE, Circuit
 from ..spice.options import SPICE_OPTIONS
+from ..spice.provenance import header, python_call, run_hint
 from .mapping import TileMapping
 from .network import CompressError
 
@@ -77,12 +79,19 @@ class TileCircuit:
 
 def tile_circuit(mapping: TileMapping, t: int, synapse: MSSParams, *, device: str = "mss",
                  read_voltage: float = 0.1, r_wire: float = 0.0, dt: float = 1e-6, t_stop: float | None = None,
-                 save_states: bool = False) -> TileCircuit:
+                 save_states: bool = False, inline_models: bool = True, source: str | None = None,
+                 facts: Mapping[str, object] | None = None) -> TileCircuit:
     """The circuit of tile ``t`` of ``mapping``: devices only where a pair exists (module docstring).
 
     ``device``: ``mss`` (programmed MSS subcircuits with the network's r_on/r_off, state x0 = the
     pair's device state) or ``resistor`` (fixed 1/G; read with ``.op``). ``synapse``: the
     network's synapse parameters (conductance range of the states).
+
+    The netlist runs unchanged with ``ngspice -b`` (:mod:`spicegrad.spice.provenance`): the MSS
+    library is copied in (``inline_models=False``: ``.include`` by absolute path), an ``mss``
+    tile prints its bit-line currents (``.print tran``; a ``resistor`` tile's ``.op`` prints
+    itself), and the header names ``source`` (the command line; default: this call) and
+    ``facts`` (e.g. the checkpoint and its SHA-256).
     """
     if device not in TILE_DEVICES:
         raise CompressError(f"tile device = {device!r}: must be one of {', '.join(TILE_DEVICES)}")
@@ -155,6 +164,14 @@ def tile_circuit(mapping: TileMapping, t: int, synapse: MSSParams, *, device: st
         circuit.options(**SPICE_OPTIONS)
         circuit.tran(dt, 10 * dt if t_stop is None else t_stop, max_step=dt, uic=True)
     circuit.save(*saves)
+    circuit.print_results(*saves[:cp])
+    circuit.inline_models = inline_models
+    if source is None:
+        source = python_call("spicegrad.compress.netlist.tile_circuit", f"<mapping of {mapping.n_tiles} tiles>", t,
+                             device=device, read_voltage=read_voltage, r_wire=r_wire)
+    circuit.header = header(source, {"tile": f"{t} of {mapping.n_tiles}", "read voltage V": read_voltage, **(facts or {})},
+                            libraries=circuit.libraries, include="inline" if inline_models else "absolute",
+                            hint=run_hint(saves[:cp], circuit.analysis))
     return TileCircuit(circuit, row_names, col_names, g, v_rows)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write_text
+from ..spice.provenance import add_include_options, command_line
 from .devices import device_names, get_device, neuron_names, resolve_params
 from .generator import check_size, crossbar_circuit, parse_stimulus
 from .mapping import map_weights, require_weights
@@ -76,7 +77,8 @@ def build_crossbar(args: argparse.Namespace):
         spec, args.device, g, params=params, stimuli=stimuli,
         neurons=args.neurons, analysis=args.analysis, dt=_number(args.dt, "--dt"),
         t_stop=_number(args.t_stop, "--t-stop"), max_step=_number(args.max_step, "--max-step"),
-        save_states=args.save_states, inline_models=args.inline_models, force=args.force,
+        save_states=args.save_states, inline_models=not args.absolute_includes, force=args.force,
+        source=command_line(getattr(args, "argv", None)),
     )
     return circuit, messages
 
@@ -102,7 +104,8 @@ def _cmd_tiles(args: argparse.Namespace) -> int:
         resist = {name: require_resistance("tiles", flag, _number(getattr(args, name), flag))
                   for name, flag in (("r_wire", "--r-wire"), ("r_driver", "--r-driver"), ("r_sense", "--r-sense"))}
         circuit = plan.circuit(index, args.device, **resist, stimuli=parse_stimulus(args.stimulus, plan.tile),
-                               inline_models=args.inline_models, force=args.force)
+                               inline_models=not args.absolute_includes, force=args.force,
+                               source=command_line(getattr(args, "argv", None)))
         text = circuit.render()
     info = plan.summary()
     print(f"weights {info['shape'][0]}x{info['shape'][1]} on {info['tile']}x{info['tile']} {args.pairs} tiles: "
@@ -140,7 +143,7 @@ def _add_tiles_parser(kinds) -> None:
     tiles.add_argument("--r-driver", default="0", help="row driver resistance, Ω (default 0)")
     tiles.add_argument("--r-sense", default="0", help="column sense resistance, Ω (default 0)")
     tiles.add_argument("--stimulus", default="dc:0.1", help="row stimulus as for `netlist crossbar` (default dc:0.1)")
-    tiles.add_argument("--inline-models", action="store_true", help="copy the model libraries into the file")
+    add_include_options(tiles)
     tiles.add_argument("--force", action="store_true", help="write tiles above the size limit")
     tiles.add_argument("-o", "--output", help="netlist file for --tile-index (.cir)")
     tiles.set_defaults(func=_cmd_tiles)
@@ -174,7 +177,7 @@ def add_netlist_parser(subparsers, help: str | None = None) -> argparse.Argument
     xb.add_argument("--t-stop", help="transient end, s (default: from the stimulus)")
     xb.add_argument("--max-step", help="largest ngspice step, s (default: ngspice's choice)")
     xb.add_argument("--save-states", action="store_true", help="also save every device state v(xd_i_j.x)")
-    xb.add_argument("--inline-models", action="store_true", help="copy the model libraries into the file")
+    add_include_options(xb)
     xb.add_argument("--force", action="store_true", help="write arrays above the size limit")
     xb.add_argument("-o", "--output", required=True, help="netlist file to write (.cir)")
     xb.set_defaults(func=_cmd_crossbar)

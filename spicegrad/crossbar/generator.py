@@ -23,6 +23,7 @@ from ..errors import InputError
 from ..spice.circuit import CCCS, RESISTOR, VSOURCE, Circuit
 from ..spice.netlist import Source, number
 from ..spice.options import SPICE_OPTIONS
+from ..spice.provenance import header, python_call, run_hint
 from ..stimuli import PulseTrain, Samples, Sine
 from .devices import get_device, get_neuron, resolve_params
 from .topology import CrossbarSpec
@@ -196,8 +197,9 @@ def crossbar_circuit(
     max_step: float | None = None,
     options: dict | None = None,
     save_states: bool = False,
-    inline_models: bool = False,
+    inline_models: bool = True,
     force: bool = False,
+    source: str | None = None,
 ) -> Circuit:
     """The crossbar ``spec`` with ``device`` cells of conductance ``g`` [rows, physical cols] (S).
 
@@ -207,9 +209,17 @@ def crossbar_circuit(
     currents ``i(vsense_j)``, the neurons' membranes ``v(n_k)``, and with ``save_states`` every
     cell's state ``v(xd_i_j.<state>)``. ``neuron_params``: the neurons' parameter record
     (default: the ``memprop`` MIF); each neuron starts from its rest state.
+
+    The netlist runs unchanged with ``ngspice -b`` (:mod:`spicegrad.spice.provenance`): the
+    model libraries are copied in (``inline_models=False``: ``.include`` of their absolute
+    paths), a transient prints the ammeter currents and neuron membranes (``.print tran``), and
+    a header names ``source`` (the command line that asked for the file; default: this call).
     """
     if not isinstance(spec, CrossbarSpec):
         raise ValueError(f"spec: expected a CrossbarSpec, got {type(spec).__name__}")
+    if source is None:
+        source = python_call("spicegrad.crossbar.crossbar_circuit", spec, device, analysis=analysis,
+                             g="default (g_min)" if g is None else f"array {np.shape(g)}")
     dev = get_device(device)
     neuron = get_neuron(neurons)
     rows = _row_stimuli(stimuli, spec.rows)
@@ -250,6 +260,10 @@ def crossbar_circuit(
         circuit.options(**(SPICE_OPTIONS if options is None else options))
         circuit.tran(dt, stop, max_step=max_step, uic=True)
     circuit.save(*saves)
+    printed = saves[: cp + (spec.cols if neuron is not None else 0)]  # currents and membranes, not states
+    circuit.print_results(*printed)
+    circuit.header = header(source, libraries=circuit.libraries, include="inline" if inline_models else "absolute",
+                            hint=run_hint(printed, analysis))
     return circuit
 
 

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from .._argtypes import read_scale
+from ..spice.provenance import add_include_options
 
 
 def add_export_parser(subparsers, help: str | None = None) -> argparse.ArgumentParser:
@@ -30,7 +31,10 @@ def add_export_parser(subparsers, help: str | None = None) -> argparse.ArgumentP
                    help="scale word-line voltages by R in (0, 1] and current gains by 1/R (same neuron currents, "
                         "smaller device voltages); default auto: the largest R that keeps every synapse's state "
                         "drift over the sample below 1 %% of its range")
-    p.add_argument("--verify", type=int, metavar="N", help="simulate test samples 0..N-1 in ngspice and compare")
+    p.add_argument("--verify", type=int, metavar="N",
+                   help="simulate test samples 0..N-1 in ngspice and compare with the twin; sample K is simulated "
+                        "from the written file itself (and added when K >= N)")
+    add_include_options(p)
     fan = p.add_mutually_exclusive_group()
     fan.add_argument("--workers", type=int, metavar="N", help="fan ngspice runs out on a local Dask cluster")
     fan.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing Dask scheduler")
@@ -47,6 +51,7 @@ def run_export(args: argparse.Namespace) -> int:
     from ..datasets import load_dataset
     from ..memprop.drift import static_check
     from ..memprop.train import MemPropTrainConfig, load_net
+    from ..spice.provenance import checkpoint_facts, command_line
     from .netlist import compression_masks, export_netlist, verify
 
     torch.set_num_threads(1)
@@ -60,10 +65,14 @@ def run_export(args: argparse.Namespace) -> int:
         raise ValueError(f"--sample {args.sample}: the test set has {len(test)} samples")
     image = test.flat()[args.sample]
     check = static_check(net, image[None], read_scale=args.read_scale)
-    atomic_write_text(args.output, export_netlist(net, image, static=args.static_synapses,
-                                                  title=f"MEMprop {cfg.dataset} test sample {args.sample}",
-                                                  read_scale=check["read_scale"], masks=compression_masks(state)))
-    print(f"netlist for test sample {args.sample} (label {int(test.labels[args.sample])}) -> {args.output}")
+    label = int(test.labels[args.sample])
+    facts = {**checkpoint_facts(args.checkpoint), "test sample": f"{args.sample} of {cfg.dataset} (label {label})"}
+    text = export_netlist(net, image, static=args.static_synapses, title=f"MEMprop {cfg.dataset} test sample {args.sample}",
+                          read_scale=check["read_scale"], masks=compression_masks(state),
+                          include="absolute" if args.absolute_includes else "inline",
+                          source=command_line(getattr(args, "argv", None)), facts=facts)
+    written = atomic_write_text(args.output, text)
+    print(f"netlist for test sample {args.sample} (label {label}) -> {written}")
     print(f"read scale {check['read_scale']:g}: largest synapse voltage {check['v_max_V'] * 1e3:.1f} mV (MSS thresholds ±{check['v_on_V'] * 1e3:.0f} mV); "
           f"bound on a device's state drift over the sample {check['drift_bound']:.3g} (per layer "
           f"{', '.join(f'{b:.3g}' for b in check['drift_bound_per_layer'])}): "
@@ -74,9 +83,10 @@ def run_export(args: argparse.Namespace) -> int:
                      if check["suggested_read_scale"] else "")))
     if args.verify:
         report = verify(args.checkpoint, args.verify, data, static=args.static_synapses, read_scale=args.read_scale,
-                        workers=args.workers, scheduler=args.scheduler)
+                        workers=args.workers, scheduler=args.scheduler, files={args.sample: written})
         out = Path(args.output).with_suffix(".verify.json")
         atomic_write_json(out, report)
+        print(f"ngspice ran {written} itself for test sample {args.sample} and fresh exports for the others")
         print(f"ngspice vs twin: class agrees on {report['agree']}/{report['samples']} samples; output membrane "
               f"RMS difference max {report['rms_V_max'] * 1e3:.3f} mV; ngspice {report['ngspice_wall_s']:.1f} s "
               f"-> {out}")

@@ -26,6 +26,7 @@ twin. (choice) The twin's layers see the previous layer's membrane one step late
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from ..memprop.drift import static_check
 from ..memprop.model import MemPropNet, predict
 from ..spice.library import lib_path
 from ..spice.netlist import Netlist, check_name, number, pwl
+from ..spice.provenance import check_include_mode, header, python_call, run_hint
 from ..stimuli import grid_steps
 
 R_WORD = 1e-3  # Ω, word-line sense resistor (see module docstring)
@@ -66,7 +68,8 @@ def _spike_source(cfg) -> Any:
 
 def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, max_step: float | None = None,
                    title: str = "MEMprop network", read_scale: float | str = "auto",
-                   masks: list[torch.Tensor] | None = None) -> str:
+                   masks: list[torch.Tensor] | None = None, include: str = "inline", source: str | None = None,
+                   facts: Mapping[str, object] | None = None) -> str:
     """ngspice netlist of ``net`` driven by ``image`` (pixels in [0, 1]); probes v(m<L>_<j>).
 
     ``read_scale`` r multiplies every word-line voltage and divides every current-scaling gain:
@@ -75,6 +78,11 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
     scale that keeps the devices' drift over the sample below 1 % of their range. ``masks``
     (per layer, [n_in, n_out], True = the pair exists; a compressed checkpoint's
     ``compression.masks``) leave pruned pairs out: removed devices, no current.
+
+    The netlist runs unchanged with ``ngspice -b`` (:mod:`spicegrad.spice.provenance`): the
+    subcircuits are copied in (``include="absolute"``: ``.include`` by absolute path), the
+    output membranes are printed (``.print tran``), and a header names ``source`` (the command
+    line; default: this call), the read scale and ``facts`` (e.g. the checkpoint and its SHA-256).
     """
     cfg = net.cfg
     if read_scale == "auto":
@@ -86,11 +94,11 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
     mif = cfg.mif_params
     rest = dict(zip(("v0", "x10", "x20"), net.rest, strict=True))
     syn = cfg.synapse_params
+    check_include_mode(include)
     n = _Netlist(title)
-    n.include(lib_path("mif"))
-    n.include(lib_path("alpha"))
-    if not static:
-        n.include(lib_path("mss"))
+    libraries = [lib_path(name) for name in ("mif", "alpha", *(() if static else ("mss",)))]
+    for lib in libraries:
+        n.library(lib, include)
     n.vsource("spk", "spk", "0", _spike_source(cfg))
     n.subckt("alpha", ("spk", "env"), "alpha", {"tau_alpha": cfg.tau_alpha, "w": 1.0})
     n.vsource("env", "env", "0", 0.0)
@@ -131,7 +139,15 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
                 n.vcvs(f"w{layer + 1}_{j}", f"w{layer + 1}_{j}", "0", m, "0", read_scale)
     t_stop = cfg.steps * cfg.dt
     n.tran(cfg.dt, t_stop, max_step=max_step if max_step is not None else cfg.dt / 10)
-    n.save(*(f"v(m{net.n_layers}_{j})" for j in range(cfg.layers[-1])))
+    outputs = [f"v(m{net.n_layers}_{j})" for j in range(cfg.layers[-1])]
+    n.save(*outputs)
+    n.print_tran(*outputs)
+    if source is None:
+        source = python_call("spicegrad.export.export_netlist", f"<MemPropNet {'-'.join(map(str, cfg.layers))}>",
+                             "<image>", static=static)
+    n.header = header(source, {**(facts or {}), "read scale": f"{read_scale!r} (word-line voltages x r, current "
+                               "gains / r)", "synapses": "fixed conductances" if static else "programmed mss devices"},
+                      libraries=libraries, include=include, hint=run_hint(outputs, "tran"))
     return n.render()
 
 
@@ -158,8 +174,14 @@ def verify(
     workers: int | None = None,
     scheduler: str | None = None,
     timeout: float = 1800.0,
+    files: Mapping[int, str | Path] | None = None,
 ) -> dict[str, Any]:
-    """Twin vs ngspice on test samples 0..n-1: class agreement and output-membrane RMS (V)."""
+    """Twin vs ngspice on test samples 0..n-1: class agreement and output-membrane RMS (V).
+
+    ``files`` maps a test sample to a netlist already written for it (``spicegrad export -o``):
+    ngspice runs that file's text as written instead of a fresh export, so what is verified is
+    the file itself; a sample at n or beyond is verified in addition to 0..n-1.
+    """
     import time
 
     from ..datasets import load_dataset
@@ -168,14 +190,23 @@ def verify(
     net, state = load_net(checkpoint)
     cfg = MemPropTrainConfig.from_dict(state["config"])
     size = cfg.image_size if cfg.image_size != 28 else None
-    test = load_dataset(cfg.dataset, "test", data, n, size)
-    x = test.flat()
+    files = {int(k): Path(v) for k, v in (files or {}).items()}
+    samples = sorted(set(range(n)) | set(files))
+    if not samples or min(samples) < 0:
+        raise ValueError(f"verify: n = {n}, files for samples {sorted(files)}: give at least one sample, none below 0")
+    test = load_dataset(cfg.dataset, "test", data, samples[-1] + 1, size)
+    if samples[-1] >= len(test):
+        raise ValueError(f"verify: test sample {samples[-1]} requested; the test set has {len(test)} samples")
+    x = test.flat()[samples]
+    labels = test.labels[samples]
     with torch.no_grad():
         v_twin = net(x, eager=True).double().numpy()  # [T, n, C]
-    check = static_check(net, x, read_scale=read_scale)  # one scale for every sample
+    fresh = [k for k, s in enumerate(samples) if s not in files]
+    check = static_check(net, x[fresh] if fresh else x, read_scale=read_scale)  # one scale for the fresh exports
     masks = compression_masks(state)
-    netlists = [export_netlist(net, x[k], static=static, read_scale=check["read_scale"], masks=masks)
-                for k in range(len(test))]
+    netlists = [files[s].read_text() if s in files else
+                export_netlist(net, x[k], static=static, read_scale=check["read_scale"], masks=masks)
+                for k, s in enumerate(samples)]
     args = (net.n_layers, net.cfg.layers[-1], net.cfg.dt, net.cfg.steps, timeout)
     t0 = time.perf_counter()
     if workers is None and scheduler is None:
@@ -197,11 +228,13 @@ def verify(
     pred_spice = predict(torch.from_numpy(v_spice)).numpy()
     rms = np.sqrt(((v_twin - v_spice) ** 2).mean(axis=(0, 2)))
     return {
-        "samples": len(test),
+        "samples": len(samples),
+        "sample_indices": samples,
+        "netlist_files": {str(s): str(f) for s, f in files.items()},
         "agree": int((pred_twin == pred_spice).sum()),
         "pred_twin": pred_twin.tolist(),
         "pred_spice": pred_spice.tolist(),
-        "labels": test.labels.tolist(),
+        "labels": labels.tolist(),
         "rms_V": rms.tolist(),
         "rms_V_max": float(rms.max()),
         "ngspice_wall_s": wall,

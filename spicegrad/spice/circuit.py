@@ -150,6 +150,9 @@ class Circuit:
         self._analysis: list[tuple[str, tuple]] = []
         self._options: dict[str, float | str] = {}
         self._saves: list[str] = []
+        self._prints: list[str] = []
+        #: comment lines under the title (:func:`spicegrad.spice.provenance.header`)
+        self.header: list[str] = []
 
     # --- nets -------------------------------------------------------------------------------
 
@@ -295,6 +298,15 @@ class Circuit:
     def save(self, *vectors: str) -> None:
         self._saves.extend(vectors)
 
+    def print_results(self, *vectors: str) -> None:
+        """Vectors that ``ngspice -b FILE`` prints (``.print tran``; a ``.op`` prints itself)."""
+        self._prints.extend(vectors)
+
+    @property
+    def analysis(self) -> str | None:
+        """The last analysis added: ``"tran"``, ``"op"`` or None."""
+        return self._analysis[-1][0] if self._analysis else None
+
     # --- graph checks -----------------------------------------------------------------------
 
     def _element_at(self, block: _Block, k: int) -> str:
@@ -402,13 +414,9 @@ class Circuit:
     def render(self) -> str:
         """Check the graph, then write ngspice text (``.include`` or inlined model libraries)."""
         self.check()
-        net = Netlist(self.title)
+        net = Netlist(self.title, header=list(self.header))
         for lib in self.libraries:
-            if self.inline_models:
-                net.lines.append(f"* --- inlined from {Path(lib).name} ---")
-                net.lines.extend(Path(lib).read_text().splitlines())
-            else:
-                net.include(lib)
+            net.library(lib, "inline" if self.inline_models else "absolute")
         for block in self._blocks:  # one string per block keeps the peak memory near 2x the text
             net.lines.append(self._block_text(block))
         if self._options:
@@ -421,6 +429,8 @@ class Circuit:
                 net.op()
         if self._saves:
             net.save(*self._saves)
+        if self._prints and any(what == "tran" for what, _ in self._analysis):
+            net.print_tran(*self._prints)
         return net.render()
 
     @property

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .provenance import comment
+
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _NODE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.]*$")
 
@@ -71,17 +73,36 @@ def pwl(times: Iterable[float], values: Iterable[float]) -> Source:
 
 @dataclass
 class Netlist:
-    """An ngspice netlist: title, includes, elements, analysis and options."""
+    """An ngspice netlist: title, header comments, includes, elements, analysis and options."""
 
     title: str
     lines: list[str] = field(default_factory=list)
     _names: set[str] = field(default_factory=set)
+    #: comment lines written under the title (see :mod:`spicegrad.spice.provenance`)
+    header: list[str] = field(default_factory=list)
 
     def include(self, path: str | Path) -> None:
         p = str(Path(path).resolve())
         if '"' in p or "\n" in p:
             raise ValueError(f"include path {p!r}: must not contain quotes or newlines")
         self.lines.append(f'.include "{p}"')
+
+    def inline(self, path: str | Path) -> None:
+        """Copy the model library ``path`` into the netlist (instead of ``.include`` -ing it)."""
+        name = Path(path).name
+        self.lines.append(f"* --- inlined from {name} ---")
+        self.lines.extend(Path(path).read_text().splitlines())
+        self.lines.append(f"* --- end of {name} ---")
+
+    def library(self, path: str | Path, include: str = "inline") -> None:
+        """The model library ``path``: inlined (``include="inline"``) or ``.include`` -d by its
+        absolute path (``"absolute"``)."""
+        if include == "inline":
+            self.inline(path)
+        elif include == "absolute":
+            self.include(path)
+        else:
+            raise ValueError(f"include = {include!r}: must be 'inline' or 'absolute'")
 
     def _element(self, name: str, nodes: Iterable[str], tail: list[str]) -> None:
         check_name(name, "element name")
@@ -131,14 +152,26 @@ class Netlist:
         self.lines.append(".op")
 
     def save(self, *vectors: str) -> None:
-        checked = []
-        for vec in vectors:
-            m = re.match(r"^([vi])\(([A-Za-z0-9_.]+)\)$", vec)
-            if not m:
-                raise ValueError(f"save vector {vec!r}: must look like v(node) or i(vsource)")
-            checked.append(vec)
-        self.lines.append(".save " + " ".join(checked))
+        self.lines.append(".save " + " ".join(_vectors(vectors, "save")))
+
+    def print_tran(self, *vectors: str) -> None:
+        """``.print tran``: ``ngspice -b`` prints these vectors at every time point (ignored when
+        a raw file is written, as spicegrad's runner does). Eight vectors per line."""
+        checked = _vectors(vectors, "print")
+        if not checked:
+            raise ValueError(".print tran: give at least one vector")
+        body = "\n+ ".join(" ".join(checked[i : i + 8]) for i in range(0, len(checked), 8))
+        self.lines.append(".print tran " + body)
 
     def render(self) -> str:
         title = re.sub(r"[^A-Za-z0-9 _.,:=()+-]", "_", self.title)
-        return "\n".join([title, *self.lines, ".end", ""])
+        return "\n".join([title, *map(comment, self.header), *self.lines, ".end", ""])
+
+
+def _vectors(vectors: Iterable[str], what: str) -> list[str]:
+    checked = []
+    for vec in vectors:
+        if not isinstance(vec, str) or not re.match(r"^([vi])\(([A-Za-z0-9_.]+)\)$", vec):
+            raise ValueError(f"{what} vector {vec!r}: must look like v(node) or i(vsource)")
+        checked.append(vec)
+    return checked
