@@ -233,9 +233,10 @@ def read_stimuli(v: np.ndarray, hold: float) -> tuple[list[Samples], np.ndarray]
     return [Samples(tuple(t), tuple(levels[:, i])) for i in range(v.shape[1])], (np.arange(len(v)) + 0.5) * hold
 
 
-def export_netlist(model, X, path: str | Path, run: int = 0) -> dict:
+def export_netlist(model, X, path: str | Path, run: int = 0, source: str | None = None) -> dict:
     """Write run ``run`` of a fitted :class:`CrossbarPerceptron` as ``path`` (.cir) plus ``path``.json
-    (β, K, targets, read-sample times, the twin's activations). Returns the JSON record."""
+    (β, K, targets, read-sample times, the twin's activations). Returns the JSON record. The
+    netlist runs with plain ``ngspice -b``; its header names ``source`` (the command line)."""
     model._fitted()
     v = np.asarray(X, dtype=float)
     check_read_voltages(v, model.v_read_max, model.device_name)
@@ -244,7 +245,7 @@ def export_netlist(model, X, path: str | Path, run: int = 0) -> dict:
     hold, dt = model.pulses.read_time, model.pulses.dt
     stimuli, t_read = read_stimuli(v, hold)
     text = crossbar_netlist(CrossbarSpec(rows, cp // 2, "differential"), device, g, params=None,
-                            stimuli=stimuli, dt=dt, t_stop=len(v) * hold, max_step=dt / 10)
+                            stimuli=stimuli, dt=dt, t_stop=len(v) * hold, max_step=dt / 10, source=source)
     meta = {"beta": model.beta, "k": model.k, "targets": list(model.targets), "device": device,
             "sample_times_s": t_read.tolist(), "patterns_V": v.tolist(), "outputs": cp // 2,
             "twin_activations": model.activations(v)[run].tolist()}

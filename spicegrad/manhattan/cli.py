@@ -169,9 +169,10 @@ def cmd_manhattan(args: argparse.Namespace) -> int:
                "curve_reversals": model.curve.meta.get("reversals", 0)}
     write_outputs(model, task, out, summary, not args.no_plots)
     if args.export:
+        from ..spice.provenance import command_line
         from .circuit import export_netlist
 
-        export_netlist(model, task.voltages(), args.export)
+        export_netlist(model, task.voltages(), args.export, source=command_line(getattr(args, "argv", None)))
         print(f"trained crossbar (run 0) -> {args.export} (+ .json)")
     print(format_summary(summary))
     print(f"summary.json, shifts and plots written to {out.resolve()}")
