@@ -9,10 +9,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from . import __version__
 from ._io import atomic_write_json
+from ._progress import progress
 from .compare.plots import plot_comparison
 from .devices import registry
 from .spice import ngspice_version
@@ -27,7 +26,7 @@ def run_demo(out: Path, models: tuple[str, ...] | None = None) -> dict:
     models = demo_models() if models is None else models
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for model in tqdm(models, desc="twin vs ngspice", unit="device"):
+    for model in progress(models, desc="twin vs ngspice", unit="device"):
         start = time.perf_counter()
         comparison = registry.resolve(registry.get(model).demo)()
         png = plot_comparison(comparison, out / f"{model}.png")

@@ -143,12 +143,9 @@ def _plot_by_source(ax, rows: list[dict], x_key: str, y_key: str, label: str) ->
 
 def plot_memprop_response(rows: list[dict], path: str | Path) -> Path:
     """Peak/undershoot (mV) and recovery time (ms) vs input amplitude (µA), saved as PNG."""
-    import matplotlib
+    from .._figure import subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_v, ax_t) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_v, ax_t) = subplots(1, 2, figsize=(10, 4))
     _plot_by_source(ax_v, rows, "amplitude_uA", "peak_mV", "peak")
     _plot_by_source(ax_v, rows, "amplitude_uA", "undershoot_mV", "undershoot")
     ax_v.set(xlabel="alpha input peak (µA)", ylabel="membrane voltage (mV)", title="memprop: response extremes")
@@ -162,12 +159,9 @@ def plot_memprop_response(rows: list[dict], path: str | Path) -> Path:
 
 def plot_fi_curve(rows: list[dict], path: str | Path) -> Path:
     """Tonic firing rate (Hz) vs constant input current (µA), saved as PNG."""
-    import matplotlib
+    from .._figure import subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = subplots(figsize=(5.5, 4))
     _plot_by_source(ax, rows, "current_uA", "rate_hz", "rate")
     ax.set(xlabel="input current (µA)", ylabel="firing rate (Hz)", title="tonic MIF: f–I curve")
     ax.grid(True, alpha=0.3)
@@ -176,13 +170,10 @@ def plot_fi_curve(rows: list[dict], path: str | Path) -> Path:
 
 
 def _save(fig, path: str | Path) -> Path:
-    import matplotlib.pyplot as plt
-
     from .._io import atomic_savefig
 
     fig.tight_layout()
     out = atomic_savefig(fig, path, dpi=120)
-    plt.close(fig)
     return out
 
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .._io import atomic_savefig  # noqa: E402
-from . import Comparison  # noqa: E402
+from .._figure import subplots
+from .._io import atomic_savefig
+from . import Comparison
 
 _PREFIX = [(1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1.0, "")]
 
@@ -31,7 +28,7 @@ def display_scale(values: np.ndarray, unit: str) -> tuple[float, str]:
 def plot_comparison(c: Comparison, path: str | Path) -> Path:
     """One column per waveform: twin and ngspice overlaid (top), their difference (bottom)."""
     names = list(c.twin)
-    fig, axes = plt.subplots(2, len(names), figsize=(5.5 * len(names), 6), squeeze=False, sharex=True)
+    fig, axes = subplots(2, len(names), figsize=(5.5 * len(names), 6), squeeze=False, sharex=True)
     t_factor, t_unit = display_scale(c.t, "s")
     for col, name in enumerate(names):
         twin, spice = np.asarray(c.twin[name]), np.asarray(c.spice[name])
@@ -49,5 +46,4 @@ def plot_comparison(c: Comparison, path: str | Path) -> Path:
     fig.suptitle(c.title)
     fig.tight_layout()
     out = atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
     return out

@@ -101,8 +101,7 @@ def _memprop_point(net: CompressedMemPropNet, x, y, settings: CurveSettings, **f
 def memprop_curves(checkpoint: str | Path, settings: CurveSettings, data: str | Path | None = None,
                    progress: bool = True, log=print) -> dict[str, Any]:
     """The MEMprop trade-off sweep of ``checkpoint`` (see the module docstring)."""
-    from tqdm import tqdm
-
+    from .._progress import progress as progress_bar
     from ..datasets import load_dataset
     from ..memprop.train import MemPropTrainConfig
     from .finetune import finetune
@@ -128,7 +127,7 @@ def memprop_curves(checkpoint: str | Path, settings: CurveSettings, data: str | 
     jobs += [("levels", (c, n)) for c in settings.curves for n in settings.levels]
     points: list[dict[str, Any]] = []
     t_start = time.perf_counter()
-    bar = tqdm(jobs, desc="compress curves", unit="point", disable=not progress)
+    bar = progress_bar(jobs, enabled=progress, desc="compress curves", unit="point")
     for kind, arg in bar:
         net = CompressedMemPropNet.from_net(base)
         if kind == "dense":
@@ -170,8 +169,7 @@ def eprop_curves(checkpoint: str | Path, settings: CurveSettings, progress: bool
     each sequence its own target, so the held-out sequences' MSE (also recorded) measures
     nothing the network was trained to do.
     """
-    from tqdm import tqdm
-
+    from .._progress import progress as progress_bar
     from ..devices.mss import MSSParams
     from .eprop_net import EpropCompression
 
@@ -181,7 +179,7 @@ def eprop_curves(checkpoint: str | Path, settings: CurveSettings, progress: bool
     jobs += [("levels", (c, n)) for c in settings.curves for n in settings.levels]
     points = []
     t_start = time.perf_counter()
-    for kind, arg in tqdm(jobs, desc="compress curves (e-prop)", unit="point", disable=not progress):
+    for kind, arg in progress_bar(jobs, enabled=progress, desc="compress curves (e-prop)", unit="point"):
         trainer = comp.trainer()
         t0 = time.perf_counter()
         if kind == "dense":
@@ -240,11 +238,7 @@ _LV_COLORS = ("C1", "C2", "C3")  # uniform, mss-pulse, pcm-set
 
 def plot_curves(result: dict[str, Any], path: str | Path, title: str = "") -> Path:
     """Four panels: the metric against sparsity and against levels; devices and tiles against each."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from .._figure import subplots
     from .._io import atomic_savefig
 
     memprop = result["metric"] == "accuracy"
@@ -254,7 +248,7 @@ def plot_curves(result: dict[str, Any], path: str | Path, title: str = "") -> Pa
     pts = result["points"]
     dense = next((p for p in pts if p["sweep"] == "dense"), None)
     tile = result["settings"]["tile"]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    fig, axes = subplots(2, 2, figsize=(12, 8.5))
     (a_sp, a_lv), (h_sp, h_lv) = axes
 
     def series(sweep, curve, finetuned):
@@ -323,5 +317,4 @@ def plot_curves(result: dict[str, Any], path: str | Path, title: str = "") -> Pa
     fig.suptitle((title + "\n" if title else "") + what)
     fig.tight_layout()
     out = atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
     return out

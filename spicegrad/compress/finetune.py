@@ -30,7 +30,7 @@ def finetune(net: CompressedMemPropNet, images: torch.Tensor, labels: torch.Tens
 
     Returns {"epochs", "steps", "loss_per_epoch", "wall_s"}.
     """
-    from tqdm import tqdm
+    from .._progress import progress as progress_bar
 
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise CompressError(f"fine-tuning epochs = {epochs!r}: must be an integer >= 0")
@@ -47,7 +47,7 @@ def finetune(net: CompressedMemPropNet, images: torch.Tensor, labels: torch.Tens
     for epoch in range(epochs):
         batches = epoch_batches(labels.shape[0], min(batch_size, labels.shape[0]), seed, epoch)
         total = 0.0
-        for idx in tqdm(batches, desc=f"{desc} {epoch + 1}/{epochs}", leave=False, disable=not progress):
+        for idx in progress_bar(batches, enabled=progress, desc=f"{desc} {epoch + 1}/{epochs}", leave=False):
             loss = memprop_loss(net(images[idx]), labels[idx], net.cfg.logit_volt)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"{desc}: non-finite loss at epoch {epoch + 1}, step {steps}; lower --lr")

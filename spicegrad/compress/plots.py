@@ -12,15 +12,11 @@ from .network import CompressedMemPropNet
 def plot_compression(before: CompressedMemPropNet, after: CompressedMemPropNet, path: str | Path,
                      title: str = "") -> Path:
     """Per layer: the weight distribution before/after (µS) and the device states with the levels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from .._figure import subplots
     from .._io import atomic_savefig
 
     n = after.n_layers
-    fig, axes = plt.subplots(2, n, figsize=(5.5 * n, 7.5), squeeze=False)
+    fig, axes = subplots(2, n, figsize=(5.5 * n, 7.5), squeeze=False)
     w0, w1 = before.weight_matrices(), after.weight_matrices()
     states = after.device_states()
     for layer in range(n):
@@ -52,5 +48,4 @@ def plot_compression(before: CompressedMemPropNet, after: CompressedMemPropNet, 
         fig.suptitle(title)
     fig.tight_layout()
     out = atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
     return out

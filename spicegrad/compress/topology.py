@@ -100,19 +100,16 @@ def _neuron_positions(g: nx.DiGraph, x_of_column) -> dict:
 
 def draw_topology(g: nx.DiGraph, mapping: TileMapping, path: str | Path, title: str = "") -> list[Path]:
     """Draw ``g`` (from :func:`topology_graph`) to ``path`` with suffixes .png and .svg."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
+    from .._figure import new_figure
     from .._io import atomic_savefig
 
     n_tiles = mapping.n_tiles
     shown = min(n_tiles, 24)
     occ_cols = min(shown, 6) or 1
     occ_rows = math.ceil(shown / occ_cols) if shown else 0
-    fig = plt.figure(figsize=(17, 8.5 + 2.6 * occ_rows))
+    fig = new_figure(figsize=(17, 8.5 + 2.6 * occ_rows))
     grid = fig.add_gridspec(1 + occ_rows, 2 * occ_cols, height_ratios=[8.5] + [2.6] * occ_rows)
     ax_layer = fig.add_subplot(grid[0, :occ_cols])
     ax_tile = fig.add_subplot(grid[0, occ_cols:])
@@ -201,5 +198,4 @@ def draw_topology(g: nx.DiGraph, mapping: TileMapping, path: str | Path, title: 
     path = Path(path)
     stem = path.with_suffix("") if path.suffix in (".png", ".svg") else path
     out = [atomic_savefig(fig, stem.with_suffix(".png"), dpi=110), atomic_savefig(fig, stem.with_suffix(".svg"))]
-    plt.close(fig)
     return out

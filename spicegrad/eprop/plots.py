@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from .._io import atomic_savefig  # noqa: E402
+from .._figure import subplots
+from .._io import atomic_savefig
 
 
 def plot_output(trainer, path: Path) -> Path:
@@ -18,30 +15,28 @@ def plot_output(trainer, path: Path) -> Path:
     with torch.no_grad():
         out = trainer.forward(x[:1])
     t_ms = torch.arange(y.shape[1]) * trainer.cfg.dt * 1e3
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, ax = subplots(figsize=(7, 3))
     ax.plot(t_ms, y[0, :, 0], label="target")
     ax.plot(t_ms, out["y"][0, :, 0].cpu(), label="readout")
     ax.set(xlabel="time (ms)", ylabel="output (a.u.)", title=f"e-prop {trainer.tcfg.method}: first training sequence")
     ax.legend()
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=120)
-    plt.close(fig)
     return path
 
 
 def plot_loss(history: list[dict], path: Path, label: str) -> Path:
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = subplots(figsize=(5, 3))
     ax.semilogy([h["epoch"] for h in history], [h["train_mse"] for h in history], label=label)
     ax.set(xlabel="epoch", ylabel="training MSE", title="loss")
     ax.legend()
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=120)
-    plt.close(fig)
     return path
 
 
 def plot_conductances(before: dict, after: dict, path: Path, xbar: bool) -> Path:
-    fig, axes = plt.subplots(1, len(before), figsize=(4 * len(before), 3))
+    fig, axes = subplots(1, len(before), figsize=(4 * len(before), 3))
     unit = "G (µS)" if xbar else "weight"
     titles = {"w_in": "input", "w_rec": "recurrent", "w_out": "readout"}
     for ax, name in zip(axes, before, strict=True):
@@ -55,7 +50,6 @@ def plot_conductances(before: dict, after: dict, path: Path, xbar: bool) -> Path
         ax.legend(fontsize=8)
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -74,7 +68,7 @@ def plot_method_curves(records: list[dict], path: Path) -> Path:
     side by side (the results table's runs: dicts with method, perf, mse_curve)."""
     import numpy as np
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, perf in zip(axes, (False, True), strict=True):
         methods = dict.fromkeys(r["method"] for r in records)
         for method in methods:
@@ -94,5 +88,4 @@ def plot_method_curves(records: list[dict], path: Path) -> Path:
     axes[0].set_ylabel("training MSE (median, band: min–max over seeds)")
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=120)
-    plt.close(fig)
     return path

@@ -306,10 +306,10 @@ class Trainer:
             self.state.initial = self.evaluate()
         bar = None
         if progress:
-            from tqdm import tqdm
+            from .._progress import progress as progress_bar
 
-            bar = tqdm(total=self.tcfg.epochs, initial=self.state.epoch, desc=f"eprop {self.tcfg.method}",
-                       unit="epoch")
+            bar = progress_bar(total=self.tcfg.epochs, initial=self.state.epoch, desc=f"eprop {self.tcfg.method}",
+                               unit="epoch")
         try:
             while self.state.epoch < self.tcfg.epochs:
                 record = self.epoch()

@@ -11,25 +11,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .._io import atomic_savefig  # noqa: E402
+from .._figure import new_figure, subplots
+from .._io import atomic_savefig
 
 G_LABEL = "K·(G − G_ref) (S)"
 
 
 def _grid(rows: int, cols: int, width: float = 2.6, height: float = 1.9):
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols + 1, height * rows + 1), sharex=True, squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(width * cols + 1, height * rows + 1), sharex=True, squeeze=False)
     return fig, axes
 
 
 def _save(fig, path: str | Path) -> Path:
     fig.tight_layout()
     out = atomic_savefig(fig, path, dpi=100)
-    plt.close(fig)
     return out
 
 
@@ -105,7 +102,7 @@ def plot_activations(history, y: np.ndarray, targets: tuple[float, float], path:
 
 def _plot_activations_by_neuron(f, epochs, y, targets, path) -> Path:
     neurons = f.shape[2]
-    fig, axes = plt.subplots(1, neurons, figsize=(4.5 * neurons, 3.5), squeeze=False, sharey=True)
+    fig, axes = subplots(1, neurons, figsize=(4.5 * neurons, 3.5), squeeze=False, sharey=True)
     for n, ax in enumerate(axes[0]):
         for p in range(f.shape[1]):
             ax.plot(epochs, f[:, p, n], lw=0.8, alpha=0.7, color="C0" if y[p, n] else "C3")
@@ -121,7 +118,7 @@ def _plot_activations_by_neuron(f, epochs, y, targets, path) -> Path:
 def plot_error(history, path: str | Path) -> Path:
     """Total error Σ distance-to-target (dimensionless) per epoch."""
     err = history.error[:, 0]
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, ax = subplots(figsize=(7, 3))
     ax.plot(np.arange(1, err.size + 1), err, "o-")
     ax.set_xlabel("epoch")
     ax.set_ylabel("total error (1)")
@@ -133,10 +130,10 @@ def plot_final_weights_3d(history, path: str | Path) -> Path:
     """3-D bars of the final logic conductances (S) over input row × physical column."""
     g = history.g[-1, 0]
     rows, cols = g.shape
-    fig = plt.figure(figsize=(7, 6))
+    fig = new_figure(figsize=(7, 6))
     ax = fig.add_subplot(111, projection="3d")
     xs, ys = np.meshgrid(np.arange(cols), np.arange(rows))
-    colors = plt.cm.tab20(np.linspace(0, 1, g.size))
+    colors = matplotlib.colormaps["tab20"](np.linspace(0, 1, g.size))
     ax.bar3d(xs.ravel(), ys.ravel(), np.zeros(g.size), 0.7, 0.7, g.ravel(), color=colors, shade=True)
     ax.set_xticks(np.arange(cols) + 0.35, [f"{j // 2 + 1}{'+' if j % 2 == 0 else '−'}" for j in range(cols)])
     ax.set_yticks(np.arange(rows) + 0.35, [str(i + 1) for i in range(rows)])
@@ -150,7 +147,7 @@ def plot_final_weights_3d(history, path: str | Path) -> Path:
 def plot_epoch_histogram(converged_epoch: np.ndarray, max_epoch: int, path: str | Path) -> Path:
     """Distribution of epochs to converge over runs (non-converged runs counted apart)."""
     done = converged_epoch[converged_epoch > 0]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = subplots(figsize=(7, 3.5))
     ax.hist(done, bins=np.arange(0.5, max_epoch + 1.5), color="C0")
     ax.set_xlabel("epoch of convergence")
     ax.set_ylabel("runs")

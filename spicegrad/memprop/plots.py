@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from .._io import atomic_savefig  # noqa: E402
-from ..stimuli import grid_steps  # noqa: E402
+from .._figure import subplots
+from .._io import atomic_savefig
+from ..stimuli import grid_steps
 
 
 def plot_curves(history: dict, path: Path) -> Path:
     epochs = np.arange(1, len(history["train_loss"]) + 1)
-    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_l, ax_a) = subplots(1, 2, figsize=(11, 4))
     batch = [loss for ep in history.get("batch_loss", []) for loss in ep]
     if batch:
         per_epoch = max(1, len(history["batch_loss"][0]))
@@ -33,7 +30,6 @@ def plot_curves(history: dict, path: Path) -> Path:
     ax_a.grid(alpha=0.3)
     fig.tight_layout()
     out = atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
     return out
 
 
@@ -41,7 +37,7 @@ def plot_output_traces(rec: dict, labels: torch.Tensor, classes, dt: float, path
     v_out = rec["v_out"].detach().cpu().numpy() * 1e3  # [T, B, C] mV
     t_ms = grid_steps(dt, v_out.shape[0])[1:] * 1e3
     n = v_out.shape[1]
-    fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.6), squeeze=False, sharey=True)
+    fig, axes = subplots(1, n, figsize=(4.5 * n, 3.6), squeeze=False, sharey=True)
     for j in range(n):
         ax = axes[0, j]
         y = int(labels[j])
@@ -55,7 +51,6 @@ def plot_output_traces(rec: dict, labels: torch.Tensor, classes, dt: float, path
     axes[0, 0].set_ylabel("output membrane V (mV)")
     fig.tight_layout()
     out = atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
     return out
 
 
@@ -65,7 +60,7 @@ def plot_hidden_activity(rec: dict, dt: float, path: Path) -> Path:
         return path
     v = hidden[0][:, 0].detach().cpu().numpy() * 1e3  # [T, H] mV, sample 0, first hidden layer
     t_ms = v.shape[0] * dt * 1e3
-    fig, (ax_h, ax_m) = plt.subplots(2, 1, figsize=(10, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    fig, (ax_h, ax_m) = subplots(2, 1, figsize=(10, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     im = ax_h.imshow(v.T, aspect="auto", origin="lower", extent=(0, t_ms, -0.5, v.shape[1] - 0.5), cmap="magma")
     fig.colorbar(im, ax=ax_h, label="membrane V (mV)")
     ax_h.set_ylabel("hidden neuron")
@@ -79,7 +74,6 @@ def plot_hidden_activity(rec: dict, dt: float, path: Path) -> Path:
     ax_m.legend(fontsize=8)
     fig.tight_layout()
     out = atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
     return out
 
 

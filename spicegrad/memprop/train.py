@@ -143,12 +143,12 @@ def certify(cfg: MemPropTrainConfig) -> dict[str, Any]:
 def evaluate(net: MemPropNet, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
              progress: bool = False) -> dict[str, float]:
     """Accuracy and mean loss on a dataset (last batch padded to ``batch_size``)."""
-    from tqdm import tqdm
+    from .._progress import progress as progress_bar
 
     net.eval()
     correct, loss, v_peak = 0, 0.0, 0.0
     n = labels.shape[0]
-    for i in tqdm(range(0, n, batch_size), desc="test", leave=False, disable=not progress):
+    for i in progress_bar(range(0, n, batch_size), enabled=progress, desc="test", leave=False):
         x, y = images[i: i + batch_size], labels[i: i + batch_size]
         m = y.shape[0]
         if m < batch_size:  # pad: one shape for the compiled step
@@ -291,7 +291,7 @@ def train_memprop(
 
     ``certificates``: pre-computed :func:`certify` records (tests); default: certify now.
     """
-    from tqdm import tqdm
+    from .._progress import progress as progress_bar
 
     out = Path(out_dir)
     ckpt_path = out / CHECKPOINT_NAME
@@ -339,8 +339,8 @@ def train_memprop(
         for group in opt.param_groups:
             group["lr"] = cfg.lr_at(epoch)
         losses, seen = [], 0
-        bar = tqdm(epoch_batches(len(train), cfg.batch_size, cfg.seed, epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not progress)
+        bar = progress_bar(epoch_batches(len(train), cfg.batch_size, cfg.seed, epoch), enabled=progress,
+                           desc=f"epoch {epoch + 1}/{cfg.epochs}")
         for step, idx in enumerate(bar):
             x, y = x_train[idx], y_train[idx]
             loss = memprop_loss(net(x), y, cfg.net.logit_volt)

@@ -44,17 +44,13 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
 
 
 def _figure(path: Path, draw) -> Path:
-    import matplotlib
+    from .._figure import subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = subplots(figsize=(6, 3.5))
     draw(ax)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -188,10 +184,7 @@ def replicate(figure: int, out: Path, **kw) -> list[Path]:
 
 def write_stats_files(xbar_ns: tuple[int, ...], out: Path, samples: int = 100, seed: int = 0) -> list[Path]:
     """DIR/write_stats.csv (all N) and one heat-map PNG per N (mean and std of reached G)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .._figure import subplots
 
     out = Path(out)
     all_rows, paths = [], []
@@ -204,7 +197,7 @@ def write_stats_files(xbar_ns: tuple[int, ...], out: Path, samples: int = 100, s
         target = torch.tensor([r["target_us"] for r in rows]).view(side, side)
         mean = torch.tensor([r["mean_us"] for r in rows]).view(side, side)
         rms = float(((mean - target) ** 2).mean().sqrt())
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+        fig, axes = subplots(1, 2, figsize=(11, 4.5))
         panels = (("mean_us", "mean", f"RMS(mean − target) = {rms:.2f} µS", "RdBu_r"),
                   ("std_us", "std", f"over {samples} synapses", "viridis"))
         for ax, (key, what, note, cmap) in zip(axes, panels, strict=True):
@@ -218,5 +211,4 @@ def write_stats_files(xbar_ns: tuple[int, ...], out: Path, samples: int = 100, s
         fig.suptitle("multi-mem WRITE statistics: one update (round-robin SETs, then refresh)", fontsize=10)
         fig.tight_layout()
         paths.append(atomic_savefig(fig, out / f"write_stats_n{n}.png", dpi=110))
-        plt.close(fig)
     return [write_csv(out / "write_stats.csv", all_rows), *paths]

@@ -17,6 +17,7 @@ harmless: they are logged at DEBUG level on the ``spicegrad.spice`` logger, neve
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import functools
 import logging
@@ -223,11 +224,32 @@ def _run_subprocess(text: str, timeout: float, raw_format: str) -> Result:
 _shared_lock = threading.Lock()
 
 
-class _DemoteToDebug(logging.Handler):
-    """Re-log PySpice's records (version warnings, ngspice chatter) at DEBUG on our logger."""
+class _DemoteToDebug(logging.Filter):
+    """Hold PySpice's records (version warnings, ngspice chatter) back from PySpice's handlers
+    and re-log them at DEBUG on our logger."""
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def filter(self, record: logging.LogRecord) -> bool:
         log.debug("PySpice: %s", record.getMessage())
+        return False
+
+
+_DEMOTE = _DemoteToDebug()
+
+
+@contextlib.contextmanager
+def _pyspice_demoted():
+    """While a shared-backend call runs, PySpice's records go to DEBUG on ``spicegrad.spice``.
+    The filter sits on PySpice's own loggers (a logger's filters see the records it creates) and
+    is taken off afterwards: handlers, levels and propagation stay as the user set them."""
+    loggers = [lg for name, lg in list(logging.Logger.manager.loggerDict.items())
+               if (name == "PySpice" or name.startswith("PySpice.")) and isinstance(lg, logging.Logger)]
+    for lg in loggers:
+        lg.addFilter(_DEMOTE)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeFilter(_DEMOTE)
 
 
 def _spiceinit_files() -> list[Path]:
@@ -246,10 +268,6 @@ def _shared_instance():
             f"the shared-library backend would run {found_init[0]} (libngspice reads .spiceinit on start and "
             "ngspice-39 cannot skip it); use backend='subprocess' (started with -n) or remove the file"
         )
-    pyspice_log = logging.getLogger("PySpice")
-    pyspice_log.handlers[:] = [_DemoteToDebug()]
-    pyspice_log.propagate = False
-    pyspice_log.setLevel(logging.DEBUG)
     from PySpice.Spice.NgSpice.Shared import NgSpiceShared
 
     if not os.environ.get("NGSPICE_LIBRARY_PATH"):
@@ -275,7 +293,7 @@ def _shared_vector_name(name: str) -> str:
 def _run_shared(text: str) -> Result:
     from PySpice.Spice.NgSpice.Shared import ffi
 
-    with _shared_lock:
+    with _shared_lock, _pyspice_demoted():
         ng = _shared_instance()
         ng.remove_circuit() if ng.plot_names and ng.plot_names != ["const"] else None
         ng.destroy()

@@ -177,7 +177,7 @@ def template_accuracy(patterns: np.ndarray, presentations: np.ndarray, truth: np
 
 def train(rule: WindowRule, cfg: LearnerConfig, progress: bool = False) -> LearnerResult:
     """Train the winner-take-all layer; accuracy on the held-out set after every epoch."""
-    from tqdm import tqdm
+    from .._progress import progress as bar
 
     rng = np.random.default_rng(cfg.seed)
     names, pats = letter_patterns()
@@ -191,7 +191,7 @@ def train(rule: WindowRule, cfg: LearnerConfig, progress: bool = False) -> Learn
     label_set = noisy(pats, train_truth, cfg.noise, rng)  # the labelling pass
     accuracy, wins = [], np.zeros(cfg.n_out, dtype=int)
     before = evaluate(x, assign_labels(x, label_set, train_truth, n_letters), test, test_truth)
-    epochs = tqdm(range(cfg.epochs), desc="stdp train", unit="epoch", disable=not progress)
+    epochs = bar(range(cfg.epochs), enabled=progress, desc="stdp train", unit="epoch")
     for _ in epochs:
         order = rng.permutation(train_truth)
         for label in order:

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .._io import atomic_savefig  # noqa: E402
-from .learner import LearnerResult  # noqa: E402
-from .window import Window  # noqa: E402
+from .._figure import subplots
+from .._io import atomic_savefig
+from .learner import LearnerResult
+from .window import Window
 
 
 def plot_window(window: Window, path: str | Path) -> Path:
     """ΔG (µS, left axis) and Δx (right axis) vs Δt (ms): twin line, ngspice markers."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = subplots(figsize=(6.4, 4.2))
     ms = window.delta_t * 1e3
     order = np.argsort(ms)
     ax.plot(ms[order], window.dg("twin")[order] * 1e6, "-", color="C0", lw=1.6, label="twin (PyTorch)")
@@ -35,7 +32,6 @@ def plot_window(window: Window, path: str | Path) -> Path:
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
     return Path(path)
 
 
@@ -44,7 +40,7 @@ def plot_weights(result: LearnerResult, g_of_x, path: str | Path) -> Path:
     n = result.x.shape[1]
     g_us = g_of_x(result.x) * 1e6
     lo, hi = float(g_of_x(np.zeros(1))[0] * 1e6), float(g_of_x(np.ones(1))[0] * 1e6)
-    fig, axes = plt.subplots(1, n, figsize=(2.2 * n + 1.0, 2.6), squeeze=False)
+    fig, axes = subplots(1, n, figsize=(2.2 * n + 1.0, 2.6), squeeze=False)
     im = None
     for j, ax in enumerate(axes[0]):
         im = ax.imshow(g_us[:, j].reshape(5, 5), cmap="viridis", vmin=lo, vmax=hi)
@@ -55,13 +51,12 @@ def plot_weights(result: LearnerResult, g_of_x, path: str | Path) -> Path:
     fig.colorbar(im, ax=list(axes[0]), label="G (µS)", shrink=0.85)
     fig.suptitle(f"learned synapses (held-out accuracy {result.final_accuracy * 100:.1f} %)", fontsize=10)
     atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
     return Path(path)
 
 
 def plot_accuracy(result: LearnerResult, path: str | Path) -> Path:
     """Held-out accuracy (%) vs epoch (0 = before training), with the nearest-template reference."""
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    fig, ax = subplots(figsize=(5.2, 3.6))
     acc = [result.accuracy_before, *result.accuracy]
     ax.plot(np.arange(len(acc)), np.array(acc) * 100, "o-", label="STDP winner-take-all")
     ax.axhline(result.template_accuracy * 100, color="0.5", ls="--", label="nearest clean template")
@@ -73,5 +68,4 @@ def plot_accuracy(result: LearnerResult, path: str | Path) -> Path:
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=110)
-    plt.close(fig)
     return Path(path)

@@ -9,15 +9,13 @@ order the tasks finish in, so a fanned-out run gives exactly the serial run's re
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tqdm import tqdm
-
+from .._progress import progress as progress_bar
 from ..errors import InputError
 from .cases import Case
 from .engine import dt_sweep, run_case
@@ -108,8 +106,9 @@ def dask_client(workers: int | None, scheduler: str | None, worker_wait_s: float
             raise SchedulerError(f"the Dask scheduler at {scheduler} has no worker after {worker_wait_s:g} s; "
                                  "start one (`dask worker ADDRESS`) or use --workers N") from exc
         return client, None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+    # silence_logs: dask's own default (WARNING), which dask applies to its handlers while the
+    # cluster runs and restores on close; nothing of spicegrad touches dask's loggers
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     return Client(cluster), cluster
 
 
@@ -146,7 +145,7 @@ def run_suite(
     """(case results, sweep results), each in input order; ``quick`` sweeps dt only upward
     from each case's own dt."""
     tasks = _tasks(cases, sweeps, use_cache, quick)
-    bar = tqdm(total=len(tasks), desc="validating", unit="task", disable=not progress)
+    bar = progress_bar(total=len(tasks), enabled=progress, desc="validating", unit="task")
     if workers is None and scheduler is None:
         out = []
         for fn, args in tasks:

@@ -17,17 +17,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .. import __version__  # noqa: E402
-from .._io import atomic_savefig, atomic_write_json, atomic_write_text  # noqa: E402
-from ..compare.plots import display_scale  # noqa: E402
-from ..errors import InputError  # noqa: E402
-from ..spice import ngspice_version  # noqa: E402
+from .. import __version__
+from .._figure import subplots
+from .._io import atomic_savefig, atomic_write_json, atomic_write_text
+from ..compare.plots import display_scale
+from ..errors import InputError
+from ..spice import ngspice_version
 
 SUMMARY_KEYS = ("name", "model", "params", "stimulus", "dt", "integrator", "metrics",
                 "model_error", "integration_error", "tolerance", "passed", "status", "causes",
@@ -85,7 +82,7 @@ def plot_case(result: dict, path: Path) -> Path:
     tr = result["traces"]
     t = tr["t"]
     names = list(tr["C"])
-    fig, axes = plt.subplots(2, len(names), figsize=(4.8 * len(names), 6.2), squeeze=False, sharex=True)
+    fig, axes = subplots(2, len(names), figsize=(4.8 * len(names), 6.2), squeeze=False, sharex=True)
     tf, tu = display_scale(t, "s")
     for col, name in enumerate(names):
         unit = result["units"][name]
@@ -122,13 +119,12 @@ def plot_case(result: dict, path: Path) -> Path:
     fig.suptitle(f"{result['name']}: {result['status']}  (dt = {result['dt']:g} s, {result['integrator']})")
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=90)
-    plt.close(fig)
     return path
 
 
 def plot_sweep(sweep: dict, units: dict[str, str], path: Path) -> Path:
     waves = list(sweep["rows"][0]["errors"]) if sweep["rows"] else []
-    fig, axes = plt.subplots(1, max(len(waves), 1), figsize=(4.5 * max(len(waves), 1), 3.8), squeeze=False)
+    fig, axes = subplots(1, max(len(waves), 1), figsize=(4.5 * max(len(waves), 1), 3.8), squeeze=False)
     for col, name in enumerate(waves):
         ax = axes[0, col]
         for integ in sorted({r["integrator"] for r in sweep["rows"]}):
@@ -146,7 +142,6 @@ def plot_sweep(sweep: dict, units: dict[str, str], path: Path) -> Path:
     fig.suptitle(f"integration error vs dt: {sweep['case']}")
     fig.tight_layout()
     atomic_savefig(fig, path, dpi=90)
-    plt.close(fig)
     return path
 
 
