@@ -59,11 +59,12 @@ class _Lines:
 
 def progress(iterable: Any = None, *, enabled: bool = True, **kwargs: Any):
     """``tqdm(iterable, **kwargs)`` following the policy above; ``enabled=False`` (a
-    ``--no-progress`` flag) silences it everywhere. Use it as tqdm: iterate, ``update``,
+    ``--no-progress`` flag) silences it everywhere, and so does an empty loop. Use it as tqdm: iterate, ``update``,
     ``set_postfix``, ``close``."""
     from tqdm import tqdm
 
-    if not enabled:
+    total = kwargs.get("total", len(iterable) if hasattr(iterable, "__len__") else None)
+    if not enabled or total == 0:  # nothing to do: no "0it" bar either
         return tqdm(iterable, disable=True, **kwargs)
     if stderr_is_terminal():
         return tqdm(iterable, **kwargs)

@@ -232,7 +232,8 @@ def test_progress_draws_a_bar_on_a_terminal_only(monkeypatch):
     assert list(progress(range(3), desc="on a terminal")) == [0, 1, 2]
     assert "on a terminal" in tty.getvalue() and "3/3" in tty.getvalue()
     assert list(progress(range(3), desc="switched off", enabled=False)) == [0, 1, 2]
-    assert "switched off" not in tty.getvalue()
+    assert list(progress([], desc="nothing to do")) == []
+    assert "switched off" not in tty.getvalue() and "nothing to do" not in tty.getvalue()
 
     log = io.StringIO()  # a file or a pipe: no bar, and a loop shorter than the interval says nothing
     monkeypatch.setattr(sys, "stderr", log)

@@ -60,9 +60,11 @@ def memprop_response(
     t_stop: float = 30e-3,
     onset: float = 1e-3,
     spice_amplitudes: Sequence[float] = (),
+    on_run=None,
 ) -> list[dict]:
     """Response table to single alpha inputs of peak ``amplitudes`` (A): one row per amplitude
-    and source ('twin', 'ngspice'), keys as in the module docstring (mV, ms, µA)."""
+    and source ('twin', 'ngspice'), keys as in the module docstring (mV, ms, µA). ``on_run()``
+    is called after the twin batch and after each ngspice run (a progress bar's ``update``)."""
     params = MIF.preset("memprop") if params is None else params
     t = grid(dt, t_stop)
     n_steps = t.size - 1
@@ -71,9 +73,12 @@ def memprop_response(
     alpha = AlphaCurrent(AlphaParams(w=1.0)).simulate(spikes[:, None], dt, w=w)
     v = MIF(params).simulate(input_samples(alpha["i"]), dt)["v"].numpy()
     rows = [_response_row(t, v[:, j], t_spike, a, "twin") for j, a in enumerate(amplitudes)]
+    on_run = on_run or (lambda: None)
+    on_run()
     for a in spice_amplitudes:
         result = spice_alpha_train(params, AlphaParams(w=float(a)), [t_spike], t_stop, dt)
         rows.append(_response_row(t, result.at("m", t), t_spike, a, "ngspice"))
+        on_run()
     return rows
 
 
@@ -94,11 +99,13 @@ def tonic_fi_curve(
     transient: float = 5e-3,
     spice_currents: Sequence[float] = (),
     spice_dt: float = 1e-6,
+    on_run=None,
 ) -> list[dict]:
     """Firing rate (Hz) vs constant current (A): rows {source, current_uA, rate_hz, n_spikes}.
 
     The twin runs all currents as one batch at ``dt`` (0.25 µs keeps spike times within 10 µs
     of ngspice over 10 ms); ngspice runs ``spice_currents`` with max step spice_dt/10.
+    ``on_run()`` is called after the twin batch and after each ngspice run.
     """
     params = MIF.preset("tonic") if params is None else params
     t = grid(dt, t_stop)
@@ -109,10 +116,13 @@ def tonic_fi_curve(
     for j, current in enumerate(currents):
         rate, n = firing_rate(t, v[:, j], transient)
         rows.append({"source": "twin", "current_uA": current * 1e6, "rate_hz": rate, "n_spikes": n})
+    on_run = on_run or (lambda: None)
+    on_run()
     for current in spice_currents:
         result = spice_constant_current(params, float(current), t_stop, spice_dt)
         rate, n = firing_rate(result.time, result["m"], transient)
         rows.append({"source": "ngspice", "current_uA": current * 1e6, "rate_hz": rate, "n_spikes": n})
+        on_run()
     return rows
 
 
@@ -185,10 +195,14 @@ def characterize(out: str | Path) -> dict:
     """The memprop response table, the tonic f–I curve and the Bendixson check, written to
     ``out`` (mif_characterization.json, memprop_response.png, tonic_fi.png)."""
     from .._io import atomic_write_json
+    from .._progress import progress
 
     out = Path(out)
-    response = memprop_response(MEMPROP_AMPLITUDES, spice_amplitudes=(10e-6, 40e-6))
-    fi = tonic_fi_curve(TONIC_CURRENTS, spice_currents=(1.5e-6, 3e-6, 6e-6))
+    spice_amplitudes, spice_currents = (10e-6, 40e-6), (1.5e-6, 3e-6, 6e-6)
+    # one step per twin batch and per ngspice run: on a terminal the bar's rate gives the ETA
+    with progress(total=2 + len(spice_amplitudes) + len(spice_currents), desc="characterize MIF", unit="run") as bar:
+        response = memprop_response(MEMPROP_AMPLITUDES, spice_amplitudes=spice_amplitudes, on_run=bar.update)
+        fi = tonic_fi_curve(TONIC_CURRENTS, spice_currents=spice_currents, on_run=bar.update)
     divergence = {
         name: reduced_divergence(MIF.preset(name), [0.0, 5e-6, 20e-6, 60e-6, 200e-6])
         for name in ("memprop", "tonic")

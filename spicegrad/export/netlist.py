@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._progress import progress
 from ..devices.mss import mss_conductance_unclamped
 from ..memprop.drift import static_check
 from ..memprop.model import MemPropNet, predict
@@ -209,19 +210,24 @@ def verify(
                 for k, s in enumerate(samples)]
     args = (net.n_layers, net.cfg.layers[-1], net.cfg.dt, net.cfg.steps, timeout)
     t0 = time.perf_counter()
+    bar = progress(total=len(netlists), desc="verify: ngspice runs the exported network", unit="sample")
     if workers is None and scheduler is None:
-        traces = [_simulate_sample(text, *args) for text in netlists]
+        traces = []
+        for text in netlists:
+            traces.append(_simulate_sample(text, *args))
+            bar.update()
     else:
         from ..validate.fanout import dask_client, gather
 
         client, cluster = dask_client(workers, scheduler)
         try:
             futures = client.map(_simulate_sample, netlists, *[[a] * len(netlists) for a in args], pure=False)
-            traces = gather(client, futures)
+            traces = gather(client, futures, on_result=bar.update)
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
+    bar.close()
     wall = time.perf_counter() - t0
     v_spice = np.stack(traces, axis=1)  # [T, n, C]
     pred_twin = predict(torch.from_numpy(v_twin)).numpy()

@@ -334,6 +334,9 @@ def train_memprop(
     x_train, y_train = train.flat().to(device), train.labels.to(device)
     x_test, y_test = test.flat().to(device), test.labels.to(device)
     metrics: dict[str, Any] = {}
+    if compile and start_epoch < cfg.epochs:  # the first batch below waits for the compiler, silently
+        log("compiling the network step with torch.compile: the first batch waits for it "
+            "(--no-compile runs eagerly)")
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         for group in opt.param_groups:
@@ -361,6 +364,8 @@ def train_memprop(
             losses.append(loss.item())
             if step == 0:  # throughput excludes the first batch (torch.compile warm-up)
                 t_first = time.perf_counter()
+                if compile and epoch == start_epoch:
+                    log(f"first batch, compilation included: {t_first - t0:.0f} s")
             else:
                 seen += y.shape[0]
             bar.set_postfix(loss=f"{losses[-1]:.4g}")

@@ -173,11 +173,13 @@ def require_certified(
     fails, unless ``allow_unvalidated`` — then a warning is issued and a record with
     ``"validated": False`` and the failures is returned (training stores it in its checkpoint).
     """
+    from .._progress import progress
     from .engine import run_case
 
     cert = _stored(model, params, dt, integrator)
     missing = [c for c in certification_cases(model, params, dt, integrator) if not _covers(cert, c)]
-    results = [(run_case(c, use_cache=use_cache), c) for c in missing]
+    bar = progress(missing, desc=f"certifying the {model} twin (dt = {dt:g} s, {integrator})", unit="case")
+    results = [(run_case(c, use_cache=use_cache), c) for c in bar]
     failed = [r for r, _ in results if not r["passed"]]
     if not failed:
         for r, c in results:
