@@ -28,11 +28,13 @@ import signal
 import subprocess
 import tempfile
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .._extras import require
 from .errors import NgspiceNotFound, SpiceError
 from .raw import parse_raw
 
@@ -90,11 +92,35 @@ def _ngspice_executable() -> str:
     return exe
 
 
+#: the ngspice major release spicegrad's models, cases and tolerances are tested with
+TESTED_NGSPICE_MAJOR = 39
+
+
+class NgspiceVersionWarning(UserWarning):
+    """ngspice is not the major release spicegrad is tested with."""
+
+
+def check_ngspice_major(version: str, exe: str = "ngspice") -> None:
+    """Warn (once per executable, see :func:`_version_of`) when ``version`` is not ngspice-39:
+    other releases changed defaults and device code, so validated tolerances may not hold."""
+    major = version.split(".")[0].split("+")[0]
+    if major != str(TESTED_NGSPICE_MAJOR):
+        warnings.warn(
+            f"{exe} is ngspice-{version}; spicegrad is tested with ngspice-{TESTED_NGSPICE_MAJOR}, so "
+            "validation results and certificates may differ (set SPICEGRAD_NGSPICE to an "
+            f"ngspice-{TESTED_NGSPICE_MAJOR} executable to match)",
+            NgspiceVersionWarning,
+            stacklevel=3,
+        )
+
+
 @functools.cache
 def _version_of(exe: str) -> str:
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
     m = re.search(r"ngspice-(\S+)", out)
-    return m.group(1) if m else "unknown"
+    version = m.group(1) if m else "unknown"
+    check_ngspice_major(version, exe)
+    return version
 
 
 def ngspice_version() -> str:
@@ -268,7 +294,7 @@ def _shared_instance():
             f"the shared-library backend would run {found_init[0]} (libngspice reads .spiceinit on start and "
             "ngspice-39 cannot skip it); use backend='subprocess' (started with -n) or remove the file"
         )
-    from PySpice.Spice.NgSpice.Shared import NgSpiceShared
+    NgSpiceShared = require("shared").NgSpiceShared
 
     if not os.environ.get("NGSPICE_LIBRARY_PATH"):
         found = ctypes.util.find_library("ngspice")
@@ -291,7 +317,7 @@ def _shared_vector_name(name: str) -> str:
 
 
 def _run_shared(text: str) -> Result:
-    from PySpice.Spice.NgSpice.Shared import ffi
+    ffi = require("shared").ffi
 
     with _shared_lock, _pyspice_demoted():
         ng = _shared_instance()

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._extras import require
 from .._progress import progress as progress_bar
 from ..errors import InputError
 from .cases import Case
@@ -95,7 +96,8 @@ def dask_client(workers: int | None, scheduler: str | None, worker_wait_s: float
             worker_wait_s = math.nan
         if not 0 < worker_wait_s < math.inf:
             raise SchedulerError(f"SPICEGRAD_DASK_WAIT_S = {text!r}: must be a finite number of seconds > 0")
-    from dask.distributed import Client, LocalCluster
+    distributed = require("dask")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
     if scheduler:
         client = _connect(Client, scheduler, worker_wait_s)
@@ -115,7 +117,7 @@ def dask_client(workers: int | None, scheduler: str | None, worker_wait_s: float
 def gather(client, futures, result_wait_s: float = RESULT_WAIT_S, on_result=None) -> list:
     """Results of ``futures`` in order; :class:`SchedulerError` when none finishes within
     ``result_wait_s`` (workers lost, or a task that never ends)."""
-    from dask.distributed import wait
+    wait = require("dask").wait
 
     index = {f.key: i for i, f in enumerate(futures)}
     out = [None] * len(futures)
