@@ -55,9 +55,17 @@ def require_choice(owner: str, name: str, value: object, allowed: tuple) -> obje
     return value
 
 
+def has_values(value: torch.Tensor) -> bool:
+    """False for a meta tensor (a shape and dtype without data, for shape inference): checks on
+    values, and warnings computed from them, are skipped for it."""
+    return value.device.type != "meta"
+
+
 def require_finite_tensor(owner: str, name: str, value: torch.Tensor) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise ValueError(f"{owner}.{name}: expected a torch.Tensor, got {type(value).__name__}")
+    if not has_values(value):
+        return value
     if not torch.isfinite(value).all():
         bad = (~torch.isfinite(value)).nonzero()[0].tolist()
         raise ValueError(

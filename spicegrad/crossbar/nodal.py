@@ -9,12 +9,13 @@ ammeters at 0 V); the other nets' voltages u solve Kirchhoff's current law
 
 A is symmetric positive definite (every net has a resistive path to a driven net), sparse with
 at most five entries per row. One sparse LU (SuperLU, fill-reducing ordering) serves every
-right-hand side of a batch and, transposed, the backward pass:
+right-hand side of a batch and, as A = Aᵀ, the backward pass:
 
     ∂L/∂b = A⁻ᵀ·∂L/∂u = λ,     ∂L/∂A_ij = -λ_i·u_j
 
 so gradients flow to the inputs and to every conductance (devices and wires). The column
-currents are the currents of the edges entering each ammeter net. Computations run in float64.
+currents are the currents of the edges entering each ammeter net. Computations run in float64,
+on the CPU. The solve is differentiable to any order (:class:`_SymmetricSolve`).
 
 Transients (:class:`ReusedFactorSolver`): between two time steps only the device conductances
 move, by a small fraction of the wire conductances, so refactorising A every step (as
@@ -114,50 +115,58 @@ class ReusedFactorSolver:
         return u, a, lu
 
     def __call__(self, values: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-        return _ReusedFactorSolve.apply(values, rhs, self)
+        return _SymmetricSolve.apply(values, rhs, _ReusedStep(self, values), *self.system.pattern)
 
 
-class _ReusedFactorSolve(torch.autograd.Function):
-    """u = A⁻¹·b through a :class:`ReusedFactorSolver`; backward as :class:`_SparseSolve`."""
+class _ReusedStep:
+    """The solves with one A of a :class:`ReusedFactorSolver`'s sequence: the first (the
+    forward pass) picks the preconditioner and may refactorise for later steps; every later one
+    (backward passes, of any order) is CG with the LU that first solve used."""
+
+    def __init__(self, solver: ReusedFactorSolver, values: torch.Tensor):
+        self.solver, self.values = solver, values.detach().cpu().numpy()
+        self.a = self.lu = None
+
+    def __call__(self, b: np.ndarray) -> np.ndarray:
+        if self.a is None:
+            u, self.a, self.lu = self.solver.forward(self.values, b)
+            self.values = None  # A itself is kept from here on
+            return u
+        return self.solver.solve_with(self.a, self.lu, b)
+
+
+class _SymmetricSolve(torch.autograd.Function):
+    """u = A⁻¹·b for the symmetric A with entries ``values`` on the pattern (rows, cols); b is
+    [n, batch]. ``solve`` maps a numpy right-hand side to A⁻¹·b for this very A (an LU, or CG
+    preconditioned with one). Backward: λ = A⁻¹·∂L/∂u by the same ``solve`` (A = Aᵀ) and
+    ∂L/∂A_ij = -λ_i·u_j, written with this Function and torch operations, so the backward is
+    itself differentiable: twice (any number of times) differentiable, each order one more
+    solve with the same factorisation.
+
+    (choice) The entries are those of a symmetric matrix (:class:`NodalSystem` builds them
+    from edge conductances); gradients are exact for perturbations that keep A symmetric."""
 
     @staticmethod
-    def forward(ctx, values, rhs, solver):
-        u, a, lu = solver.forward(values.detach().cpu().numpy(), np.ascontiguousarray(rhs.detach().cpu().numpy()))
-        ctx.solver, ctx.a, ctx.lu = solver, a, lu
-        u = torch.from_numpy(u).to(rhs)
-        ctx.save_for_backward(u)
+    def forward(ctx, values, rhs, solve, rows, cols):
+        u = torch.from_numpy(solve(np.ascontiguousarray(rhs.detach().cpu().numpy()))).to(rhs)
+        ctx.solve, ctx.rows, ctx.cols = solve, rows, cols
+        ctx.save_for_backward(values, u)
         return u
 
     @staticmethod
     def backward(ctx, grad_u):
-        (u,) = ctx.saved_tensors
-        g = np.ascontiguousarray(grad_u.detach().cpu().numpy())
-        lam = torch.from_numpy(ctx.solver.solve_with(ctx.a, ctx.lu, g)).to(u)  # A = Aᵀ
-        system = ctx.solver.system
-        grad_values = -(lam[torch.from_numpy(system.rows)] * u[torch.from_numpy(system.cols)]).sum(-1)
-        return grad_values, lam, None
-
-
-class _SparseSolve(torch.autograd.Function):
-    """u = A⁻¹·b for A given by (rows, cols, values) on a fixed pattern; b is [n, batch]."""
-
-    @staticmethod
-    def forward(ctx, values, rhs, rows, cols, n):
-        a = symmetric_csc(values.detach().cpu().numpy(), rows, cols, n)
-        lu = splu(a, permc_spec=PERMC)
-        u = torch.from_numpy(lu.solve(np.ascontiguousarray(rhs.detach().cpu().numpy()))).to(rhs)
-        ctx.lu, ctx.rows, ctx.cols = lu, rows, cols
-        ctx.save_for_backward(u)
-        return u
-
-    @staticmethod
-    def backward(ctx, grad_u):
-        (u,) = ctx.saved_tensors
-        lam = torch.from_numpy(ctx.lu.solve(np.ascontiguousarray(grad_u.detach().cpu().numpy()), trans="T")).to(u)
-        rows = torch.from_numpy(ctx.rows)
-        cols = torch.from_numpy(ctx.cols)
-        grad_values = -(lam[rows] * u[cols]).sum(-1)
+        values, u = ctx.saved_tensors
+        lam = _SymmetricSolve.apply(values, grad_u, ctx.solve, ctx.rows, ctx.cols)
+        grad_values = -(lam[ctx.rows] * u[ctx.cols]).sum(-1)
         return grad_values, lam, None, None, None
+
+
+def sparse_solve(values: torch.Tensor, rhs: torch.Tensor, system: NodalSystem) -> torch.Tensor:
+    """u = A⁻¹·b with one sparse LU of the symmetric A (entries ``values`` on ``system``'s
+    pattern), differentiable any number of times in ``values`` and ``rhs`` [n, batch]."""
+    lu = splu(symmetric_csc(values.detach().cpu().numpy(), system.rows, system.cols, system.n_unknowns),
+              permc_spec=PERMC)
+    return _SymmetricSolve.apply(values, rhs, lu.solve, *system.pattern)
 
 
 class NodalSystem:
@@ -206,6 +215,8 @@ class NodalSystem:
         n = max(self.n_unknowns, 1)
         pattern, inverse = np.unique(rows * n + cols, return_inverse=True)
         self.rows, self.cols = pattern // n, pattern % n
+        #: (rows, cols) as index tensors, for the gradients of the solve
+        self.pattern = (torch.from_numpy(self.rows), torch.from_numpy(self.cols))
         self.entry_slot = torch.from_numpy(inverse.ravel())
         self.entry_edge = torch.from_numpy(np.concatenate(edges))
         self.entry_sign = torch.from_numpy(np.concatenate(signs))
@@ -240,10 +251,11 @@ class NodalSystem:
         voltages te - be (V), ``v_nets`` [B, n_nets] every net's voltage.
 
         ``solver``: a callable (values, rhs) -> u such as a :class:`ReusedFactorSolver`
-        (default: one sparse LU)."""
+        (default: one sparse LU). Runs on the CPU in float64 (SuperLU): inputs of another dtype
+        or device are copied there (differentiably) and the results stay there."""
         dtype = torch.float64
-        g_all = torch.cat([self.g_fixed.to(dtype), g.reshape(-1).to(dtype)])
-        v_rows = v_rows.to(dtype)
+        g_all = torch.cat([self.g_fixed.to(dtype), g.reshape(-1).to("cpu", dtype)])
+        v_rows = v_rows.to("cpu", dtype)
         batch = v_rows.shape[0]
         v_nets = torch.zeros(batch, self.n_nets, dtype=dtype)
         v_nets = v_nets.index_copy(1, torch.from_numpy(self.row_in), v_rows)
@@ -252,10 +264,7 @@ class NodalSystem:
                 0, self.entry_slot, self.entry_sign * g_all[self.entry_edge])
             rhs = torch.zeros(self.n_unknowns, batch, dtype=dtype).index_add(
                 0, self.rhs_unknown, g_all[self.rhs_edge, None] * v_rows.T[self.rhs_row])
-            if solver is None:
-                u = _SparseSolve.apply(values, rhs, self.rows, self.cols, self.n_unknowns)
-            else:
-                u = solver(values, rhs)
+            u = sparse_solve(values, rhs, self) if solver is None else solver(values, rhs)
             v_nets = v_nets.index_copy(1, torch.from_numpy(self.unknown_nets), u.T)
         a, b = torch.from_numpy(self.a), torch.from_numpy(self.b)
         i_edge = g_all * (v_nets[:, a] - v_nets[:, b])

@@ -77,6 +77,7 @@ import torch
 
 from .._checks import (
     check_fields,
+    has_values,
     require_choice,
     require_dt,
     require_finite,
@@ -403,7 +404,7 @@ def mif_simulate(
         state = mif_step(i_in[k], state, p, dt, integ)
         trace.append(state)
     states = MIFState(*(torch.stack(s) for s in zip(*trace, strict=True)))
-    if math.isfinite(integ.stable_dt(1.0)):
+    if math.isfinite(integ.stable_dt(1.0)) and has_values(states.v):
         _forward_euler_report(states, p, dt, integ)
     return states._asdict()
 

@@ -42,6 +42,7 @@ import torch
 
 from .._checks import (
     check_fields,
+    has_values,
     require_dt,
     require_finite_tensor,
     require_positive,
@@ -211,7 +212,7 @@ def _stability_report(v: torch.Tensor, x: torch.Tensor, p: MSSParams, dt: float,
     """Warn when dt exceeds the integrator's stability bound 2/b, b = (P_on + P_off)/tau, at the
     voltages applied (forward Euler; exp-euler is exact for a held voltage and never warns)."""
     integ = get_integrator(integrator)
-    if v.device.type == "meta":
+    if not (has_values(v) and has_values(x)):
         return
     with torch.no_grad():
         b_max = float(mss_rates(v, p)[2].max())
@@ -258,7 +259,7 @@ class MSS(Twin):
         x = torch.as_tensor(x0, dtype=v.dtype, device=v.device)
         if not torch.is_tensor(x0):
             require_range("MSS.simulate", "x0", float(x0), 0.0, 1.0)
-        elif ((x < 0) | (x > 1)).any():
+        elif has_values(x) and ((x < 0) | (x > 1)).any():
             raise ValueError(f"MSS.simulate: x0 has values outside [0, 1] (min {x.min().item():g}, max {x.max().item():g})")
         x = x.expand(v.shape[1:]) if x.ndim == 0 else x
         xs, currents = [x], []

@@ -64,6 +64,7 @@ import torch
 
 from .._checks import (
     check_fields,
+    has_values,
     require_dt,
     require_finite,
     require_finite_tensor,
@@ -202,6 +203,12 @@ def pcm_mean_field_curve(n: int, p: PCMParams) -> torch.Tensor:
         g = pcm_set(g, torch.tensor(float(k), dtype=torch.float64), zero, p)
         curve.append(g)
     return torch.stack(curve)
+
+
+def _selects_any(mask: torch.Tensor) -> bool:
+    """Whether a pulse slot selects any device (skipping empty slots keeps the generator's draws
+    as before); on a meta tensor (no values, shape inference) the pulse is applied."""
+    return not has_values(mask) or bool(mask.any())
 
 
 # --- stateful array ------------------------------------------------------------------------
@@ -372,9 +379,9 @@ class PCMArray:
         for k in range(steps):
             t_k = t_start + k * dt
             slot_xi = None if xi is None else xi[k]
-            if rst is not None and bool(rst[k].any()):
+            if rst is not None and _selects_any(rst[k]):
                 self.reset(rst[k], t_k, slot_xi)
-            if bool(prog[k].any()):
+            if _selects_any(prog[k]):
                 self.write(prog[k], t_k, slot_xi)
             record(k + 1)
         return {name: torch.stack(v) for name, v in traces.items() if v}

@@ -320,7 +320,12 @@ class OnlineEprop:
 
 
 class _SpikeFn(torch.autograd.Function):
-    """H(v − thr) forward, the e-prop pseudo-derivative backward."""
+    """H(v − thr) forward, the e-prop pseudo-derivative backward.
+
+    Once differentiable (choice): ψ is a first-order surrogate for dH/dv (0 almost
+    everywhere), and no function has value H and derivative ψ, so dψ/dv is the second
+    derivative of nothing the forward computes. A double backward is refused (an error)
+    instead of returning it."""
 
     @staticmethod
     def forward(ctx, v, thr, gamma):
@@ -329,6 +334,7 @@ class _SpikeFn(torch.autograd.Function):
         return (v > thr).to(v.dtype)
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         (v,) = ctx.saved_tensors
         return grad * pseudo_derivative(v, ctx.thr, ctx.gamma), None, None
