@@ -9,7 +9,7 @@ from spicegrad.validate import load_cases, run_case
 from spicegrad.validate.cases import CaseError, make_case
 from spicegrad.validate.report import plot_case
 
-CASES = Path(__file__).resolve().parents[1] / "validate" / "cases" / "crossbar.toml"
+CASES = Path(__file__).resolve().parents[1] / "spicegrad" / "cases" / "crossbar.toml"
 
 
 @pytest.fixture(autouse=True)

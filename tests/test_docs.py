@@ -58,7 +58,7 @@ def test_no_reference_to_a_document_outside_the_repository():
 
 def test_every_docs_page_named_in_the_code_exists():
     named = set()
-    for path in [*(ROOT / "spicegrad").rglob("*.py"), *(ROOT / "models").glob("*.lib"), *DOCS]:
+    for path in [*(ROOT / "spicegrad").rglob("*.py"), *(ROOT / "spicegrad" / "models").glob("*.lib"), *DOCS]:
         named |= set(re.findall(r"docs/([\w-]+\.md)", path.read_text()))
     named |= {m for doc in DOCS for m in re.findall(r"\]\(([\w-]+\.md)\)", doc.read_text())}
     missing = sorted(n for n in named if not (ROOT / "docs" / n).exists())

@@ -224,7 +224,7 @@ def test_validate_and_require_certified_share_certificates(tmp_path, monkeypatch
     from spicegrad.validate import load_cases, require_certified
 
     shipped = next(c for c in load_cases() if c.name == "mss-square-train")
-    blocks = (ROOT / "validate" / "cases" / "mss.toml").read_text().split("[[case]]")
+    blocks = (ROOT / "spicegrad" / "cases" / "mss.toml").read_text().split("[[case]]")
     case_file = tmp_path / "one.toml"  # the shipped case, verbatim
     case_file.write_text("[[case]]" + next(b for b in blocks if 'name = "mss-square-train"' in b))
     assert main(["validate", "--cases", str(case_file), "--no-sweep"]) == 0
