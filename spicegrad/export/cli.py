@@ -86,7 +86,9 @@ def run_export(args: argparse.Namespace) -> int:
                         workers=args.workers, scheduler=args.scheduler, files={args.sample: written})
         out = Path(args.output).with_suffix(".verify.json")
         atomic_write_json(out, report)
-        print(f"ngspice ran {written} itself for test sample {args.sample} and fresh exports for the others")
+        others = report["samples"] - 1
+        print(f"ngspice ran {written} itself for test sample {args.sample}"
+              + (f" and fresh exports of {others} other sample(s)" if others else ""))
         print(f"ngspice vs twin: class agrees on {report['agree']}/{report['samples']} samples; output membrane "
               f"RMS difference max {report['rms_V_max'] * 1e3:.3f} mV; ngspice {report['ngspice_wall_s']:.1f} s "
               f"-> {out}")

@@ -73,7 +73,7 @@ def run_hint(printed: Sequence[str], analysis: str) -> str:
     else:
         names = " ".join(printed[:4]) + (f" ... ({len(printed)} vectors)" if len(printed) > 4 else "")
         shown = f"prints {names} at every time point (.print tran)"
-    return f"run: ngspice -b THIS_FILE {shown}; ngspice -b -r out.raw THIS_FILE writes the saved vectors to out.raw"
+    return f"run: ngspice -b THIS_FILE {shown}; ngspice -b -r out.raw THIS_FILE writes the saved vectors to out.raw in the working folder"
 
 
 def header(source: str, facts: Mapping[str, object] | None = None, *, libraries: Sequence[str | Path] = (),
