@@ -83,8 +83,8 @@ def load_tensors(path: str | Path, map_location: Any = "cpu") -> Any:
         raise InputError(f"{path}: no such checkpoint file")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        blocked = re.search(r"(?:unsupported GLOBAL|Unsupported global:?)\s+(?:GLOBAL\s+)?([\w.]+)", str(exc), re.I)
+    except pickle.UnpicklingError as exc:  # torch < 2.4 says "Unsupported class", later "Unsupported global"
+        blocked = re.search(r"(?:unsupported GLOBAL|Unsupported global:?|Unsupported class)\s+(?:GLOBAL\s+)?([\w.]+)", str(exc), re.I)
         if blocked:
             raise InputError(f"{path}: refused: it asks to call {blocked.group(1)} while loading (a pickle that "
                              "runs code); checkpoints hold tensors and plain data only") from None
