@@ -36,10 +36,22 @@ def test_every_python_example_imports_only_public_names():
     assert not wrong, "examples reaching past the public API:\n" + "\n".join(wrong)
 
 
-@pytest.mark.parametrize("index", range(1, len(python_blocks(ROOT / "README.md"))))
-def test_readme_python_examples_after_the_first_run(index, tmp_path):
-    """The first example is run by test_cli (it also checks its plot)."""
-    block = python_blocks(ROOT / "README.md")[index]
+# Pages whose Python examples are runnable as they stand (the README's sections moved there).
+RUNNABLE = [ROOT / "README.md", *(ROOT / "docs" / f"{name}.md" for name in ("index", "getting-started", "workflows",
+                                                                             "results"))]
+EXAMPLES = [(path.relative_to(ROOT).as_posix(), index) for path in RUNNABLE for index in range(len(python_blocks(path)))
+            if (path.name, index) != ("README.md", 0)]
+
+
+def test_the_moved_readme_examples_are_still_run():
+    assert ("docs/workflows.md", 0) in EXAMPLES  # the crossbar twin example
+
+
+@pytest.mark.parametrize("page,index", EXAMPLES, ids=[f"{p}:{i}" for p, i in EXAMPLES])
+def test_python_examples_run(page, index, tmp_path):
+    """Every example of the README after the first (test_cli runs that one and checks its plot)
+    and of the docs pages the README's sections moved to."""
+    block = python_blocks(ROOT / page)[index]
     proc = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
 
@@ -47,7 +59,7 @@ def test_readme_python_examples_after_the_first_run(index, tmp_path):
 def test_no_reference_to_a_document_outside_the_repository():
     pattern = re.compile(r"DEVICE-MODELS\.md|DESIGN\.md|STYLE\.md|\.\./shared")
     hits = []
-    for folder in ("spicegrad", "models", "netlists", "validate", "docs", "tests", "benchmarks", "scripts"):
+    for folder in ("spicegrad", "models", "netlists", "validate", "docs", "tests", "benchmarks", "scripts", "examples"):
         for path in (ROOT / folder).rglob("*"):
             if path.is_file() and path.suffix in {".py", ".lib", ".cir", ".toml", ".md", ".sh", ".json"}:
                 hits += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in pattern.finditer(path.read_text())
