@@ -97,6 +97,7 @@ def test_pcm_curve_is_the_mean_field_recursion():
     np.testing.assert_allclose(g_us[1:], [1.925, 3.292, 4.337, 5.153, 5.805], atol=2e-3)
 
 
+@pytest.mark.slow  # 8.5 s; moved to keep the default run under 5 min
 def test_mss_curve_follows_the_exact_pulse_response():
     p, pulses = MSSParams(), MSSPulses()
     curve = DeviceCurve.from_mss(p, pulses, n_pulses=10)

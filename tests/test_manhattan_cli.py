@@ -83,7 +83,7 @@ def test_wrongly_shaped_shifts_exit_2(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("task", ["seed4", "letters"])
-@pytest.mark.parametrize("device", ["mss", "pcm", "seed"])
+@pytest.mark.parametrize("device", [pytest.param("mss", marks=pytest.mark.slow), "pcm", "seed"])  # mss: 6 s each
 def test_hundred_runs_per_task_and_device(task, device, tmp_path):
     """The issue's statistics command for every task × device (batched: about 1 s each)."""
     out = tmp_path / f"{task}-{device}"

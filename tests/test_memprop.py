@@ -238,6 +238,7 @@ def test_cli_trains_tiny_network(tmp_path, data_dir, monkeypatch, capsys):
     assert "test accuracy per epoch" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # 16 s: runs the MIF certification cases cold; moved to keep the default run under 5 min
 def test_require_certified_accepts_exp_euler_at_10us():
     cert = memprop_train.certify(MemPropTrainConfig(net=TINY, image_size=14))
     assert cert["mif"]["validated"] is True
@@ -246,6 +247,7 @@ def test_require_certified_accepts_exp_euler_at_10us():
     assert list(cert["mss_synapse"]["cases"]) == ["mss-synapse-read"]  # entries carry the shipped case's name
 
 
+@pytest.mark.slow  # 8 s; test_validate's certificate tests cover the gate in the default run
 def test_require_certified_refuses_forward_euler_at_10us():
     from spicegrad.validate import UnvalidatedConfigError
 
