@@ -21,33 +21,15 @@ the certificates are cached (measured on a 2-core machine shared with other jobs
 
 from __future__ import annotations
 
-import gzip
-import struct
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from spicegrad.datasets import DatasetError, find_dataset_dir
+from spicegrad.datasets import DatasetError, find_dataset_dir, write_bars_dataset
 from spicegrad.memprop import MemPropConfig, MemPropTrainConfig, train_memprop
-
-
-def synthetic_dataset(folder: Path, n_train: int = 1000, n_test: int = 500) -> Path:
-    """IDX files of 28x28 noise images with one bright horizontal bar whose height is the class."""
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = (rng.random((n, 28, 28)) * 80).astype(np.uint8)
-        for k, label in enumerate(labels):
-            images[k, 2 + 2 * label:4 + 2 * label, 4:24] = 255
-        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
-            header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-            (folder / f"{split}-{kind}-ubyte.gz").write_bytes(gzip.compress(header + array.tobytes()))
-    return folder
 
 
 def train(out: Path) -> dict:
@@ -55,7 +37,7 @@ def train(out: Path) -> dict:
     try:
         data, source = find_dataset_dir("fashion-mnist"), "Fashion-MNIST"
     except DatasetError:
-        data, source = synthetic_dataset(out / "synthetic-data"), "a synthetic bar dataset (no Fashion-MNIST found)"
+        data, source = write_bars_dataset(out / "synthetic-data", 1000, 500, noise=80), "a synthetic bar dataset (no Fashion-MNIST found)"
     cfg = MemPropTrainConfig(
         net=MemPropConfig(layers=(196, 16, 10), steps=100),  # 100 steps of dt = 10 µs per sample
         image_size=14, train_subset=1000, test_subset=500, epochs=2, batch_size=50, lr=1e-2, seed=0,

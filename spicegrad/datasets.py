@@ -45,6 +45,8 @@ __all__ = [
     "find_dataset_dir",
     "load_dataset",
     "read_idx",
+    "write_bars_dataset",
+    "write_idx",
 ]
 
 
@@ -181,6 +183,38 @@ def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (``.gz`` or raw)."""
     path = Path(path)
     return parse_idx(_open_bytes(path), str(path))
+
+
+def write_idx(path: str | Path, array: np.ndarray, gz: bool = True) -> Path:
+    """Write ``array`` (unsigned bytes) as an IDX file, gzip-compressed with ``gz`` (``.gz`` is
+    appended to the name); returns the path written."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    path = Path(path)
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(header + array.tobytes()))
+    else:
+        path.write_bytes(header + array.tobytes())
+    return path
+
+
+def write_bars_dataset(folder: str | Path, n_train: int = 1000, n_test: int = 500, *, seed: int = 0,
+                       noise: int = 60, gz: bool = True) -> Path:
+    """A synthetic 10-class dataset in the Fashion-MNIST file layout, for trying a workflow
+    offline or testing it: 28x28 noise images (uniform 0..``noise`` grey levels) with one bright
+    horizontal bar whose height is the class (rows 2+2c and 3+2c). Returns ``folder``."""
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = (rng.random((n, 28, 28)) * noise).astype(np.uint8)
+        for k, label in enumerate(labels):
+            images[k, 2 + 2 * label:4 + 2 * label, 4:24] = 255
+        write_idx(folder / f"{split}-images-idx3-ubyte", images, gz)
+        write_idx(folder / f"{split}-labels-idx1-ubyte", labels, gz)
+    return folder
 
 
 def _split_file(directory: Path, stem: str, name: str) -> Path:

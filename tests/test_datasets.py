@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from spicegrad.datasets import DatasetError, find_dataset_dir, load_dataset, parse_idx, read_idx
+from spicegrad.datasets import (
+    DatasetError,
+    find_dataset_dir,
+    load_dataset,
+    parse_idx,
+    read_idx,
+    write_bars_dataset,
+    write_idx,
+)
 
 STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -22,21 +30,14 @@ def idx_bytes(arr: np.ndarray) -> bytes:
 
 def write_fake_dataset(directory: Path, n_train: int = 64, n_test: int = 32, gz: bool = True, seed: int = 0) -> Path:
     """A small IDX dataset whose class is readable from the image (bright row = label)."""
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = (rng.random((n, 28, 28)) * 60).astype(np.uint8)
-        for i, y in enumerate(labels):
-            images[i, 2 + 2 * y: 4 + 2 * y, 4:24] = 255
-        for kind, arr in (("images-idx3", images), ("labels-idx1", labels)):
-            data = idx_bytes(arr)
-            path = directory / f"{split}-{kind}-ubyte"
-            if gz:
-                path.with_name(path.name + ".gz").write_bytes(gzip.compress(data))
-            else:
-                path.write_bytes(data)
-    return directory
+    return write_bars_dataset(directory, n_train, n_test, seed=seed, gz=gz)
+
+
+def test_idx_writer_matches_the_format_byte_for_byte(tmp_path):
+    arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    raw = write_idx(tmp_path / "a-ubyte", arr, gz=False)
+    assert raw.read_bytes() == idx_bytes(arr)
+    assert gzip.decompress(write_idx(tmp_path / "b-ubyte", arr).read_bytes()) == idx_bytes(arr)
 
 
 def test_idx_reader_reads_raw_and_gzip_files_identically(tmp_path):
