@@ -20,6 +20,7 @@ from spicegrad.validate import (
 )
 from spicegrad.validate.cases import make_case
 from spicegrad.validate.certificates import load_certificate
+from spicegrad.validate.report import plot_case
 
 SINE = {"kind": "sine", "amplitude": 0.5, "freq": 100.0}
 
@@ -49,11 +50,14 @@ def test_wrong_twin_fails_with_model_error_flagged(shipped):
     assert r["model_error"]["x"]["max_abs"] > 0.1 > r["integration_error"]["x"]["max_abs"]
 
 
-def test_mif_forward_euler_at_10us_fails_as_diverged_not_as_a_small_number(shipped):
+def test_mif_forward_euler_at_10us_fails_as_diverged_not_as_a_small_number(shipped, tmp_path):
     r = run_case(shipped["mif-memprop-euler-10us"])
     assert r["status"] == "diverged" and not r["passed"] and "diverged" in r["causes"]
     assert r["metrics"]["v"]["rms"] == float("inf")
     assert any("stability" in w or "dt" in w for w in r["warnings"])
+    with warnings.catch_warnings():  # its report panel draws without overflow or log-scale warnings
+        warnings.simplefilter("error")
+        assert plot_case(r, tmp_path / "diverged.png").stat().st_size > 10_000
 
 
 def test_passing_case_splits_model_and_integration_error(shipped):

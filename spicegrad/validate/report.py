@@ -105,12 +105,22 @@ def plot_case(result: dict, path: Path) -> Path:
             bottom.plot(t / tf, np.abs(np.asarray(tr["C"][name]) - ref) / f, label="|mean C − mean B|")
         else:
             a = np.asarray(tr["A"][name], dtype=float)
-            with np.errstate(invalid="ignore"):
+            finite_ref = np.abs(ref[np.isfinite(ref)])
+            scale = (float(finite_ref.max()) if finite_ref.size else 1.0) / f or 1.0
+            drawn = False
+            with np.errstate(invalid="ignore", over="ignore"):
                 for label, d in (("|A−C| total", a - twin), ("|B−C| integration", ref - twin), ("|A−B| model", a - ref)):
                     worst = _worst(d) / f
-                    bottom.semilogy(t / tf, worst, lw=1, label=label + (" (worst device)" if _columns(d).shape[1] > 1 else ""))
-                floor = max(float(np.nanmax(np.abs(ref))) / f * 1e-17, 1e-300)  # float64 resolution
-                bottom.set_ylim(bottom=floor)
+                    # a log axis shows > 0 only; a diverging twin's errors (beyond 1e12 x the signal) are off the chart
+                    worst = np.where(np.isfinite(worst) & (worst > 0) & (worst < 1e12 * scale), worst, np.nan)
+                    drawn |= bool(np.isfinite(worst).any())
+                    bottom.plot(t / tf, worst, lw=1, label=label + (" (worst device)" if _columns(d).shape[1] > 1 else ""))
+            if drawn:
+                bottom.set_yscale("log")
+                bottom.set_ylim(bottom=max(scale * 1e-17, 1e-300))  # float64 resolution
+            else:
+                bottom.text(0.5, 0.5, "no finite, non-zero difference\n(a trace diverged or all agree exactly)",
+                            transform=bottom.transAxes, ha="center", va="center", fontsize=8)
         top.set_ylabel(f"{name} ({u})")
         bottom.set_ylabel(f"error ({u})")
         bottom.set_xlabel(f"time ({tu})")
