@@ -156,6 +156,23 @@ def test_crossbar_layer_refuses_bad_inputs_naming_shape_and_what_is_allowed(bad,
     assert "[B, T, 6]" in str(err.value)
 
 
+@pytest.mark.parametrize("args, what", [
+    ((G_MIN, G_MAX, 0.0), r"w_max = 0.0: must be > 0"),
+    ((G_MAX, G_MIN), r"g_max = .* must exceed g_min"),
+    ((float("nan"), G_MAX), r"g_min = nan: must be a finite"),
+    ((-1.0, G_MAX), r"g_min = -1.0: must be > 0"),
+], ids=["w_max-zero", "g_max-below-g_min", "g_min-nan", "g_min-negative"])
+def test_crossbar_layer_refuses_a_bad_device_range(args, what):
+    with pytest.raises(ValueError, match=what):
+        CrossbarLayer(SPECS["ideal"], *args)
+
+
+@pytest.mark.parametrize("kind", sorted(SPECS))
+def test_crossbar_layer_on_meta_tensors_gives_the_output_shape(kind):
+    out = layer(kind)(torch.empty(2, 5, ROWS, device="meta", dtype=torch.float32))
+    assert out.device.type == "meta" and out.shape == (2, 5, COLS) and out.dtype == torch.float32
+
+
 # --- higher derivatives -----------------------------------------------------------------------
 
 

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import require_dt, require_finite_tensor
+from .._checks import require_dt, require_finite_tensor, require_positive
 from ..devices.integrators import get_integrator
 from ..devices.mif import MIF, MIFParams
 from ..errors import InputError
@@ -106,9 +106,15 @@ class CrossbarLayer(nn.Module):
         dtype = torch.float64 if dtype is None else dtype
         if not dtype.is_floating_point:
             raise InputError(f"CrossbarLayer: dtype {dtype} is not a floating-point dtype")
+        if not isinstance(spec, CrossbarSpec):
+            raise InputError(f"CrossbarLayer: spec is a {type(spec).__name__}; need a CrossbarSpec")
+        g_min = require_positive("CrossbarLayer", "g_min", g_min)
+        g_max = require_positive("CrossbarLayer", "g_max", g_max)
+        if g_max <= g_min:
+            raise InputError(f"CrossbarLayer: g_max = {g_max!r} S must exceed g_min = {g_min!r} S")
         self.spec = spec
-        self.g_min, self.w_max = float(g_min), float(w_max)
-        self.scale = (float(g_max) - self.g_min) / self.w_max
+        self.g_min, self.w_max = g_min, require_positive("CrossbarLayer", "w_max", w_max)
+        self.scale = (g_max - self.g_min) / self.w_max
         shape = (spec.rows, spec.cols)
         init = torch.zeros(shape) if weight is None else torch.as_tensor(weight)
         if tuple(init.shape) != shape:
@@ -138,6 +144,8 @@ class CrossbarLayer(nn.Module):
         working dtype and device (see the class docstring)."""
         if self.solver.system is None:
             dtype, device = torch.promote_types(v.dtype, self.weight.dtype), v.device
+        elif v.device.type == "meta":  # shape inference: the sparse solve needs values, the shape does not
+            return v.new_empty((v.shape[0], self.spec.physical_cols)), v
         else:
             dtype, device = torch.float64, torch.device("cpu")
         v = v.to(device=device, dtype=dtype)
