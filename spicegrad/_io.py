@@ -67,6 +67,35 @@ def atomic_savefig(fig, path: str | Path, **kwargs: Any) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def load_npy(path: str | Path, what: str, expected: str = "a numeric array") -> Any:
+    """One plain ``.npy`` array from ``path`` for the option or field ``what`` (e.g. "--weights"),
+    never unpickling: a missing file, another format (text, an .npz archive) or an object array
+    is an :class:`~spicegrad.errors.InputError` naming the file and what was expected."""
+    import numpy as np
+
+    from .errors import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {path}: no such file (expected a .npy file holding {expected})")
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if head[:4] == b"PK\x03\x04":
+        raise InputError(f"{what} {path}: an .npz archive; give one .npy file holding {expected}")
+    if head != b"\x93NUMPY":
+        raise InputError(f"{what} {path}: not a .npy file (no NumPy header; numpy.save writes one), "
+                         f"expected {expected}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise InputError(f"{what} {path}: holds Python objects, which are never loaded; "
+                             f"expected {expected}") from None
+        raise InputError(f"{what} {path}: a damaged .npy file ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{what} {path}: a damaged .npy file ({type(exc).__name__}: {exc})") from None
+
+
 def load_tensors(path: str | Path, map_location: Any = "cpu") -> Any:
     """Read a ``torch.save`` file without running code from it: ``weights_only=True`` admits
     tensors and plain containers (dict, list, tuple, str, numbers, None) only, so a pickle that

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -137,3 +138,25 @@ def test_weights_below_the_resolution_are_mapped_and_reported():
     assert "2 non-zero weight(s) are below 2^-16 of w_max" in m.report()
     ordinary = map_weights(np.array([[1.0, -0.5], [0.25, 0.0]]), 1e-6, 1e-4)
     assert ordinary.unresolved == 0 and "below" not in ordinary.report()
+
+
+@pytest.mark.parametrize("content, what", [
+    (b"garbage\n", r"not a \.npy file \(no NumPy header"),
+    (None, r"an \.npz archive"),
+    ("object", r"holds Python objects, which are never loaded"),
+    (b"\x93NUMPY\x01\x00", r"a damaged \.npy file"),
+], ids=["text", "npz", "object-array", "truncated"])
+def test_a_weights_file_that_is_not_a_plain_npy_array_is_named(tmp_path, capsys, content, what):
+    path = tmp_path / "w.npy"
+    if content is None:
+        np.savez(tmp_path / "w.npz", w=np.zeros((2, 2)))
+        (tmp_path / "w.npz").rename(path)
+    elif content == "object":
+        np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    else:
+        path.write_bytes(content)
+    rc = main(["netlist", "crossbar", "--rows", "2", "--cols", "2", "--weights", str(path), "-o", str(tmp_path / "x.cir")])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(path) in err and "--weights" in err
+    assert re.search(what, err), err
+    assert not (tmp_path / "x.cir").exists()

@@ -8,11 +8,10 @@ and checked here or in the generator, and a bad one ends with a message on stder
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, load_npy
 from ..spice.provenance import add_include_options, command_line
 from .devices import device_names, get_device, neuron_names, resolve_params
 from .generator import check_size, crossbar_circuit, parse_stimulus
@@ -44,14 +43,7 @@ def _number(text: str | None, flag: str) -> float | None:
 
 
 def _load_weights(path: str, shape: tuple[int, int] | None) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        expected = f" of shape {shape}" if shape else " [inputs, outputs]"
-        raise ValueError(f"--weights {path}: no such file (expected a .npy array{expected})")
-    try:
-        data = np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"--weights {path}: not a readable .npy array ({exc})") from None
+    data = load_npy(path, "--weights", f"a weight array of shape {shape}" if shape else "a weight array [inputs, outputs]")
     return require_weights(data, shape)
 
 

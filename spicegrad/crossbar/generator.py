@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .._checks import require_finite, require_positive
+from .._io import load_npy
 from ..errors import InputError
 from ..spice.circuit import CCCS, RESISTOR, VSOURCE, Circuit
 from ..spice.netlist import Source, number
@@ -80,16 +80,7 @@ def parse_stimulus(spec: str, rows: int) -> list:
     if kind == "pulse":
         return [PulseTrain(*_floats(rest, kind, (4, 6)))] * rows
     if kind == "pwl":
-        path = Path(rest)
-        if not path.is_file():
-            raise ValueError(f"stimulus pwl:{rest!r}: no such .npy file")
-        try:
-            data = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise ValueError(f"stimulus pwl:{rest}: not a readable .npy array ({exc})") from None
-        if not isinstance(data, np.ndarray):  # an .npz archive
-            data.close()
-            raise ValueError(f"stimulus pwl:{rest}: an .npz archive; give one .npy array [T, 2] or [T, 1 + rows]")
+        data = load_npy(rest, "stimulus pwl:", "an array [T, 2] or [T, 1 + rows] of times (s) and voltages (V)")
         if data.ndim != 2 or data.shape[1] not in (2, 1 + rows):
             raise ValueError(f"stimulus pwl:{rest}: array shape {data.shape}; need [T, 2] or [T, {1 + rows}]")
         if data.dtype.kind not in "fiu" or not np.isfinite(data).all():

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text, load_npy
 
 #: most independent runs in one call (each holds its own array of devices)
 MAX_RUNS = 100_000
@@ -113,13 +113,7 @@ def build_model(args, task):
 
 
 def _load_shifts(path: str) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"--shifts {path}: no such file (expected a .npy of shifts in S)")
-    try:
-        return np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"--shifts {path}: not a readable .npy array ({exc})") from None
+    return load_npy(path, "--shifts", "an array of conductance shifts in S")
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
