@@ -39,6 +39,15 @@ UNITS = {"v_pre": "V", "v_post": "V", "v_syn": "V", "x": "1"}
 
 #: ngspice's maximum step for the STDP bench (s); see the module docstring
 SPICE_MAX_STEP = 1e-7
+#: ngspice seconds per (Δt pair × max step) of the bench, measured on a 2-core machine: the
+#: 41-pair window (6.7 ms at 0.1 µs, 2.7 M pair-steps) took 70 s; for a time estimate only
+SPICE_SECONDS_PER_PAIR_STEP = 2.6e-5
+
+
+def spice_seconds_estimate(delta_t, proto: PairProtocol | None = None) -> float:
+    """About how long ngspice takes for the window at these Δt (s), from the measured rate."""
+    sched = schedule(delta_t, proto or PairProtocol())
+    return len(sched.delta_t) * sched.t_stop / SPICE_MAX_STEP * SPICE_SECONDS_PER_PAIR_STEP
 
 
 class _Netlist(Netlist):

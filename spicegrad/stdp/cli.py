@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write_json, atomic_write_text
+from .._progress import announce
+from ..compare.stdp import SPICE_SECONDS_PER_PAIR_STEP, spice_seconds_estimate
 from ..errors import InputError
 
 EXAMPLE = "spicegrad train stdp --out out/stdp --seed 0 --epochs 10 --noise 0.1"
@@ -102,8 +104,13 @@ def cmd_stdp(args: argparse.Namespace) -> int:
     delta_t = np.round(np.linspace(-args.delta_t_max, args.delta_t_max, args.delta_t_points), 12)
     start = time.perf_counter()
     if not args.no_progress:
-        print(f"measuring the STDP window at {len(delta_t)} Δt values (twin"
-              f"{'' if args.no_spice else ' and ngspice, one run'}) ...", file=sys.stderr)
+        what = f"measuring the STDP window at {len(delta_t)} Δt values (twin{'' if args.no_spice else ' and ngspice, one run'})"
+        if args.no_spice:
+            print(what + " ...", file=sys.stderr)
+        else:
+            announce(what, spice_seconds_estimate(delta_t, proto),
+                     f"{len(delta_t)} pairs × {SPICE_SECONDS_PER_PAIR_STEP * 1e6:.0f} µs per pair and ngspice step, measured; "
+                     "seconds if the result is cached")
     window = measure_window(delta_t, proto, dt=args.dt, spice=not args.no_spice, use_cache=not args.no_cache)
     t_window = time.perf_counter() - start
     try:
