@@ -45,6 +45,19 @@ def test_cache_root_honours_spicegrad_cache_then_xdg_then_home(monkeypatch, tmp_
     assert cache_root() == Path.home() / ".cache" / "spicegrad"
 
 
+def test_a_relative_cache_is_made_absolute_and_a_file_is_refused(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SPICEGRAD_CACHE", "rel")
+    assert cache_root() == tmp_path / "rel"
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("SPICEGRAD_CACHE", str(tmp_path / "afile"))
+    with pytest.raises(InputError, match=r"afile \(\$SPICEGRAD_CACHE\) is a file, not a folder"):
+        cache_root()
+    assert main(["cache", "info"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert (tmp_path / "afile").read_text() == "x"
+
+
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf", "1e400"])
 def test_bad_size_cap_is_refused_naming_it(monkeypatch, value):
     monkeypatch.setenv("SPICEGRAD_CACHE_MAX_MB", value)

@@ -47,12 +47,17 @@ def cache_root() -> Path:
     """The cache folder: $SPICEGRAD_CACHE, else $XDG_CACHE_HOME/spicegrad (when absolute), else
     ~/.cache/spicegrad."""
     own = os.environ.get("SPICEGRAD_CACHE")
-    if own:
-        return Path(own).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg and Path(xdg).is_absolute():
-        return Path(xdg) / "spicegrad"
-    return Path.home() / ".cache" / "spicegrad"
+    if own:
+        root = Path(own).expanduser().absolute()  # a relative value is taken from the working folder, once
+    elif xdg and Path(xdg).is_absolute():
+        root = Path(xdg) / "spicegrad"
+    else:
+        root = Path.home() / ".cache" / "spicegrad"
+    if root.exists() and not root.is_dir():
+        raise InputError(f"cache folder {root} ({cache_root_source()}) is a file, not a folder; "
+                         "point $SPICEGRAD_CACHE at a folder")
+    return root
 
 
 def cache_root_source() -> str:
