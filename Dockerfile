@@ -1,7 +1,8 @@
 # spicegrad in a container, for hosts that are not Debian: the same steps as scripts/setup.sh on
 # Debian 12 (bookworm), whose ngspice (39.3) is the major release spicegrad is tested with.
 #   docker build -t spicegrad .
-#   docker run --rm -v "$PWD/out:/out" spicegrad                          # the demo, plots in ./out
+#   mkdir -p out && docker run --rm --user "$(id -u):$(id -g)" -v "$PWD/out:/out" spicegrad   # the demo, in ./out
+# (--user: the files in ./out are yours; without it, ./out must be writable by uid 1000.)
 #   docker run --rm spicegrad spicegrad validate --quick --report /tmp/r  # any other command
 #   docker run --rm spicegrad python -m pytest -m "not slow" -q           # the tests
 FROM debian:bookworm-slim
@@ -18,7 +19,8 @@ RUN useradd --create-home --uid 1000 spicegrad \
  && mkdir -p /opt/venv /opt/spicegrad /out \
  && chown spicegrad:spicegrad /opt/venv /opt/spicegrad /out
 USER spicegrad
-ENV PATH=/opt/venv/bin:$PATH
+# Writable by any uid given with --user: the cache and matplotlib's settings go to /tmp.
+ENV PATH=/opt/venv/bin:$PATH SPICEGRAD_CACHE=/tmp/spicegrad-cache MPLCONFIGDIR=/tmp/matplotlib
 RUN python3 -m venv /opt/venv && pip install --no-cache-dir --upgrade pip
 
 # torch in its own layer, before the source, so editing spicegrad does not reinstall it:
