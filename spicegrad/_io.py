@@ -17,6 +17,8 @@ def check_output_path(path: str | Path) -> Path:
 
     if str(path).strip() == "":
         raise InputError("output path '': give a file name")
+    if str(path) == "-":
+        raise InputError("output '-': writing to standard output is not supported; give a file name")
     if str(path).endswith(("/", "\\")):
         raise InputError(f"output {path}: ends with a path separator; give a file name")
     path = Path(path).expanduser()
@@ -32,8 +34,13 @@ def check_output_path(path: str | Path) -> Path:
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = check_output_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        from .errors import InputError
+
+        raise InputError(f"output {path}: cannot write in {path.parent} ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -81,7 +88,13 @@ def load_npy(path: str | Path, what: str, expected: str = "a numeric array") -> 
     with open(path, "rb") as fh:
         head = fh.read(6)
     if head[:4] == b"PK\x03\x04":
-        raise InputError(f"{what} {path}: an .npz archive; give one .npy file holding {expected}")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                names = list(archive.files)
+        except (ValueError, OSError, EOFError):
+            names = ["?"]
+        raise InputError(f"{what} {path}: an .npz archive holding {len(names)} array(s) {names}; "
+                         f"give one .npy file holding {expected}")
     if head != b"\x93NUMPY":
         raise InputError(f"{what} {path}: not a .npy file (no NumPy header; numpy.save writes one), "
                          f"expected {expected}")

@@ -160,3 +160,15 @@ def test_a_weights_file_that_is_not_a_plain_npy_array_is_named(tmp_path, capsys,
     assert rc == 2 and str(path) in err and "--weights" in err
     assert re.search(what, err), err
     assert not (tmp_path / "x.cir").exists()
+
+
+@pytest.mark.parametrize("output, what", [
+    ("-", r"output '-': writing to standard output is not supported"),
+    ("/proc/x.cir", r"output /proc/x.cir: cannot write in /proc"),
+], ids=["dash", "unwritable-folder"])
+def test_an_output_that_cannot_be_written_is_named_not_a_temporary_file(tmp_path, capsys, monkeypatch, output, what):
+    monkeypatch.chdir(tmp_path)
+    assert main(["netlist", "crossbar", "--rows", "2", "--cols", "2", "-o", output]) == 2
+    err = capsys.readouterr().err
+    assert re.search(what, err), err
+    assert ".x.cir." not in err and list(tmp_path.iterdir()) == []
