@@ -112,7 +112,7 @@ class Estimate:
 
     def describe(self) -> str:
         size = f"{self.bytes / 2**20:.0f} MiB" if self.bytes >= 2**20 else f"{self.bytes / 1024:.0f} kiB"
-        return (f"{self.devices:,} devices, {self.elements:,} elements, netlist ≈ {size}, "
+        return (f"{self.devices:,} devices, {self.elements:,} array elements (cells, wires, sources; neurons not counted), netlist ≈ {size}, "
                 f"ngspice ≈ {self.ngspice_s_per_timepoint:.3g} s per timepoint")
 
 
