@@ -137,3 +137,9 @@ def test_netlist_writer_rejects_duplicate_element_names():
     n.resistor("1", "a", "0", 1.0)
     with pytest.raises(ValueError, match="used twice"):
         n.resistor("1", "b", "0", 1.0)
+
+
+def test_a_netlist_without_an_analysis_says_so_not_ngspice_statistics():
+    with pytest.raises(SpiceError, match=r"ran no analysis .* needs an analysis line") as err:
+        run("garbage\n")
+    assert "DRAM" not in str(err.value)

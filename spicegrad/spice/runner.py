@@ -235,7 +235,10 @@ def _run_subprocess(text: str, timeout: float, raw_format: str) -> Result:
         if proc.returncode != 0 or _is_error_text(proc.stderr):
             raise _diagnose(proc.stderr or proc.stdout, text)
         if not raw.exists() or raw.stat().st_size == 0:
-            raise _diagnose(output or "ngspice wrote no results (is there an analysis line?)", text)
+            if _is_error_text(output):
+                raise _diagnose(output, text)
+            raise SpiceError("ngspice ran no analysis and wrote no results: the netlist needs an analysis "
+                             "line (.tran, .op, .dc, .ac, ...) and at least one element")
         plots = parse_raw(raw)
     if not plots:
         raise SpiceError("ngspice wrote an empty raw file (is there an analysis line?)")
