@@ -20,58 +20,27 @@ touched). Subpackages (``spicegrad.memprop``, ``spicegrad.eprop``, ...) export t
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-#: public name -> module that defines it
-_PUBLIC = {
-    "MSS": "spicegrad.devices.mss",
-    "MSSParams": "spicegrad.devices.mss",
-    "MIF": "spicegrad.devices.mif",
-    "MIFParams": "spicegrad.devices.mif",
-    "PCMArray": "spicegrad.devices.pcm",
-    "PCMParams": "spicegrad.devices.pcm",
-    "AlphaCurrent": "spicegrad.devices.alpha",
-    "AlphaParams": "spicegrad.devices.alpha",
-    "DeviceParams": "spicegrad.devices",
-    "param": "spicegrad.devices",
-    "registry": "spicegrad.devices",
-    "get_integrator": "spicegrad.devices",
-    "DeviceKind": "spicegrad.devices.registry",
-    "register": "spicegrad.devices.registry",
-    "Sine": "spicegrad.stimuli",
-    "PulseTrain": "spicegrad.stimuli",
-    "Samples": "spicegrad.stimuli",
-    "grid": "spicegrad.stimuli",
-    "CrossbarSpec": "spicegrad.crossbar.topology",
-    "CrossbarLayer": "spicegrad.crossbar.layers",
-    "simulate_crossbar": "spicegrad.crossbar.layers",
-    "row_samples": "spicegrad.crossbar.layers",
-    "crossbar_netlist": "spicegrad.crossbar.generator",
-    "map_weights": "spicegrad.crossbar.mapping",
-    "run": "spicegrad.spice.runner",
-    "Result": "spicegrad.spice.runner",
-    "run_validation": "spicegrad.validate.suite",
-    "require_certified": "spicegrad.validate.certificates",
-    "compare": "spicegrad.compare",
-    "SpicegradError": "spicegrad.errors",
-    "InputError": "spicegrad.errors",
-    "SpiceError": "spicegrad.spice.errors",
-}
-
-__all__ = ["__version__", *sorted(_PUBLIC)]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        module = importlib.import_module(_PUBLIC[name])
-        value = module if module.__name__ == f"spicegrad.{name}" else getattr(module, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'spicegrad' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__, _public = lazy_exports(__name__, {
+    "spicegrad.devices.mss": ("MSS", "MSSParams"),
+    "spicegrad.devices.mif": ("MIF", "MIFParams"),
+    "spicegrad.devices.pcm": ("PCMArray", "PCMParams"),
+    "spicegrad.devices.alpha": ("AlphaCurrent", "AlphaParams"),
+    "spicegrad.devices": ("DeviceParams", "param", "registry", "get_integrator"),
+    "spicegrad.devices.registry": ("DeviceKind", "register"),
+    "spicegrad.stimuli": ("Sine", "PulseTrain", "Samples", "grid"),
+    "spicegrad.crossbar.topology": ("CrossbarSpec",),
+    "spicegrad.crossbar.layers": ("CrossbarLayer", "simulate_crossbar", "row_samples"),
+    "spicegrad.crossbar.generator": ("crossbar_netlist",),
+    "spicegrad.crossbar.mapping": ("map_weights",),
+    "spicegrad.spice.runner": ("run", "Result"),
+    "spicegrad.validate.suite": ("run_validation",),
+    "spicegrad.validate.certificates": ("require_certified",),
+    ".": ("compare",),
+    "spicegrad.errors": ("SpicegradError", "InputError"),
+    "spicegrad.spice.errors": ("SpiceError",),
+})
+__all__ = ["__version__", *_public]

@@ -2,7 +2,8 @@
 
 Layers, lowest first (docs/architecture.md explains each):
 
-0. ``errors`` (below everything), then ``_io``, ``_checks``, ``_argtypes``, ``_figure``, ``_progress``, ``_extras`` — shared internals
+0. ``errors`` (below everything), then ``_io``, ``_checks``, ``_argtypes``, ``_figure``, ``_progress``, ``_extras``,
+   ``_lazy`` — shared internals
 1. ``spice`` — ngspice I/O only (no torch)
 2. ``devices``, ``stimuli``, ``datasets`` — physics, waveforms, data
 3. ``crossbar`` — arrays of devices: topology, netlists, twin layers
@@ -12,7 +13,8 @@ Layers, lowest first (docs/architecture.md explains each):
    ``pcm_replicate``, ``characterize``, ``demo`` (the main job)
 7. ``cli`` — the command; 8. ``__main__`` — ``python -m spicegrad``
 
-A module imports only from its own layer's package or from lower layers; the workflows that
+A module imports only from its own layer's package or from lower layers (the names a package
+exports lazily, through ``_lazy.lazy_exports``, count as imports); the workflows that
 build on another workflow say so in ``WORKFLOW_USES``. No import cycles, no private names
 imported across packages.
 """
@@ -31,7 +33,7 @@ import spicegrad
 
 PACKAGE = Path(spicegrad.__file__).parent
 LAYERS = {
-    "errors": -1, "_io": 0, "_checks": 0, "_argtypes": 0, "_figure": 0, "_progress": 0, "_extras": 0,
+    "errors": -1, "_io": 0, "_checks": 0, "_argtypes": 0, "_figure": 0, "_progress": 0, "_extras": 0, "_lazy": 0,
     "spice": 1,
     "devices": 2, "stimuli": 2, "datasets": 2,
     "crossbar": 3,
@@ -45,13 +47,26 @@ LAYERS = {
 #: same-layer dependencies that are part of the design
 WORKFLOW_USES = {("compress", "memprop"), ("compress", "eprop"), ("export", "memprop"), ("stimuli", "spice")}
 #: private modules of the root package that every layer may use
-SHARED_PRIVATE = {"_io", "_checks", "_argtypes", "_figure", "_progress", "_extras"}
+SHARED_PRIVATE = {"_io", "_checks", "_argtypes", "_figure", "_progress", "_extras", "_lazy"}
 
 
 def _module_name(path: Path) -> tuple[str, bool]:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     is_pkg = parts[-1] == "__init__"
     return ".".join(parts[:-1] if is_pkg else parts), is_pkg
+
+
+def _lazy_exports_as_imports(tree: ast.AST) -> list[ast.ImportFrom]:
+    """``lazy_exports(__name__, {".model": ("A", "B")})`` read as ``from .model import A, B``."""
+    found = []
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "lazy_exports":
+            table = call.args[1]
+            for key, names in zip(table.keys, table.values, strict=True):
+                module = key.value.lstrip(".")
+                found.append(ast.ImportFrom(module=module or None, names=[ast.alias(n.value) for n in names.elts],
+                                            level=len(key.value) - len(module)))
+    return found
 
 
 def import_graph() -> list[tuple[str, str, tuple[str, ...]]]:
@@ -62,7 +77,7 @@ def import_graph() -> list[tuple[str, str, tuple[str, ...]]]:
         tree = ast.parse(path.read_text())
         typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
                        and getattr(block.test, "id", None) == "TYPE_CHECKING" for n in ast.walk(block)}
-        for node in ast.walk(tree):
+        for node in [*ast.walk(tree), *_lazy_exports_as_imports(tree)]:
             if id(node) in typing_only:  # annotations only: never imported at run time
                 continue
             if isinstance(node, ast.ImportFrom):

@@ -11,8 +11,12 @@ validator, which adds the independent reference and the verdicts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
@@ -33,27 +37,18 @@ class Comparison:
 
     def error(self, name: str) -> dict[str, float]:
         """max |twin - spice| and RMS of the difference for waveform ``name``."""
+        import numpy as np
+
         d = np.asarray(self.twin[name], dtype=float) - np.asarray(self.spice[name], dtype=float)
         return {"max_abs": float(np.max(np.abs(d))), "rms": float(np.sqrt(np.mean(d * d)))}
 
 
-# the pairings, one module per device or circuit (below Comparison: they import it)
-from .crossbar import compare_dc, compare_neurons, compare_transient  # noqa: E402
-from .mif import alpha_train, constant_current  # noqa: E402
-from .mss import compare_mss, mss_netlist  # noqa: E402
-from .pcm import compare_pcm, pcm_netlist  # noqa: E402
-from .plots import plot_comparison  # noqa: E402
-
-__all__ = [
-    "Comparison",
-    "alpha_train",
-    "compare_dc",
-    "compare_mss",
-    "compare_neurons",
-    "compare_pcm",
-    "compare_transient",
-    "constant_current",
-    "mss_netlist",
-    "pcm_netlist",
-    "plot_comparison",
-]
+# the pairings, one module per device or circuit, imported on first use (they import Comparison)
+__getattr__, __dir__, _pairings = lazy_exports(__name__, {
+    ".crossbar": ("compare_dc", "compare_neurons", "compare_transient"),
+    ".mif": ("alpha_train", "constant_current"),
+    ".mss": ("compare_mss", "mss_netlist"),
+    ".pcm": ("compare_pcm", "pcm_netlist"),
+    ".plots": ("plot_comparison",),
+})
+__all__ = ["Comparison", *_pairings]

@@ -1,17 +1,9 @@
 """Memristive crossbars: topology, netlist generator, weight mapping, twin layers and tiling."""
 
-from .generator import DC, crossbar_circuit, crossbar_netlist, estimate, parse_stimulus
-from .mapping import Mapping, map_weights, outputs_from_currents
-from .topology import CrossbarSpec
+from .._lazy import lazy_exports
 
-__all__ = [
-    "DC",
-    "CrossbarSpec",
-    "Mapping",
-    "crossbar_circuit",
-    "crossbar_netlist",
-    "estimate",
-    "map_weights",
-    "outputs_from_currents",
-    "parse_stimulus",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".generator": ("DC", "crossbar_circuit", "crossbar_netlist", "estimate", "parse_stimulus"),
+    ".mapping": ("Mapping", "map_weights", "outputs_from_currents"),
+    ".topology": ("CrossbarSpec",),
+})

@@ -6,29 +6,15 @@ returning traces shaped [T+1, *shape] (index 0 = the initial state). :mod:`.regi
 twin to its subcircuit; every other part of spicegrad reads devices from there.
 """
 
-from . import registry
-from ._base import DeviceParams, param
-from .alpha import AlphaCurrent, AlphaParams
-from .integrators import INTEGRATORS, get_integrator
-from .mif import MIF, MIFParams
-from .mss import MSS, MSSParams
-from .pcm import PCMArray, PCMParams
-from .registry import DeviceKind, register
+from .._lazy import lazy_exports
 
-__all__ = [
-    "INTEGRATORS",
-    "MIF",
-    "MSS",
-    "AlphaCurrent",
-    "AlphaParams",
-    "DeviceKind",
-    "DeviceParams",
-    "MIFParams",
-    "MSSParams",
-    "PCMArray",
-    "PCMParams",
-    "get_integrator",
-    "param",
-    "register",
-    "registry",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".": ("registry",),
+    "._base": ("DeviceParams", "param"),
+    ".alpha": ("AlphaCurrent", "AlphaParams"),
+    ".integrators": ("INTEGRATORS", "get_integrator"),
+    ".mif": ("MIF", "MIFParams"),
+    ".mss": ("MSS", "MSSParams"),
+    ".pcm": ("PCMArray", "PCMParams"),
+    ".registry": ("DeviceKind", "register"),
+})

@@ -6,10 +6,11 @@
 * :mod:`.presets` — tuned and seed hyperparameters; :mod:`.plots`, :mod:`.cli`.
 """
 
-from .model import EpropConfig, eprop_gradients, lif_forward
-from .presets import make_configs
-from .task import make_task
-from .train import EpropNetwork, EpropTrainConfig, Trainer
+from .._lazy import lazy_exports
 
-__all__ = ["EpropConfig", "EpropNetwork", "EpropTrainConfig", "Trainer", "eprop_gradients", "lif_forward",
-           "make_configs", "make_task"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".model": ("EpropConfig", "eprop_gradients", "lif_forward"),
+    ".presets": ("make_configs",),
+    ".task": ("make_task",),
+    ".train": ("EpropNetwork", "EpropTrainConfig", "Trainer"),
+})

@@ -4,6 +4,8 @@
 compares the predicted class with the twin's; :mod:`.cli` is ``spicegrad export``.
 """
 
-from .netlist import compression_masks, export_netlist, verify
+from .._lazy import lazy_exports
 
-__all__ = ["compression_masks", "export_netlist", "verify"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".netlist": ("compression_masks", "export_netlist", "verify"),
+})

@@ -6,8 +6,10 @@
 * :mod:`.tasks` — the seed's tasks; :mod:`.plots`, :mod:`.cli`.
 """
 
-from .devices import DeviceCurve, MSSPulses, ShiftDistribution, get_curve
-from .model import CrossbarPerceptron, summarize
-from .tasks import get_task
+from .._lazy import lazy_exports
 
-__all__ = ["CrossbarPerceptron", "DeviceCurve", "MSSPulses", "ShiftDistribution", "get_curve", "get_task", "summarize"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".devices": ("DeviceCurve", "MSSPulses", "ShiftDistribution", "get_curve"),
+    ".model": ("CrossbarPerceptron", "summarize"),
+    ".tasks": ("get_task",),
+})

@@ -7,20 +7,10 @@ through the validated twins (analog spikes, no surrogate gradient).
 * :mod:`.plots`, :mod:`.cli` — figures and ``spicegrad train memprop``.
 """
 
-from .drift import READ_SCALES, static_check
-from .model import MemPropConfig, MemPropNet, memprop_loss, predict
-from .train import CheckpointError, MemPropTrainConfig, load_checkpoint, load_net, train_memprop
+from .._lazy import lazy_exports
 
-__all__ = [
-    "READ_SCALES",
-    "CheckpointError",
-    "MemPropConfig",
-    "MemPropNet",
-    "MemPropTrainConfig",
-    "load_checkpoint",
-    "load_net",
-    "memprop_loss",
-    "predict",
-    "static_check",
-    "train_memprop",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".drift": ("READ_SCALES", "static_check"),
+    ".model": ("MemPropConfig", "MemPropNet", "memprop_loss", "predict"),
+    ".train": ("CheckpointError", "MemPropTrainConfig", "load_checkpoint", "load_net", "train_memprop"),
+})

@@ -1,21 +1,10 @@
 """Everything that touches ngspice: model library, netlist writing, running, raw-file parsing."""
 
-from .errors import NgspiceNotFound, SpiceError
-from .library import include_line, lib_path, models_dir
-from .netlist import Netlist, pulse, pwl, sin
-from .runner import Result, ngspice_version, run
+from .._lazy import lazy_exports
 
-__all__ = [
-    "NgspiceNotFound",
-    "Netlist",
-    "Result",
-    "SpiceError",
-    "include_line",
-    "lib_path",
-    "models_dir",
-    "ngspice_version",
-    "pulse",
-    "pwl",
-    "run",
-    "sin",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    ".errors": ("NgspiceNotFound", "SpiceError"),
+    ".library": ("include_line", "lib_path", "models_dir"),
+    ".netlist": ("Netlist", "pulse", "pwl", "sin"),
+    ".runner": ("Result", "ngspice_version", "run"),
+})

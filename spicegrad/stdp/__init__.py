@@ -7,7 +7,9 @@ measured in the twin and in ngspice, and an unsupervised winner-take-all learner
 * :mod:`.cli` — ``spicegrad train stdp``.
 """
 
-from ..compare.stdp_protocol import PairProtocol, schedule
-from .window import Window, measure_window, twin_traces
+from .._lazy import lazy_exports
 
-__all__ = ["PairProtocol", "Window", "measure_window", "schedule", "twin_traces"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "spicegrad.compare.stdp_protocol": ("PairProtocol", "schedule"),
+    ".window": ("Window", "measure_window", "twin_traces"),
+})
