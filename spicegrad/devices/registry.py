@@ -9,7 +9,9 @@ cross-checks the twin against ngspice. Adding a device is: the twin module, the 
 file and one :func:`register` call (docs/adding-a-device.md walks through it).
 
 Higher layers are named by ``"module:attribute"`` strings (the validator adapter, the demo
-comparison) and imported only when used, so this module depends on the device physics alone.
+comparison) and imported only when used. The built-in kinds name their twin halves the same way
+(``params``, ``twin`` and the maps are imported on first access), so listing the registry's names
+and roles, as the command line's choices do, imports neither torch nor numpy.
 Packages can also register devices through the ``spicegrad.devices`` entry-point group: each
 entry point names a :class:`DeviceKind` (or a callable returning one or several).
 """
@@ -17,16 +19,13 @@ entry point names a :class:`DeviceKind` (or a callable returning one or several)
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from .._lazy import import_ref
 from ..errors import InputError
-from . import alpha, mif, mss, pcm
 
 ROLES = ("cell", "neuron", "source")
 ENTRY_POINT_GROUP = "spicegrad.devices"
@@ -55,30 +54,33 @@ class DeviceKind:
     * ``reference_rhs(t, v, state, params)`` / ``reference_current(v, state, params)``: an
       independent numpy statement of the cell's ODE for the generic cell adapter
       (:mod:`spicegrad.validate.adapters.cell`); written apart from the twin on purpose.
+
+    ``params``, ``twin`` and every map above may also be given as a ``"module:attribute"``
+    string: it is imported when the field is first read (and ``params`` checked then).
     """
 
     name: str
-    params: type
+    params: type | str
     library: str | Path
     subckt: str
     pins: tuple[str, ...]
     role: str = "cell"
-    twin: type | None = None
+    twin: type | str | None = None
     states: tuple[str, ...] = ()
     initial_state: str | None = None
     grounded_pins: tuple[str, ...] = ()
-    conductance: Callable | None = None
-    state_from_conductance: Callable | None = None
-    conductance_range: Callable | None = None
-    program: Callable | None = None
-    rest: Callable | None = None
-    step: Callable | None = None
-    affine_step: Callable | None = None
+    conductance: Callable | str | None = None
+    state_from_conductance: Callable | str | None = None
+    conductance_range: Callable | str | None = None
+    program: Callable | str | None = None
+    rest: Callable | str | None = None
+    step: Callable | str | None = None
+    affine_step: Callable | str | None = None
     adapter: str | Callable | None = None
     cases: str | Path | None = None
     demo: str | None = None
-    reference_rhs: Callable | None = None
-    reference_current: Callable | None = None
+    reference_rhs: Callable | str | None = None
+    reference_current: Callable | str | None = None
     integrators: tuple[str, ...] = ("euler", "exp-euler")
     read_disturbs: bool = True
     provenance: str = ""
@@ -89,14 +91,23 @@ class DeviceKind:
                              "starting with a letter")
         if self.role not in ROLES:
             raise InputError(f"DeviceKind {self.name!r}: role = {self.role!r}, must be one of {ROLES}")
-        if not dataclasses.is_dataclass(self.params) or not hasattr(self.params, "spice_params"):
-            raise InputError(f"DeviceKind {self.name!r}: params must be a DeviceParams dataclass "
-                             f"(spicegrad.devices.DeviceParams), got {self.params!r}")
+        params = object.__getattribute__(self, "params")
+        if not isinstance(params, str):
+            _check_params(self.name, params)
         if self.role == "cell" and len(self.pins) < 2:
             raise InputError(f"DeviceKind {self.name!r}: a cell needs at least two pins (te, be), got {self.pins}")
         missing = set(self.grounded_pins) - set(self.pins)
         if missing:
             raise InputError(f"DeviceKind {self.name!r}: grounded_pins {sorted(missing)} are not pins of {self.pins}")
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if type(value) is str and name in _REFERENCES:  # a "module:attribute" not imported yet
+            value = import_ref(value)
+            if name == "params":
+                _check_params(self.name, value)
+            object.__setattr__(self, name, value)
+        return value
 
     # -- the ngspice half ---------------------------------------------------------------------
     def lib_path(self) -> Path:
@@ -118,6 +129,17 @@ class DeviceKind:
 
     def cases_path(self) -> Path | None:
         return None if self.cases is None else Path(self.cases)
+
+
+#: the fields that take a "module:attribute" reference, imported on first access
+_REFERENCES = frozenset({"params", "twin", "conductance", "state_from_conductance", "conductance_range", "program",
+                         "rest", "step", "affine_step", "reference_rhs", "reference_current"})
+
+
+def _check_params(name: str, params: Any) -> None:
+    if not dataclasses.is_dataclass(params) or not hasattr(params, "spice_params"):
+        raise InputError(f"DeviceKind {name!r}: params must be a DeviceParams dataclass "
+                         f"(spicegrad.devices.DeviceParams), got {params!r}")
 
 
 _REGISTRY: dict[str, DeviceKind] = {}
@@ -202,54 +224,74 @@ def resolve(ref: str | Callable | None, kind: DeviceKind | None = None) -> Any:
         return None
     if callable(ref):
         return ref(kind) if kind is not None else ref()
-    module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return import_ref(ref)
 
 
 # -- the built-in devices ---------------------------------------------------------------------
+# Their twin halves are "module:attribute" references (see DeviceKind), imported on first use.
 
 
-def _pcm_program(g, p: pcm.PCMParams) -> dict[str, np.ndarray]:
+def _mss_program(g, p) -> dict:
+    import numpy as np
+
+    from .mss import mss_state_from_conductance
+
+    return {"x0": mss_state_from_conductance(np.asarray(g, dtype=float).ravel(), p)}
+
+
+def _pcm_program(g, p) -> dict:
+    import numpy as np
+
+    from .pcm import US
+
     # S -> µS; the clip only removes rounding (1e-7 S * 1e6 = 0.09999999999999999)
-    return {"g_ic_us": np.clip(np.asarray(g, dtype=float).ravel() * pcm.US, p.g_min_us, p.g_max_us)}
+    return {"g_ic_us": np.clip(np.asarray(g, dtype=float).ravel() * US, p.g_min_us, p.g_max_us)}
 
 
-def _mif_rest(p: mif.MIFParams) -> dict[str, float]:
-    rest = mif.mif_rest_state(p)
+def _pcm_conductance_range(p) -> tuple[float, float]:
+    from .pcm import S_PER_US
+
+    return p.g_min_us * S_PER_US, p.g_max_us * S_PER_US
+
+
+def _mif_rest(p) -> dict[str, float]:
+    from .mif import mif_rest_state
+
+    rest = mif_rest_state(p)
     return {"v0": float(rest.v), "x10": float(rest.x1), "x20": float(rest.x2)}
 
 
+_MSS, _MIF, _PCM, _ALPHA = (f"spicegrad.devices.{m}" for m in ("mss", "mif", "pcm", "alpha"))
 for _kind in (
     DeviceKind(
-        name="mss", params=mss.MSSParams, library="mss.lib", subckt="mss", pins=("te", "be"), role="cell",
-        twin=mss.MSS, states=("x",), initial_state="x0",
-        conductance=mss.mss_conductance, state_from_conductance=mss.mss_state_from_conductance,
-        conductance_range=mss.mss_conductance_range,
-        program=lambda g, p: {"x0": mss.mss_state_from_conductance(np.asarray(g, dtype=float).ravel(), p)},
-        step=mss.mss_step, affine_step=mss.mss_affine_step,
+        name="mss", params=f"{_MSS}:MSSParams", library="mss.lib", subckt="mss", pins=("te", "be"), role="cell",
+        twin=f"{_MSS}:MSS", states=("x",), initial_state="x0",
+        conductance=f"{_MSS}:mss_conductance", state_from_conductance=f"{_MSS}:mss_state_from_conductance",
+        conductance_range=f"{_MSS}:mss_conductance_range", program=_mss_program,
+        step=f"{_MSS}:mss_step", affine_step=f"{_MSS}:mss_affine_step",
         adapter="spicegrad.validate.adapters.mss:ADAPTER", demo="spicegrad.compare.mss:demo_comparison",
         provenance="Molter & Nugent, CNNA 2016 (arXiv:1608.04659); Knowm public models",
     ),
     DeviceKind(
-        name="mif", params=mif.MIFParams, library="mif.lib", subckt="mif", pins=("in",), role="neuron",
-        twin=mif.MIF, states=("x1", "x2"), rest=_mif_rest,
+        name="mif", params=f"{_MIF}:MIFParams", library="mif.lib", subckt="mif", pins=("in",), role="neuron",
+        twin=f"{_MIF}:MIF", states=("x1", "x2"), rest=_mif_rest,
         adapter="spicegrad.validate.adapters.mif:ADAPTER", demo="spicegrad.compare.mif:demo_comparison",
         provenance="Kang et al., IEEE TCAS-I 2021, as mapped for MEMprop (see docs/device-models.md)",
     ),
     DeviceKind(
-        name="pcm", params=pcm.PCMParams, library="pcm.lib", subckt="pcm",
-        pins=("te", "be", "prog", "rst", "xi"), role="cell", twin=pcm.PCMArray, states=("g", "n", "tp"),
+        name="pcm", params=f"{_PCM}:PCMParams", library="pcm.lib", subckt="pcm",
+        pins=("te", "be", "prog", "rst", "xi"), role="cell", twin=f"{_PCM}:PCMArray", states=("g", "n", "tp"),
         initial_state="g_ic_us", grounded_pins=("prog", "rst", "xi"),
         conductance=lambda g, p: g, state_from_conductance=lambda g, p: g,
-        conductance_range=lambda p: (p.g_min_us * pcm.S_PER_US, p.g_max_us * pcm.S_PER_US),
+        conductance_range=_pcm_conductance_range,
         program=_pcm_program, step=lambda v, g, p, dt, integrator: g,
         integrators=("event",), read_disturbs=False,
         adapter="spicegrad.validate.adapters.pcm:ADAPTER", demo="spicegrad.compare.pcm:demo_comparison",
         provenance="Nandakumar et al., J. Appl. Phys. 124, 152135 (2018)",
     ),
     DeviceKind(
-        name="alpha", params=alpha.AlphaParams, library="alpha.lib", subckt="alpha", pins=("spk", "out"),
-        role="source", twin=alpha.AlphaCurrent, states=("s", "i"),
+        name="alpha", params=f"{_ALPHA}:AlphaParams", library="alpha.lib", subckt="alpha", pins=("spk", "out"),
+        role="source", twin=f"{_ALPHA}:AlphaCurrent", states=("s", "i"),
         provenance="alpha synaptic current of MEMprop (seed's Table II, reconstructed)",
     ),
 ):
