@@ -102,7 +102,7 @@ def _add_demo(sub, help: str) -> None:
 
 
 def _add_validate(sub, help: str) -> None:
-    from .validate.adapters import validated_models
+    from .validate.choices import validated_models
 
     val = sub.add_parser("validate", help=help)
     val.add_argument("--model", choices=[*validated_models(), "all"], default="all")

@@ -12,9 +12,7 @@ from pathlib import Path
 from . import __version__
 from ._io import atomic_write_json
 from ._progress import progress
-from .compare.plots import plot_comparison
 from .devices import registry
-from .spice import ngspice_version
 
 
 def demo_models() -> tuple[str, ...]:
@@ -23,6 +21,9 @@ def demo_models() -> tuple[str, ...]:
 
 
 def run_demo(out: Path, models: tuple[str, ...] | None = None) -> dict:
+    from .compare.plots import plot_comparison
+    from .spice import ngspice_version
+
     models = demo_models() if models is None else models
     out.mkdir(parents=True, exist_ok=True)
     rows = []

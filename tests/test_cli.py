@@ -33,6 +33,44 @@ def test_version_and_help_exit_zero():
         assert spicegrad(sub, "--help").returncode == 0
 
 
+#: built in one process for every command and subcommand: walks COMMANDS, prints one line per
+#: help (its exit status) and then the heavy modules that building the helps imported
+_EVERY_HELP = """
+import argparse, contextlib, io, sys
+from spicegrad.cli import COMMANDS, build_parser, main
+
+def paths(parser, path):
+    yield path
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from paths(sub, [*path, name])
+
+for command in COMMANDS:
+    top = next(a for a in build_parser([command])._actions if isinstance(a, argparse._SubParsersAction))
+    for path in paths(top.choices[command], [command]):
+        with contextlib.redirect_stdout(io.StringIO()) as text:
+            try:
+                main([*path, "--help"])
+                status = None
+            except SystemExit as exc:
+                status = exc.code
+        print(" ".join(path), status, "usage: spicegrad " + " ".join(path) in text.getvalue())
+print("heavy:", *sorted(m for m in ("torch", "numpy", "scipy", "matplotlib") if m in sys.modules))
+"""
+
+
+def test_every_commands_help_builds_without_torch_numpy_scipy_or_matplotlib():
+    proc = subprocess.run([sys.executable, "-c", _EVERY_HELP], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    *helps, heavy = proc.stdout.splitlines()
+    assert heavy == "heavy:", f"building every --help imported {heavy.split(':')[1]}"
+    walked = {line.rsplit(" ", 2)[0] for line in helps}
+    assert {"demo", "validate", "netlist crossbar", "netlist tiles", "pcm replicate", "export", "compress curves",
+            "train memprop", "train eprop", "train manhattan", "train stdp", "train compress map", "cache info"} <= walked
+    assert all(line.endswith(" 0 True") for line in helps), [line for line in helps if not line.endswith(" 0 True")]
+
+
 def test_simulate_writes_npz_of_the_netlists_vectors(tmp_path):
     net = tmp_path / "rc.cir"
     net.write_text("rc\nV1 a 0 SIN(0 1 1000)\nR1 a b 1000\nC1 b 0 1e-6\n.tran 1e-6 2e-3\n.end\n")

@@ -29,12 +29,9 @@ from ..spice.netlist import Netlist, number, pwl
 from ..spice.options import SPICE_OPTIONS
 from ..spice.runner import Result
 from ..stimuli import grid
+from .choices import DEFAULT_DT
 from .stdp_protocol import PairProtocol, Schedule, pwl_step_means, schedule
 
-#: the twin's default step (s). Measured against the DOP853 reference (6 pairs, exp-euler):
-#: the window's error is 3.5e-5 / 1.5e-4 / 6.2e-4 / 2.0e-3 at dt = 0.25 / 0.5 / 1 / 2 µs (second
-#: order: the tonic spike's phase), and 5 µs fails. 0.5 µs keeps it near 0.2 % of the peak.
-DEFAULT_DT = 0.5e-6
 UNITS = {"v_pre": "V", "v_post": "V", "v_syn": "V", "x": "1"}
 
 #: ngspice's maximum step for the STDP bench (s); see the module docstring

@@ -68,6 +68,7 @@ from ..devices import DeviceParams, param
 from ..devices.mif import MIFParams
 from ..devices.mss import MSSParams, mss_conductance_range
 from ..stimuli import grid_steps
+from .choices import PAIR_PRESETS
 
 
 def _neuron(owner, name, value):
@@ -96,10 +97,7 @@ class PairProtocol(DeviceParams):
     t_lead: float = param(0.2e-3, "s", "rest before the earlier pulse onset")
     t_tail: float = param(2.5e-3, "s", "time from the later pulse onset to the read-out of Δx")
 
-    PRESETS: ClassVar[dict[str, dict]] = {
-        "zhou-tonic-knowm": {},
-        "zhou-tonic-schottky": {"synapse": "knowm-schottky"},
-    }
+    PRESETS: ClassVar[dict[str, dict]] = PAIR_PRESETS
 
     def __post_init__(self) -> None:
         check_fields(

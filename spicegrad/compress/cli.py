@@ -51,7 +51,7 @@ def _finetune_options(p: argparse.ArgumentParser) -> None:
 def add_compress_parser(subparsers, help: str | None = None) -> argparse.ArgumentParser:
     """Register ``compress`` (with its five sub-commands) on ``subparsers``."""
     from ..spice.provenance import add_include_options
-    from .levels import SOURCES
+    from .choices import SOURCES
 
     top = subparsers.add_parser(
         "compress", help=help,

@@ -34,8 +34,8 @@ import torch
 
 from ..devices.mss import MSS, MSSParams, mss_conductance
 from ..devices.pcm import S_PER_US, PCMParams, pcm_mean_field_curve
+from .choices import SOURCES
 
-SOURCES = ("uniform", "mss-pulse", "pcm-set")
 #: default MSS programming pulse amplitude (V): well above v_on = 0.27 V, so P_on ≈ 1, P_off ≈ 0
 MSS_PULSE_AMPLITUDE = 0.5
 #: default span of the MSS pulse train in units of tau (last level at 1 - e^-3 ≈ 95 % of the range)

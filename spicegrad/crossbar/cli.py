@@ -8,16 +8,14 @@ and checked here or in the generator, and a bad one ends with a message on stder
 from __future__ import annotations
 
 import argparse
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .._io import atomic_write_text, load_npy
 from ..spice.provenance import add_include_options, command_line
-from .devices import device_names, get_device, neuron_names, resolve_params
-from .generator import check_size, crossbar_circuit, parse_stimulus
-from .mapping import map_weights, require_weights
-from .tiling import plan_tiles
-from .topology import PAIRS, CrossbarSpec, require_resistance
+from .choices import PAIRS, device_names, neuron_names
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EXAMPLE = "spicegrad netlist crossbar --rows 8 --cols 4 --r-wire 1 --stimulus sine:0.6,1e3 -o xbar.cir"
 TILES_EXAMPLE = "spicegrad netlist tiles --weights W.npy --tile 128 --tile-index 0 -o tile0.cir"
@@ -43,12 +41,19 @@ def _number(text: str | None, flag: str) -> float | None:
 
 
 def _load_weights(path: str, shape: tuple[int, int] | None) -> np.ndarray:
+    from .mapping import require_weights
+
     data = load_npy(path, "--weights", f"a weight array of shape {shape}" if shape else "a weight array [inputs, outputs]")
     return require_weights(data, shape)
 
 
 def build_crossbar(args: argparse.Namespace):
     """(circuit, messages) from parsed arguments; raises ValueError on bad input."""
+    from .devices import get_device, resolve_params
+    from .generator import check_size, crossbar_circuit, parse_stimulus
+    from .mapping import map_weights
+    from .topology import CrossbarSpec, require_resistance
+
     rows, cols = _count(args.rows, "--rows"), _count(args.cols, "--cols")
     resist = {name: require_resistance("crossbar", flag, _number(getattr(args, name), flag))
               for name, flag in (("r_wire", "--r-wire"), ("r_driver", "--r-driver"), ("r_sense", "--r-sense"))}
@@ -87,6 +92,10 @@ def _cmd_crossbar(args: argparse.Namespace) -> int:
 
 def _cmd_tiles(args: argparse.Namespace) -> int:
     """Plan the tiles of a weight matrix; with --tile-index, write that tile's netlist."""
+    from .generator import parse_stimulus
+    from .tiling import plan_tiles
+    from .topology import require_resistance
+
     plan = plan_tiles(_load_weights(args.weights, None), _count(args.tile, "--tile"), args.pairs)
     circuit = None
     if (args.tile_index is None) != (args.output is None):

@@ -28,6 +28,8 @@ from ..devices import registry
 from ..devices.registry import DeviceKind
 from ..errors import InputError
 from ..spice.circuit import RESISTOR, Circuit, ElementKind, subcircuit
+from . import choices
+from .choices import device_names, neuron_names
 
 
 def non_default_params(params) -> dict[str, float]:
@@ -78,7 +80,7 @@ class CrossbarDevice:
 
 @dataclass(frozen=True)
 class Resistor(CrossbarDevice):
-    name: str = "resistor"
+    name: str = choices.RESISTOR
 
     def g_range(self, params) -> tuple[float, float]:
         # any positive conductance is a resistor; a read-out range typical of RRAM (1 µS..1 mS)
@@ -140,11 +142,6 @@ class RegistryCell(CrossbarDevice):
 RESISTOR_DEVICE = Resistor()
 
 
-def device_names() -> tuple[str, ...]:
-    """Names ``--device`` accepts: every registered cell, and ``resistor``."""
-    return (*registry.names("cell"), RESISTOR_DEVICE.name)
-
-
 def get_device(name: str) -> CrossbarDevice:
     if name == RESISTOR_DEVICE.name:
         return RESISTOR_DEVICE
@@ -198,10 +195,6 @@ class Neuron:
         nodes = np.zeros((inputs.size, len(self.kind.pins)), dtype=np.int64)
         nodes[:, 0] = inputs.ravel()
         circuit.add_block(self.element_kind(), (prefix, inputs.shape), nodes, params=extra)
-
-
-def neuron_names() -> tuple[str, ...]:
-    return ("none", *registry.names("neuron"))
 
 
 def get_neuron(name: str) -> Neuron | None:

@@ -83,10 +83,10 @@ from ..devices.pcm import (
     pcm_reset_value,
     pcm_set,
 )
+from .choices import METHODS
 
 _OWNER = "PCMCrossbar"
 PCM_STEP_US = 0.75  # seed's estimated minimum achievable conductance jump (µS)
-METHODS = ("vanilla", "sign", "stochastic", "multi-mem", "mixed-precision")
 PCM_METHODS = METHODS[1:]
 READ_CHUNK_ELEMENTS = 1 << 25  # elements per vectorised dense-read chunk (memory bound)
 

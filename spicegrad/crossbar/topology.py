@@ -32,8 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import require_choice
-
-PAIRS = ("differential", "single")
+from .choices import PAIRS
 
 
 def require_count(owner: str, name: str, value: object) -> int:

@@ -26,7 +26,7 @@ def _bool(text: str) -> bool:
 
 def add_eprop_parser(train_subparsers) -> argparse.ArgumentParser:
     """Register ``eprop`` under ``spicegrad train``."""
-    from ..crossbar.pcm_synapse import METHODS
+    from ..crossbar.choices import METHODS
     from .presets import HPARAM_SETS
 
     p = train_subparsers.add_parser(

@@ -52,10 +52,13 @@ non-idealities (nonlinear and noisy SET, drift, read noise).
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-from ..crossbar.pcm_synapse import METHODS
-from .model import EpropConfig
-from .train import EpropTrainConfig
+from ..crossbar.choices import METHODS
+
+if TYPE_CHECKING:
+    from .model import EpropConfig
+    from .train import EpropTrainConfig
 
 HPARAM_SETS = ("tuned", "seed")
 
@@ -100,10 +103,6 @@ TUNED = {
     "mixed-precision": {**SEED_MIXED_PRECISION, "lr_out": 5e-5, "xbar_res": 4},
 }
 
-_NET_FIELDS = {f.name for f in dataclasses.fields(EpropConfig)}
-_TRAIN_FIELDS = {f.name for f in dataclasses.fields(EpropTrainConfig)}
-
-
 def preset(method: str, hparams: str = "tuned") -> dict:
     """The preset's values (EpropConfig and EpropTrainConfig fields) for ``method``."""
     if method not in METHODS:
@@ -115,10 +114,15 @@ def preset(method: str, hparams: str = "tuned") -> dict:
 
 def make_configs(method: str, hparams: str = "tuned", **overrides) -> tuple[EpropConfig, EpropTrainConfig]:
     """(EpropConfig, EpropTrainConfig) for ``method``: the preset, then ``overrides`` (None = unset)."""
+    from .model import EpropConfig
+    from .train import EpropTrainConfig
+
+    net_fields = {f.name for f in dataclasses.fields(EpropConfig)}
+    train_fields = {f.name for f in dataclasses.fields(EpropTrainConfig)}
     values = {**preset(method, hparams), **{k: v for k, v in overrides.items() if v is not None}}
-    unknown = set(values) - _NET_FIELDS - _TRAIN_FIELDS
+    unknown = set(values) - net_fields - train_fields
     if unknown:
         raise ValueError(f"unknown hyper-parameter(s) {sorted(unknown)}")
-    net = EpropConfig(**{k: v for k, v in values.items() if k in _NET_FIELDS})
-    train = EpropTrainConfig(method=method, **{k: v for k, v in values.items() if k in _TRAIN_FIELDS and k != "method"})
+    net = EpropConfig(**{k: v for k, v in values.items() if k in net_fields})
+    train = EpropTrainConfig(method=method, **{k: v for k, v in values.items() if k in train_fields and k != "method"})
     return net, train

@@ -18,10 +18,12 @@ import sys
 import time
 import warnings
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text, load_npy
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: most independent runs in one call (each holds its own array of devices)
 MAX_RUNS = 100_000
@@ -118,6 +120,8 @@ def _load_shifts(path: str) -> np.ndarray:
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
     import io
+
+    import numpy as np
 
     buf = io.BytesIO()
     np.save(buf, arr)

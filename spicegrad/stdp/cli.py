@@ -10,15 +10,14 @@ Bad input ends with a message on stderr and exit code 2; ngspice failures with e
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from .._io import atomic_write_json, atomic_write_text
 from .._progress import announce
-from ..compare.stdp import SPICE_SECONDS_PER_PAIR_STEP, spice_seconds_estimate
+from ..compare.choices import DEFAULT_DT, PAIR_PRESETS
 from ..errors import InputError
 
 EXAMPLE = "spicegrad train stdp --out out/stdp --seed 0 --epochs 10 --noise 0.1"
@@ -26,9 +25,6 @@ EXAMPLE = "spicegrad train stdp --out out/stdp --seed 0 --epochs 10 --noise 0.1"
 
 def add_stdp_parser(train_subparsers) -> argparse.ArgumentParser:
     """Add ``stdp`` to the ``train`` subcommands; its ``func`` returns an exit code."""
-    from ..compare.stdp import DEFAULT_DT
-    from ..compare.stdp_protocol import PairProtocol
-
     p = train_subparsers.add_parser(
         "stdp", help="device-level STDP window (MIF neurons, MSS synapse) and a winner-take-all learner",
         description="Measure the weight change of one MSS synapse between two MIF neurons vs the pre/post "
@@ -42,7 +38,7 @@ def add_stdp_parser(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--outputs", type=int, default=4, help="winner-take-all output neurons (default 4)")
     p.add_argument("--train-per-letter", type=int, default=25, help="noisy presentations per letter per epoch (default 25)")
     p.add_argument("--test-per-letter", type=int, default=100, help="held-out noisy presentations per letter (default 100)")
-    p.add_argument("--preset", default="zhou-tonic-knowm", choices=sorted(PairProtocol.PRESETS),
+    p.add_argument("--preset", default="zhou-tonic-knowm", choices=sorted(PAIR_PRESETS),
                    help="pair protocol preset (default zhou-tonic-knowm)")
     p.add_argument("--gain", type=float, help="buffer gain V/V (default: the preset's, 2.5)")
     p.add_argument("--delta-t-max", type=float, default=2e-3, metavar="S",
@@ -68,7 +64,7 @@ def check_args(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} {value}: must be >= 1")
     if args.delta_t_points < 3:
         raise ValueError(f"--delta-t-points {args.delta_t_points}: must be >= 3 (the window needs both signs of Δt)")
-    if not args.delta_t_max > 0 or not np.isfinite(args.delta_t_max):
+    if not args.delta_t_max > 0 or not math.isfinite(args.delta_t_max):
         raise ValueError(f"--delta-t-max {args.delta_t_max!r}: must be a finite time > 0 (s)")
     if not args.dt > 0 or args.dt > 2e-6:
         raise ValueError(f"--dt {args.dt!r}: must lie in (0, 2e-6] s (the tonic MIF twin fails above ≈ 2 µs)")
@@ -86,8 +82,10 @@ def _window_csv(window) -> str:
 
 
 def cmd_stdp(args: argparse.Namespace) -> int:
+    import numpy as np
     import torch
 
+    from ..compare.stdp import SPICE_SECONDS_PER_PAIR_STEP, spice_seconds_estimate
     from ..compare.stdp_protocol import PairProtocol
     from ..devices.mss import mss_conductance
     from .learner import LearnerConfig, WindowRule, train

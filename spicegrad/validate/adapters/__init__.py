@@ -17,6 +17,7 @@ from ...devices import registry
 from ...errors import InputError
 from ...spice.cache import cached_run
 from ...stimuli import grid
+from ..choices import CIRCUITS, validated_models
 
 
 def piecewise_dop853(rhs, edges, y0, name: str):
@@ -43,10 +44,6 @@ def piecewise_dop853(rhs, edges, y0, name: str):
         return out
 
     return at
-
-
-#: validation models that are circuits of several devices, not registered devices
-CIRCUITS = {"crossbar": "crossbar", "stdp": "stdp"}
 
 
 class Adapter:
@@ -121,11 +118,6 @@ class Adapter:
     def ensembles(self, case) -> tuple[dict, dict]:
         """(reference, twin) ensemble statistics {waveform: (mean, std, n)} on the grid."""
         raise NotImplementedError(f"{self.model} has no stochastic validation mode")
-
-
-def validated_models() -> tuple[str, ...]:
-    """Every model the validator takes: each registered device with an adapter, then the circuits."""
-    return (*(k.name for k in registry.kinds() if k.adapter is not None or k.reference_rhs is not None), *CIRCUITS)
 
 
 def get_adapter(model: str) -> Adapter:
