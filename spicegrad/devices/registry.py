@@ -30,6 +30,7 @@ from ..errors import InputError
 ROLES = ("cell", "neuron", "source")
 ENTRY_POINT_GROUP = "spicegrad.devices"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +92,11 @@ class DeviceKind:
                              "starting with a letter")
         if self.role not in ROLES:
             raise InputError(f"DeviceKind {self.name!r}: role = {self.role!r}, must be one of {ROLES}")
+        for field in _REFERENCES:
+            ref = object.__getattribute__(self, field)
+            if isinstance(ref, str) and not _REFERENCE.match(ref):
+                raise InputError(f"DeviceKind {self.name!r}: {field} = {ref!r}: a string must be a "
+                                 "'module:attribute' reference")
         params = object.__getattribute__(self, "params")
         if not isinstance(params, str):
             _check_params(self.name, params)
