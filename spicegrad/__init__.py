@@ -20,27 +20,30 @@ touched). Subpackages (``spicegrad.memprop``, ``spicegrad.eprop``, ...) export t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__getattr__, __dir__, _public = lazy_exports(__name__, {
-    "spicegrad.devices.mss": ("MSS", "MSSParams"),
-    "spicegrad.devices.mif": ("MIF", "MIFParams"),
-    "spicegrad.devices.pcm": ("PCMArray", "PCMParams"),
-    "spicegrad.devices.alpha": ("AlphaCurrent", "AlphaParams"),
-    "spicegrad.devices": ("DeviceParams", "param", "registry", "get_integrator"),
-    "spicegrad.devices.registry": ("DeviceKind", "register"),
-    "spicegrad.stimuli": ("Sine", "PulseTrain", "Samples", "grid"),
-    "spicegrad.crossbar.topology": ("CrossbarSpec",),
-    "spicegrad.crossbar.layers": ("CrossbarLayer", "simulate_crossbar", "row_samples"),
-    "spicegrad.crossbar.generator": ("crossbar_netlist",),
-    "spicegrad.crossbar.mapping": ("map_weights",),
-    "spicegrad.spice.runner": ("run", "Result"),
-    "spicegrad.validate.suite": ("run_validation",),
-    "spicegrad.validate.certificates": ("require_certified",),
-    ".": ("compare",),
-    "spicegrad.errors": ("SpicegradError", "InputError"),
-    "spicegrad.spice.errors": ("SpiceError",),
-})
+if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
+    from . import compare
+    from .crossbar.generator import crossbar_netlist
+    from .crossbar.layers import CrossbarLayer, row_samples, simulate_crossbar
+    from .crossbar.mapping import map_weights
+    from .crossbar.topology import CrossbarSpec
+    from .devices import DeviceParams, get_integrator, param, registry
+    from .devices.alpha import AlphaCurrent, AlphaParams
+    from .devices.mif import MIF, MIFParams
+    from .devices.mss import MSS, MSSParams
+    from .devices.pcm import PCMArray, PCMParams
+    from .devices.registry import DeviceKind, register
+    from .errors import InputError, SpicegradError
+    from .spice.errors import SpiceError
+    from .spice.runner import Result, run
+    from .stimuli import PulseTrain, Samples, Sine, grid
+    from .validate.certificates import require_certified
+    from .validate.suite import run_validation
+
+__getattr__, __dir__, _public = lazy_exports(__name__)
 __all__ = ["__version__", *_public]

@@ -14,7 +14,7 @@ Layers, lowest first (docs/architecture.md explains each):
 7. ``cli`` — the command; 8. ``__main__`` — ``python -m spicegrad``
 
 A module imports only from its own layer's package or from lower layers (the names a package
-exports lazily, through ``_lazy.lazy_exports``, count as imports); the workflows that
+exports lazily, through ``_lazy.lazy_exports``, count as imports: its ``if TYPE_CHECKING:`` block); the workflows that
 build on another workflow say so in ``WORKFLOW_USES``. No import cycles, no private names
 imported across packages.
 """
@@ -56,17 +56,10 @@ def _module_name(path: Path) -> tuple[str, bool]:
     return ".".join(parts[:-1] if is_pkg else parts), is_pkg
 
 
-def _lazy_exports_as_imports(tree: ast.AST) -> list[ast.ImportFrom]:
-    """``lazy_exports(__name__, {".model": ("A", "B")})`` read as ``from .model import A, B``."""
-    found = []
-    for call in ast.walk(tree):
-        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "lazy_exports":
-            table = call.args[1]
-            for key, names in zip(table.keys, table.values, strict=True):
-                module = key.value.lstrip(".")
-                found.append(ast.ImportFrom(module=module or None, names=[ast.alias(n.value) for n in names.elts],
-                                            level=len(key.value) - len(module)))
-    return found
+def _exports_lazily(tree: ast.AST) -> bool:
+    """A package that calls ``lazy_exports``: its ``if TYPE_CHECKING:`` imports are its public
+    names, imported on first use, so they count as run-time imports here."""
+    return any(isinstance(n, ast.Call) and getattr(n.func, "id", None) == "lazy_exports" for n in ast.walk(tree))
 
 
 def import_graph() -> list[tuple[str, str, tuple[str, ...]]]:
@@ -75,9 +68,10 @@ def import_graph() -> list[tuple[str, str, tuple[str, ...]]]:
     for path in sorted(PACKAGE.rglob("*.py")):
         module, is_pkg = _module_name(path)
         tree = ast.parse(path.read_text())
-        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
-                       and getattr(block.test, "id", None) == "TYPE_CHECKING" for n in ast.walk(block)}
-        for node in [*ast.walk(tree), *_lazy_exports_as_imports(tree)]:
+        typing_only = set() if _exports_lazily(tree) else {
+            id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+            and getattr(block.test, "id", None) == "TYPE_CHECKING" for n in ast.walk(block)}
+        for node in ast.walk(tree):
             if id(node) in typing_only:  # annotations only: never imported at run time
                 continue
             if isinstance(node, ast.ImportFrom):

@@ -44,11 +44,12 @@ class Comparison:
 
 
 # the pairings, one module per device or circuit, imported on first use (they import Comparison)
-__getattr__, __dir__, _pairings = lazy_exports(__name__, {
-    ".crossbar": ("compare_dc", "compare_neurons", "compare_transient"),
-    ".mif": ("alpha_train", "constant_current"),
-    ".mss": ("compare_mss", "mss_netlist"),
-    ".pcm": ("compare_pcm", "pcm_netlist"),
-    ".plots": ("plot_comparison",),
-})
+if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
+    from .crossbar import compare_dc, compare_neurons, compare_transient
+    from .mif import alpha_train, constant_current
+    from .mss import compare_mss, mss_netlist
+    from .pcm import compare_pcm, pcm_netlist
+    from .plots import plot_comparison
+
+__getattr__, __dir__, _pairings = lazy_exports(__name__)
 __all__ = ["Comparison", *_pairings]

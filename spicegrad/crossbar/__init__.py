@@ -1,9 +1,12 @@
 """Memristive crossbars: topology, netlist generator, weight mapping, twin layers and tiling."""
 
+from typing import TYPE_CHECKING
+
 from .._lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    ".generator": ("DC", "crossbar_circuit", "crossbar_netlist", "estimate", "parse_stimulus"),
-    ".mapping": ("Mapping", "map_weights", "outputs_from_currents"),
-    ".topology": ("CrossbarSpec",),
-})
+if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
+    from .generator import DC, crossbar_circuit, crossbar_netlist, estimate, parse_stimulus
+    from .mapping import Mapping, map_weights, outputs_from_currents
+    from .topology import CrossbarSpec
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__)

@@ -6,15 +6,18 @@ returning traces shaped [T+1, *shape] (index 0 = the initial state). :mod:`.regi
 twin to its subcircuit; every other part of spicegrad reads devices from there.
 """
 
+from typing import TYPE_CHECKING
+
 from .._lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    ".": ("registry",),
-    "._base": ("DeviceParams", "param"),
-    ".alpha": ("AlphaCurrent", "AlphaParams"),
-    ".integrators": ("INTEGRATORS", "get_integrator"),
-    ".mif": ("MIF", "MIFParams"),
-    ".mss": ("MSS", "MSSParams"),
-    ".pcm": ("PCMArray", "PCMParams"),
-    ".registry": ("DeviceKind", "register"),
-})
+if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
+    from . import registry
+    from ._base import DeviceParams, param
+    from .alpha import AlphaCurrent, AlphaParams
+    from .integrators import INTEGRATORS, get_integrator
+    from .mif import MIF, MIFParams
+    from .mss import MSS, MSSParams
+    from .pcm import PCMArray, PCMParams
+    from .registry import DeviceKind, register
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__)

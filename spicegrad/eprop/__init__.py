@@ -6,11 +6,14 @@
 * :mod:`.presets` — tuned and seed hyperparameters; :mod:`.plots`, :mod:`.cli`.
 """
 
+from typing import TYPE_CHECKING
+
 from .._lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    ".model": ("EpropConfig", "eprop_gradients", "lif_forward"),
-    ".presets": ("make_configs",),
-    ".task": ("make_task",),
-    ".train": ("EpropNetwork", "EpropTrainConfig", "Trainer"),
-})
+if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
+    from .model import EpropConfig, eprop_gradients, lif_forward
+    from .presets import make_configs
+    from .task import make_task
+    from .train import EpropNetwork, EpropTrainConfig, Trainer
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__)

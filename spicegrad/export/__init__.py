@@ -4,8 +4,11 @@
 compares the predicted class with the twin's; :mod:`.cli` is ``spicegrad export``.
 """
 
+from typing import TYPE_CHECKING
+
 from .._lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    ".netlist": ("compression_masks", "export_netlist", "verify"),
-})
+if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
+    from .netlist import compression_masks, export_netlist, verify
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__)

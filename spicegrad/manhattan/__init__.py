@@ -6,10 +6,13 @@
 * :mod:`.tasks` — the seed's tasks; :mod:`.plots`, :mod:`.cli`.
 """
 
+from typing import TYPE_CHECKING
+
 from .._lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    ".devices": ("DeviceCurve", "MSSPulses", "ShiftDistribution", "get_curve"),
-    ".model": ("CrossbarPerceptron", "summarize"),
-    ".tasks": ("get_task",),
-})
+if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
+    from .devices import DeviceCurve, MSSPulses, ShiftDistribution, get_curve
+    from .model import CrossbarPerceptron, summarize
+    from .tasks import get_task
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__)

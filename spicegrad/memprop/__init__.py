@@ -7,10 +7,13 @@ through the validated twins (analog spikes, no surrogate gradient).
 * :mod:`.plots`, :mod:`.cli` — figures and ``spicegrad train memprop``.
 """
 
+from typing import TYPE_CHECKING
+
 from .._lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    ".drift": ("READ_SCALES", "static_check"),
-    ".model": ("MemPropConfig", "MemPropNet", "memprop_loss", "predict"),
-    ".train": ("CheckpointError", "MemPropTrainConfig", "load_checkpoint", "load_net", "train_memprop"),
-})
+if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
+    from .drift import READ_SCALES, static_check
+    from .model import MemPropConfig, MemPropNet, memprop_loss, predict
+    from .train import CheckpointError, MemPropTrainConfig, load_checkpoint, load_net, train_memprop
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__)

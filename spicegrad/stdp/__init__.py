@@ -7,9 +7,12 @@ measured in the twin and in ngspice, and an unsupervised winner-take-all learner
 * :mod:`.cli` — ``spicegrad train stdp``.
 """
 
+from typing import TYPE_CHECKING
+
 from .._lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "spicegrad.compare.stdp_protocol": ("PairProtocol", "schedule"),
-    ".window": ("Window", "measure_window", "twin_traces"),
-})
+if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
+    from ..compare.stdp_protocol import PairProtocol, schedule
+    from .window import Window, measure_window, twin_traces
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__)

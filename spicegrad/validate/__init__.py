@@ -4,12 +4,15 @@ certificates that gate training.
     from spicegrad.validate import load_cases, run_suite, write_report, require_certified
 """
 
+from typing import TYPE_CHECKING
+
 from .._lazy import lazy_exports
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    ".cases": ("Case", "CaseError", "load_cases"),
-    ".certificates": ("UnvalidatedConfigError", "require_certified"),
-    ".engine": ("dt_sweep", "run_case"),
-    ".fanout": ("SchedulerError", "run_suite"),
-    ".report": ("write_report",),
-})
+if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
+    from .cases import Case, CaseError, load_cases
+    from .certificates import UnvalidatedConfigError, require_certified
+    from .engine import dt_sweep, run_case
+    from .fanout import SchedulerError, run_suite
+    from .report import write_report
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__)
