@@ -89,6 +89,7 @@ def test_every_library_has_numeric_defaults_under_mutation_test():
     assert len(NUMERIC_DEFAULTS) >= sum(len(PARAMS[m]().spice_params()) for m in MODELS)
 
 
+@pytest.mark.slow  # 6 s end-to-end; the per-field mutation tests stay in the default run
 @pytest.mark.skipif(os.environ.get(CHILD_ENV) == "1", reason="inside the end-to-end child run")
 def test_suite_fails_naming_the_field_when_a_library_default_is_edited(tmp_path):
     models = tmp_path / "models"

@@ -65,7 +65,7 @@ def test_read_currents_and_half_select_match_between_ngspice_and_twin():
     assert "Xd_0_0 r_0 c_0 mss" in epoch_netlist(read, x_twin[0].numpy(), params)
 
 
-@pytest.mark.parametrize("backend", ["curve", "twin"])
+@pytest.mark.parametrize("backend", [pytest.param("curve", marks=pytest.mark.slow), "twin"])  # curve: 5.7 s
 def test_exported_netlist_classifies_every_training_pattern_as_the_twin(backend, tmp_path):
     t = seed4()
     model = CrossbarPerceptron("mss", backend=backend, deterministic=True, seed=SEED).fit(t.voltages(), t.y)
@@ -81,6 +81,7 @@ def test_exported_netlist_classifies_every_training_pattern_as_the_twin(backend,
     np.testing.assert_allclose(out["activations"], model.activations(t.voltages())[0], atol=2e-3)
 
 
+@pytest.mark.slow  # 6 s; one run in turn is covered by the trajectory test
 def test_spice_backend_trains_several_runs_in_turn():
     t = seed4()
     m = CrossbarPerceptron("mss", backend="spice", runs=2, seed=SEED, epochs=4).fit(t.voltages(), t.y)

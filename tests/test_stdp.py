@@ -77,6 +77,7 @@ def test_twin_window_matches_ngspice_within_stated_tolerance():
     assert window.dx["ngspice"][2] > 0.05 and window.dx["ngspice"][0] < -0.05
 
 
+@pytest.mark.slow  # 7.6 s; the full validation suite runs this case too
 def test_validator_stdp_case_passes_with_negligible_model_error():
     case = make_case({
         "name": "stdp-two-pairs", "model": "stdp", "preset": "zhou-tonic-knowm",
