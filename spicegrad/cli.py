@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -210,7 +211,12 @@ def main(argv: list[str] | None = None) -> int:
                                                    if k.endswith("_command") and isinstance(v, str))]))
     previous = _terminate_as_interrupt()
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at interpreter exit
+        return status
+    except BrokenPipeError as exc:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to say to the reader
+        return exit_code(exc)
     except KeyboardInterrupt as exc:
         hint = "; resume with --resume" if getattr(args, "resume", None) is not None else ""
         print(f"spicegrad {name}: interrupted{hint}", file=sys.stderr)

@@ -56,6 +56,7 @@ EXIT_CODES: dict[type[BaseException], int] = {
     ValueError: 2,
     FileNotFoundError: 2,
     KeyboardInterrupt: 130,
+    BrokenPipeError: 141,  # the reader of the output went away (`spicegrad ... | head`), as for SIGPIPE
 }
 
 

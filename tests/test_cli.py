@@ -1,6 +1,7 @@
 """The `spicegrad` command as a user runs it: a real process, real ngspice, real files."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -140,3 +141,15 @@ def test_characterize_writes_response_table_fi_curve_and_divergence(tmp_path):
     assert any(r["rate_hz"] > 900 for r in data["tonic_fi"])
     for png in ("memprop_response.png", "tonic_fi.png"):
         assert (tmp_path / png).stat().st_size > 10_000
+
+
+def test_a_closed_output_pipe_ends_quietly_with_141(tmp_path):
+    """`spicegrad ... | head -1` once head has gone: no traceback, the SIGPIPE status a shell
+    expects. Standard output is a real pipe whose reading end is closed."""
+    code = ("import os, sys\n"
+            "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+            "from spicegrad.cli import main\n"
+            "sys.exit(main(['cache', 'info']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "SPICEGRAD_CACHE": str(tmp_path)})
+    assert proc.returncode == 141 and proc.stderr == ""
