@@ -2,13 +2,17 @@
 twin, validator (with its own cases file), certificates and the CLI — with no other file edited.
 
 The throwaway device is a relaxation memristor: dx/dt = (s(v) - x)/tau with
-s(v) = (1 + tanh(v/v_s))/2, G(x) = x/r_on + (1 - x)/r_off.
+s(v) = (1 + tanh(v/v_s))/2, G(x) = x/r_on + (1 - x)/r_off. Its definition (Params, twin step,
+.lib, cases file, registry entry) is the one of examples/06_bring_your_own_device.py, imported
+from there so that the example and these tests cannot drift apart.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,59 +22,25 @@ import spicegrad as sg
 from spicegrad.cli import main
 from spicegrad.crossbar import CrossbarSpec
 from spicegrad.crossbar.layers import row_samples, simulate_crossbar
-from spicegrad.devices import DeviceParams, get_integrator, param, registry
+from spicegrad.devices import registry
 from spicegrad.devices.registry import DeviceKind
 from spicegrad.errors import InputError
 from spicegrad.spice import run
 from spicegrad.stimuli import Sine
 
-TOY_LIB = """* toy relaxation memristor (test device)
-.subckt toy te be params: r_on=1000 r_off=10000 v_s=0.2 tau=0.001 x0=0
-Cx x 0 1 IC={x0}
-Rx x 0 1e12
-Bx 0 x I={(0.5*(1 + tanh(v(te,be)/v_s)) - v(x))/tau}
-Bd te be I={v(te,be)*(v(x)/r_on + (1 - v(x))/r_off)}
-.ends toy
-"""
 
-TOY_CASES = """
-[[case]]
-name = "toy-sine"
-model = "toy"
-dt = 1e-5
-t_stop = 4e-3
-integrator = "exp-euler"
-stimulus = { kind = "sine", amplitude = 0.5, freq = 500.0 }
-tolerance = { x = { max_abs = 2e-3 }, i = { nrmse = 2.5e-3 } }
-
-[[case]]
-name = "toy-wrong-v_s"
-model = "toy"
-dt = 1e-5
-t_stop = 4e-3
-integrator = "exp-euler"
-stimulus = { kind = "sine", amplitude = 0.5, freq = 500.0 }
-tolerance = { x = { max_abs = 2e-3 } }
-twin_params = { v_s = 0.3 }
-expect = "fail"
-"""
+def _load_example():
+    """The device of examples/06_bring_your_own_device.py: one definition for the example and these tests."""
+    path = Path(__file__).resolve().parents[1] / "examples" / "06_bring_your_own_device.py"
+    spec = importlib.util.spec_from_file_location("spicegrad_example_06", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
-@dataclasses.dataclass(frozen=True)
-class ToyParams(DeviceParams):
-    r_on: float = param(1e3, "Ω", "resistance at x = 1")
-    r_off: float = param(1e4, "Ω", "resistance at x = 0")
-    v_s: float = param(0.2, "V", "voltage scale of the target state")
-    tau: float = param(1e-3, "s", "relaxation time")
-
-
-def toy_step(v, x, p, dt, integrator="exp-euler"):
-    target = 0.5 * (1 + torch.tanh(v / p.v_s))
-    return get_integrator(integrator).relax(x, target / p.tau, torch.full_like(x, 1 / p.tau), dt)
-
-
-def toy_conductance(x, p):
-    return x / p.r_on + (1 - x) / p.r_off
+EXAMPLE = _load_example()
+TOY_LIB, TOY_CASES, ToyParams = EXAMPLE.TOY_LIB, EXAMPLE.TOY_CASES, EXAMPLE.ToyParams
 
 
 def toy_kind(tmp_path, **changes) -> DeviceKind:
@@ -79,19 +49,7 @@ def toy_kind(tmp_path, **changes) -> DeviceKind:
         lib.write_text(TOY_LIB)
     cases = tmp_path / "toy.toml"
     cases.write_text(TOY_CASES)
-    fields = dict(
-        name="toy", params=ToyParams, library=lib, subckt="toy", pins=("te", "be"), role="cell",
-        states=("x",), initial_state="x0", step=toy_step, conductance=toy_conductance,
-        state_from_conductance=lambda g, p: (g - 1 / p.r_off) / (1 / p.r_on - 1 / p.r_off),
-        conductance_range=lambda p: (1 / p.r_off, 1 / p.r_on),
-        program=lambda g, p: {"x0": (np.asarray(g, float).ravel() - 1 / p.r_off) / (1 / p.r_on - 1 / p.r_off)},
-        cases=cases,
-        # the independent reference, stated again in numpy
-        reference_rhs=lambda t, v, x, p: ((1 + np.tanh(v / p.v_s)) / 2 - x) / p.tau,
-        reference_current=lambda v, y, p: v * (y[0] / p.r_on + (1 - y[0]) / p.r_off),
-    )
-    fields.update(changes)
-    return DeviceKind(**fields)
+    return EXAMPLE.toy_kind(lib, cases, **changes)
 
 
 @pytest.fixture
