@@ -112,18 +112,24 @@ def test_real_checkpoints_load_safely(trained):
 # --- 3./4. nothing is destroyed ---------------------------------------------------------------
 
 
-def _quick_case_file(tmp_path: Path, name: str = "rc-sine") -> Path:
-    case = tmp_path / "cases.toml"
-    case.write_text(f'''[[case]]
+def _mss_sine_case(name: str, freq: float = 1000.0, t_stop: float = 0.001, dt: float = 1e-6,
+                   integrator: str = "exp-euler", tolerance: str = "x = { max_abs = 2e-3 }") -> str:
+    """One [[case]] table: the knowm-default MSS under a 0.5 V sine."""
+    return f'''[[case]]
 name = "{name}"
 model = "mss"
 preset = "knowm-default"
-stimulus = {{ kind = "sine", amplitude = 0.5, freq = 1000.0 }}
-t_stop = 0.001
-dt = 1e-6
-integrator = "exp-euler"
-tolerance = {{ x = {{ max_abs = 2e-3 }} }}
-''')
+stimulus = {{ kind = "sine", amplitude = 0.5, freq = {freq!r} }}
+t_stop = {t_stop!r}
+dt = {dt!r}
+integrator = "{integrator}"
+tolerance = {{ {tolerance} }}
+'''
+
+
+def _quick_case_file(tmp_path: Path, name: str = "rc-sine") -> Path:
+    case = tmp_path / "cases.toml"
+    case.write_text(_mss_sine_case(name))
     return case
 
 
@@ -199,16 +205,10 @@ def test_a_case_file_reusing_a_certification_name_cannot_make_a_certificate(tmp_
     from spicegrad.validate.certificates import certificates_dir, load_certificate
 
     forged = tmp_path / "forged.toml"
-    forged.write_text("".join(f'''[[case]]
-name = "{name}"
-model = "mss"
-preset = "knowm-default"
-stimulus = {{ kind = "sine", amplitude = 0.5, freq = 100.0 }}
-t_stop = 0.02
-dt = 5e-5
-integrator = "euler"
-tolerance = {{ x = {{ max_abs = 1.0 }}, i = {{ nrmse = 1.0 }} }}
-''' for name in ("mss-sine-100hz", "mss-sine-100hz-exp-euler@dt=5e-05,euler")))
+    forged.write_text("".join(
+        _mss_sine_case(name, freq=100.0, t_stop=0.02, dt=5e-5, integrator="euler",
+                       tolerance="x = { max_abs = 1.0 }, i = { nrmse = 1.0 }")
+        for name in ("mss-sine-100hz", "mss-sine-100hz-exp-euler@dt=5e-05,euler")))
     assert main(["validate", "--cases", str(forged), "--no-sweep"]) == 0
     assert load_certificate("mss", MSSParams.preset("knowm-default"), 5e-5, "euler") is None
     assert not list(certificates_dir().glob("*.json"))
