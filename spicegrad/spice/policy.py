@@ -31,9 +31,9 @@ import re
 from pathlib import Path
 
 from ..errors import InputError
+from .includes import MAX_DEPTH, resolve
 
-#: how deep includes are followed, and the largest flattened netlist, before refusing
-MAX_DEPTH = 16
+#: the largest flattened netlist before refusing (includes nest at most includes.MAX_DEPTH deep)
 MAX_BYTES = 256 * 2**20
 _CARD = re.compile(r"^\s*(\.\S*)", re.IGNORECASE)
 _CONTROL = (".con", ".exe", ".endc")
@@ -90,8 +90,7 @@ def flatten(text: str, source: str | Path, base: Path | None = None, _depth: int
             raise UntrustedNetlist(f"{where} {line.strip()[:80]!r}: backticks substitute command output")
         if word.startswith(".inc"):
             written = _include_target(line, where)
-            path = Path(written).expanduser()
-            path = (path if path.is_absolute() else base / path).resolve()
+            path = resolve(written, base).resolve()
             if _depth >= MAX_DEPTH:
                 raise UntrustedNetlist(f"{where}: includes nested deeper than {MAX_DEPTH}")
             if path in _stack:
