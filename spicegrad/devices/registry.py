@@ -52,6 +52,16 @@ class DeviceKind:
       whether a read voltage moves the state (False for a pulse-programmed cell such as PCM).
     * ``adapter``: the validator adapter, ``"module:attribute"`` or a callable ``kind -> Adapter``;
       ``cases``: the kind's validation cases file (.toml) when it is not in the shipped folder.
+    * ``current(v, x, params)`` -> A: the cell's current te -> be at voltage ``v`` (V) and first
+      state ``x``, for a device whose I-V is not linear in v (VTEAM's is, Yakopcic's sinh is not);
+      when absent the current is ``v·conductance(x)``. :meth:`cell_current` applies the default.
+      With a ``current``, ``conductance(x)`` is the small-signal conductance dI/dv at v = 0 (what
+      weights are mapped onto and a read at a small voltage sees).
+    * ``switching(params)`` -> (v_up, v_down) in V, signed: the state moves toward higher
+      conductance beyond ``v_up`` (v >= v_up when it is positive, v <= v_up when negative) and
+      toward lower conductance beyond ``v_down``; between them a read does not program the cell
+      (a soft threshold such as the MSS sigmoid names its nominal voltage). Pulse programming
+      (Manhattan rule, compression levels) takes its pulse polarity and read limit from it.
     * ``reference_rhs(t, v, state, params)`` / ``reference_current(v, state, params)``: an
       independent numpy statement of the cell's ODE for the generic cell adapter
       (:mod:`spicegrad.validate.adapters.cell`); written apart from the twin on purpose.
@@ -77,6 +87,8 @@ class DeviceKind:
     rest: Callable | str | None = None
     step: Callable | str | None = None
     affine_step: Callable | str | None = None
+    current: Callable | str | None = None
+    switching: Callable | str | None = None
     adapter: str | Callable | None = None
     cases: str | Path | None = None
     demo: str | None = None
@@ -133,13 +145,23 @@ class DeviceKind:
             raise InputError(f"device {self.name!r} has states {self.states}, not {state!r}")
         return f"v(x{instance}.{state})"
 
+    def cell_current(self, v, x, params):
+        """Current te -> be (A) at voltage ``v`` (V) and first state ``x``: ``current`` when the
+        kind declares one, else ``v·conductance(x)``."""
+        if self.current is not None:
+            return self.current(v, x, params)
+        if self.conductance is None:
+            raise InputError(f"device {self.name!r} declares neither current nor conductance")
+        return v * self.conductance(x, params)
+
     def cases_path(self) -> Path | None:
         return None if self.cases is None else Path(self.cases)
 
 
 #: the fields that take a "module:attribute" reference, imported on first access
 _REFERENCES = frozenset({"params", "twin", "conductance", "state_from_conductance", "conductance_range", "program",
-                         "rest", "step", "affine_step", "reference_rhs", "reference_current"})
+                         "rest", "step", "affine_step", "current", "switching", "reference_rhs",
+                         "reference_current"})
 
 
 def _check_params(name: str, params: Any) -> None:
@@ -245,6 +267,10 @@ def _mss_program(g, p) -> dict:
     return {"x0": mss_state_from_conductance(np.asarray(g, dtype=float).ravel(), p)}
 
 
+def _mss_switching(p) -> tuple[float, float]:
+    return p.v_on, -p.v_off
+
+
 def _pcm_program(g, p) -> dict:
     import numpy as np
 
@@ -274,7 +300,8 @@ for _kind in (
         twin=f"{_MSS}:MSS", states=("x",), initial_state="x0",
         conductance=f"{_MSS}:mss_conductance", state_from_conductance=f"{_MSS}:mss_state_from_conductance",
         conductance_range=f"{_MSS}:mss_conductance_range", program=_mss_program,
-        step=f"{_MSS}:mss_step", affine_step=f"{_MSS}:mss_affine_step",
+        step=f"{_MSS}:mss_step", affine_step=f"{_MSS}:mss_affine_step", current=f"{_MSS}:mss_current",
+        switching=_mss_switching,
         adapter="spicegrad.validate.adapters.mss:ADAPTER", demo="spicegrad.compare.mss:demo_comparison",
         provenance="Molter & Nugent, CNNA 2016 (arXiv:1608.04659); Knowm public models",
     ),

@@ -101,7 +101,7 @@ class CellAdapter(Adapter):
             xs.append(x)
         traj = torch.stack(xs)  # [T+1, n_states]
         out = {s: traj[:, j].numpy() for j, s in enumerate(kind.states)}
-        if kind.conductance is not None:  # the current at t_k: G(x_k) times the stimulus at t_k
+        if kind.current is not None or kind.conductance is not None:  # the current at t_k: I(v(t_k), x_k)
             v_grid = torch.tensor(self.stimulus(case).sample(self.grid(case)), dtype=torch.float64)
-            out["i"] = (v_grid * kind.conductance(traj[:, 0], p)).numpy()
+            out["i"] = kind.cell_current(v_grid, traj[:, 0], p).numpy()
         return out
