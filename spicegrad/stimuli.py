@@ -68,6 +68,43 @@ class Sine:
 
 
 @dataclass(frozen=True)
+class Triangle:
+    """Symmetric triangle wave of period 1/freq: from ``offset`` up to offset + amplitude at a
+    quarter period, down to offset - amplitude at three quarters, back at a full period.
+    ngspice gets it as a periodic PWL source (``r=0``: the first period repeated). (choice) The
+    source needs no stop time that way, but ngspice sets time points on the first period's corners
+    only: a later peak falls between two steps and is cut by up to slope·max_step/2, so a
+    testbench keeps max_step small (the validator uses dt/10)."""
+
+    amplitude: float
+    freq: float
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        require_finite("Triangle", "amplitude", self.amplitude)
+        require_positive("Triangle", "freq", self.freq)
+        require_finite("Triangle", "offset", self.offset)
+
+    def sample(self, t: np.ndarray) -> np.ndarray:
+        phase = np.mod(np.asarray(t, dtype=float) * self.freq + 0.25, 1.0)  # 0 at the trough
+        return self.offset + self.amplitude * (1.0 - 2.0 * np.abs(2.0 * phase - 1.0))
+
+    def breakpoints(self, t_stop: float) -> np.ndarray:
+        """The peaks and troughs inside (0, t_stop): (2k + 1)/(4·freq)."""
+        corners = (2 * np.arange(int(t_stop * self.freq * 2) + 2) + 1) / (4 * self.freq)
+        return corners[(corners > 0) & (corners < t_stop)]
+
+    def to_spice(self) -> Source:
+        period = 1.0 / self.freq
+        times = (0.0, period / 4, 3 * period / 4, period)
+        values = (self.offset, self.offset + self.amplitude, self.offset - self.amplitude, self.offset)
+        return Source(pwl(times, values).text + " r=0")
+
+    def describe(self) -> str:
+        return f"triangle {self.amplitude:g} amplitude, {self.freq:g} Hz, offset {self.offset:g}"
+
+
+@dataclass(frozen=True)
 class PulseTrain:
     """Periodic rectangular pulses: ``low`` then ``high`` for ``width`` s every ``period`` s.
 
@@ -149,11 +186,11 @@ class Samples:
         return f"piecewise-linear, {len(self.times)} points"
 
 
-_KINDS = {"sine": Sine, "pulse": PulseTrain}
+_KINDS = {"sine": Sine, "triangle": Triangle, "pulse": PulseTrain}
 
 
 def from_spec(spec: dict, base: Path | None = None):
-    """Build a stimulus from a case's table: ``{kind = "sine" | "pulse" | "pwl", ...}``.
+    """Build a stimulus from a case's table: ``{kind = "sine" | "triangle" | "pulse" | "pwl", ...}``.
 
     ``pwl`` reads ``file`` (two columns: time in s, value; .npy, or text/CSV), relative to
     ``base``. Unknown kinds or fields raise ``ValueError`` naming them.

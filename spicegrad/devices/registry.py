@@ -327,6 +327,8 @@ for _kind in (
         role="source", twin=f"{_ALPHA}:AlphaCurrent", states=("s", "i"),
         provenance="alpha synaptic current of MEMprop (seed's Table II, reconstructed)",
     ),
+    # <vteam entry>
+    # <yakopcic entry>
 ):
     _REGISTRY[_kind.name] = _kind
 del _kind

@@ -27,7 +27,7 @@ from . import Adapter, piecewise_dop853
 class CellAdapter(Adapter):
     """Adapter built from a registered cell kind (see the module docstring)."""
 
-    stimuli = ("sine", "pulse", "pwl")
+    stimuli = ("sine", "triangle", "pulse", "pwl")
 
     def __init__(self, kind: DeviceKind):
         missing = [f for f in ("step", "reference_rhs") if getattr(kind, f) is None]
