@@ -53,6 +53,7 @@ t_stop = 4e-3
 integrator = "exp-euler"
 stimulus = { kind = "sine", amplitude = 0.5, freq = 500.0 }
 tolerance = { x = { max_abs = 2e-3 }, i = { nrmse = 2.5e-3 } }
+quick = true  # `spicegrad validate --quick` runs it, and `spicegrad demo` plots it
 
 [[case]]
 name = "toy-wrong-v_s"  # a negative control: a twin with the wrong v_s must fail

@@ -81,6 +81,16 @@ def test_registered_device_validates_from_the_cli_with_its_own_cases_file(toy, t
     assert by_name["toy-sine"]["model_error"]["x"]["max_abs"] < 2e-4
 
 
+def test_registered_device_is_in_the_demo_with_its_quick_case(toy, tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--model", "toy", "--out", str(out)]) == 0
+    row, = json.loads((out / "summary.json").read_text())["runs"]
+    assert row["model"] == "toy" and row["meta"]["case"] == "toy-sine" and (out / row["plot"]).stat().st_size > 10_000
+    assert row["units"] == {"x": "1", "i": "A"}
+    assert row["errors"]["x"]["max_abs"] < 2e-4  # 5.0e-5 measured, as in the validator
+    assert "toy" in capsys.readouterr().out
+
+
 def test_registered_device_is_certified_for_training(toy):
     from spicegrad.validate import require_certified
 

@@ -145,6 +145,11 @@ class DeviceKind:
             raise InputError(f"device {self.name!r} has states {self.states}, not {state!r}")
         return f"v(x{instance}.{state})"
 
+    def declares(self, field: str) -> bool:
+        """Whether ``field`` is set, without importing a "module:attribute" reference (listing
+        what a kind offers, as the command line's choices do, must not import torch)."""
+        return object.__getattribute__(self, field) is not None
+
     def cell_current(self, v, x, params):
         """Current te -> be (A) at voltage ``v`` (V) and first state ``x``: ``current`` when the
         kind declares one, else ``v·conductance(x)``."""

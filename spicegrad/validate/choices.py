@@ -12,4 +12,4 @@ CIRCUITS = {"crossbar": "crossbar", "stdp": "stdp"}
 
 def validated_models() -> tuple[str, ...]:
     """Every model the validator takes: each registered device with an adapter, then the circuits."""
-    return (*(k.name for k in registry.kinds() if k.adapter is not None or k.reference_rhs is not None), *CIRCUITS)
+    return (*(k.name for k in registry.kinds() if k.declares("adapter") or k.declares("reference_rhs")), *CIRCUITS)
