@@ -332,8 +332,33 @@ for _kind in (
         role="source", twin=f"{_ALPHA}:AlphaCurrent", states=("s", "i"),
         provenance="alpha synaptic current of MEMprop (seed's Table II, reconstructed)",
     ),
-    # <vteam entry>
-    # <yakopcic entry>
+    DeviceKind(
+        name="vteam", params="spicegrad.devices.vteam:VTEAMParams", library="vteam.lib", subckt="vteam",
+        pins=("te", "be"), role="cell", twin="spicegrad.devices.vteam:VTEAM", states=("x",), initial_state="x0",
+        conductance="spicegrad.devices.vteam:vteam_conductance",
+        state_from_conductance="spicegrad.devices.vteam:vteam_state_from_conductance",
+        conductance_range="spicegrad.devices.vteam:vteam_conductance_range",
+        program="spicegrad.devices.vteam:vteam_program", step="spicegrad.devices.vteam:vteam_step",
+        switching="spicegrad.devices.vteam:vteam_switching",
+        reference_rhs="spicegrad.devices.vteam:reference_rhs",
+        reference_current="spicegrad.devices.vteam:reference_current",
+        provenance="Kvatinsky, Ramadan, Friedman & Kolodny, IEEE TCAS-II 62(8) 786 (2015); default values: "
+                   "MemTorch's VTEAM defaults (not checked against the paper's tables)",
+    ),
+    DeviceKind(
+        name="yakopcic", params="spicegrad.devices.yakopcic:YakopcicParams", library="yakopcic.lib",
+        subckt="yakopcic", pins=("te", "be"), role="cell", twin="spicegrad.devices.yakopcic:Yakopcic",
+        states=("x",), initial_state="x0",
+        conductance="spicegrad.devices.yakopcic:yakopcic_conductance",
+        state_from_conductance="spicegrad.devices.yakopcic:yakopcic_state_from_conductance",
+        conductance_range="spicegrad.devices.yakopcic:yakopcic_conductance_range",
+        program="spicegrad.devices.yakopcic:yakopcic_program", step="spicegrad.devices.yakopcic:yakopcic_step",
+        current="spicegrad.devices.yakopcic:yakopcic_current",
+        switching="spicegrad.devices.yakopcic:yakopcic_switching",
+        reference_rhs="spicegrad.devices.yakopcic:reference_rhs",
+        reference_current="spicegrad.devices.yakopcic:reference_current",
+        provenance="Yakopcic et al., IEEE EDL 32(10) 1436 (2011); generalized form, IEEE TCAD 32(8) 1201 (2013)",
+    ),
 ):
     _REGISTRY[_kind.name] = _kind
 del _kind
