@@ -13,6 +13,10 @@ registry is ``resistor``, an ideal linear conductance with no state (lets ``.op`
   (prog, rst, xi) to ground (no programming pulses, deterministic read), and reads within t0 of
   programming are not drifted, so G stays constant in a transient.
 
+A cell whose kind declares a ``current`` hook (I = f(v, x), non-linear in v) is read through
+:meth:`CrossbarDevice.current`; :meth:`CrossbarDevice.is_linear` tells the twin whether the
+linear code path (I = v·G(x)) is exact for a run, so that linear kinds keep it unchanged.
+
 Stateful subcircuits start from their state only under ``.tran ... uic``; ``.op`` would put
 every state at its DC equilibrium, so only ``resistor`` arrays take ``.op``.
 """
@@ -30,6 +34,12 @@ from ..errors import InputError
 from ..spice.circuit import RESISTOR, Circuit, ElementKind, subcircuit
 from . import choices
 from .choices import device_names, neuron_names
+
+#: (choice) a kind's ``current`` counts as linear for a run when it equals v·conductance(x) to
+#: this relative tolerance on the probe voltages and states of :meth:`RegistryCell.is_linear`
+LINEAR_RTOL = 1e-12
+#: probe voltages of :meth:`RegistryCell.is_linear`, in units of the run's largest row voltage
+_PROBE_V = (-1.0, -0.5, -0.1, 0.1, 0.5, 1.0)
 
 
 def non_default_params(params) -> dict[str, float]:
@@ -71,6 +81,15 @@ class CrossbarDevice:
 
     def step(self, v: torch.Tensor, state: torch.Tensor, params, dt: float, integrator: str) -> torch.Tensor:
         return state
+
+    def current(self, v: torch.Tensor, state: torch.Tensor, params) -> torch.Tensor:
+        """Cell current te -> be (A) at device voltage ``v`` (V): v·conductance(state) here."""
+        return v * self.conductance(state, params)
+
+    def is_linear(self, params, states: torch.Tensor, v_max: float) -> bool:
+        """Whether I = v·conductance(state) is this cell's current for states like ``states`` at
+        voltages up to ``v_max`` (V): then the twin takes the linear code path."""
+        return True
 
     def affine_step(self, v: torch.Tensor, params, dt: float, integrator: str):
         """(alpha, beta) with step(v, s) = alpha·s + beta for every state s, or None when the
@@ -137,6 +156,27 @@ class RegistryCell(CrossbarDevice):
 
     def affine_step(self, v, params, dt, integrator):
         return None if self.kind.affine_step is None else self.kind.affine_step(v, params, dt, integrator)
+
+    def current(self, v, state, params):
+        return self.kind.cell_current(v, state, params)
+
+    def is_linear(self, params, states, v_max):
+        """True without a ``current`` hook; with one, when current(v, x) = v·conductance(x) within
+        :data:`LINEAR_RTOL` at ±(0.1, 0.5, 1)·``v_max`` for the given states and the states of both
+        ends of the conductance range (MSS with phi = 1 is linear, with phi < 1 it is not).
+        (choice) A probe, not a declaration: the registry states a current, not whether it is
+        linear; a current linear at these points and not between them would be misjudged."""
+        if self.kind.current is None:
+            return True
+        with torch.no_grad():
+            x = torch.as_tensor(states, dtype=torch.float64).reshape(-1)
+            if self.kind.conductance_range is not None:
+                ends = torch.tensor([float(g) for g in self.kind.conductance_range(params)], dtype=torch.float64)
+                x = torch.cat([x, torch.as_tensor(self.kind.state_from_conductance(ends, params), dtype=torch.float64)])
+            v = torch.tensor(_PROBE_V, dtype=torch.float64)[:, None] * (float(v_max) or 1.0)
+            exact = torch.as_tensor(self.kind.cell_current(v, x[None, :], params), dtype=torch.float64)
+            linear = v * torch.as_tensor(self.kind.conductance(x[None, :], params), dtype=torch.float64)
+            return bool(((exact - linear).abs() <= LINEAR_RTOL * linear.abs().clamp_min(1e-300)).all())
 
 
 RESISTOR_DEVICE = Resistor()

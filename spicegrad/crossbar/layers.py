@@ -29,6 +29,12 @@ r"""Twin crossbar layers: ideal and with wire resistance, and device state evolv
     step k is solved with the conductances at the step midpoint, extrapolated as
     x_k + (x_k - x_k-1)/2 (choice: second order like the midpoint row samples at one solve
     per step; with G(x_k) the 8x8 case is 40x further from ngspice, 1e-3 against 2.5e-5).
+  - non-linear cells (a kind whose ``current`` is not v·G(x), see
+    :meth:`~spicegrad.crossbar.devices.RegistryCell.is_linear`): on ideal wires each column
+    current is Σ_rows current(V_i, x_ik) (the states follow the same scan); with wires each
+    step's network is solved by chord iteration (:func:`~spicegrad.crossbar.nodal.solve_chord`,
+    device voltages to 1e-9 V, started from the last step's) at the midpoint states. Linear
+    kinds take the paths above unchanged (no extra iteration, the same numbers).
 
 * :func:`neuron_transient` — MIF neurons on the outputs (``neurons="mif"``), as the netlist.
 """
@@ -46,7 +52,7 @@ from ..errors import InputError
 from ..stimuli import step_samples
 from .devices import get_device, get_neuron, resolve_params
 from .mapping import weights_to_conductance
-from .nodal import NodalSystem, ReusedFactorSolver
+from .nodal import NodalSystem, ReusedFactorSolver, solve_chord
 from .topology import CrossbarSpec
 
 
@@ -208,13 +214,15 @@ def simulate_crossbar(
         raise ValueError(f"v_rows: shape {tuple(v_rows.shape)}; need [T, {spec.rows}] or [T, B, {spec.rows}], T >= 1")
     solver = CrossbarSolver(spec)
     state0 = dev.state_from_conductance(torch.as_tensor(g0, dtype=torch.float64), params)
-    if not dev.stateful:
+    linear = dev.is_linear(params, state0, float(v.abs().max()))
+    if not dev.stateful and linear:
         out = _stateless_transient(solver, dev, params, state0, v)
     elif solver.system is None:
-        out = _ideal_transient(dev, params, state0.expand(v.shape[1], *state0.shape[-2:]), v, dt, integrator)
+        out = _ideal_transient(dev, params, state0.expand(v.shape[1], *state0.shape[-2:]), v, dt, integrator,
+                               linear)
     else:
         out = _wired_transient(solver, dev, params, state0.expand(v.shape[1], *state0.shape[-2:]), v, dt,
-                               integrator, stats)
+                               integrator, stats, linear)
     if neuron is not None:
         out.update(neuron_transient(spec, out["i"], dt, neuron_params, neuron_integrator))
     return out
@@ -271,13 +279,16 @@ def _affine_scan(alpha: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor,
     return alpha, beta
 
 
-def _ideal_transient(dev, params, state, v, dt, integrator):
+def _ideal_transient(dev, params, state, v, dt, integrator, linear=True):
     """Ideal wires: every device of row i sees V_i, so its update is x <- alpha_ik·x + beta_ik with
     per-row coefficients (MSS under either integrator). The whole trajectory is one affine scan
     over time (no per-step loop); the currents follow in one batch. Devices whose update is not
-    affine in the state are stepped one by one."""
-    aff = dev.affine_step(v[..., None], params, dt, integrator)
-    if aff is None:
+    affine in the state are stepped one by one; a stateless device keeps its state. Non-linear
+    cells (``linear`` False): column current Σ_rows current(V_i, x_ik)."""
+    aff = dev.affine_step(v[..., None], params, dt, integrator) if dev.stateful else None
+    if not dev.stateful:
+        states = state.expand(v.shape[0] + 1, *state.shape)
+    elif aff is None:
         states = [state]
         for k in range(v.shape[0]):
             states.append(dev.step(v[k][:, :, None], states[-1], params, dt, integrator))
@@ -286,31 +297,50 @@ def _ideal_transient(dev, params, state, v, dt, integrator):
         p, q = _affine_scan(*aff)
         states = torch.cat([state[None], p * state + q])
     v_read = torch.cat([v, v[-1:]])
+    if not linear:
+        return {"state": states, "i": dev.current(v_read[..., None], states, params).sum(-2),
+                "v_dev": v[:, :, :, None].expand(-1, -1, -1, states.shape[-1])}
     g = dev.conductance(states, params)
     return {"state": states, "i": torch.einsum("tbr,tbrc->tbc", v_read, g),
             "v_dev": v[:, :, :, None].expand(-1, -1, -1, g.shape[-1])}
 
 
-def _wired_transient(solver, dev, params, state, v, dt, integrator, stats):
+def _wired_transient(solver, dev, params, state, v, dt, integrator, stats, linear=True):
     """Wire resistance: per step the nodal solve with G(state_k) (one
-    :class:`~spicegrad.crossbar.nodal.ReusedFactorSolver` per run of the batch), then the state update."""
+    :class:`~spicegrad.crossbar.nodal.ReusedFactorSolver` per run of the batch), then the state
+    update. Non-linear cells (``linear`` False): each step's solve is a chord iteration
+    (:func:`~spicegrad.crossbar.nodal.solve_chord`) from the last step's device voltages, its
+    count in ``stats["chord_iterations"]``; a stateless device keeps its state."""
     steps = v.shape[0]
     factors = [ReusedFactorSolver(solver.system) for _ in range(state.shape[0])]
     states, currents, voltages = [state], [], []
     previous = state
+    guesses, chords = [None] * state.shape[0], 0
     for k in range(steps + 1):
         # (choice) conductances at the step midpoint, extrapolated from the last step's change:
         # second order like the midpoint row samples, at one solve per step
-        g = dev.conductance(state + 0.5 * (state - previous), params)
+        mid = state + 0.5 * (state - previous)
+        g = dev.conductance(mid, params)  # with non-linear cells: the chords' v -> 0 limit
         previous = state
-        outs = [solver.system.solve(g[b], v[min(k, steps - 1), b : b + 1], factors[b]) for b in range(g.shape[0])]
+        if linear:
+            outs = [solver.system.solve(g[b], v[min(k, steps - 1), b : b + 1], factors[b]) for b in range(g.shape[0])]
+        else:
+            outs = []
+            for b in range(g.shape[0]):
+                out, its = solve_chord(solver.system, lambda u, x=mid[b]: dev.current(u, x, params), g[b],
+                                       v[min(k, steps - 1), b : b + 1], factors[b], guesses[b], f" (step {k}, run {b})")
+                outs.append(out)
+                guesses[b], chords = out["v_dev"][0], chords + its
         currents.append(torch.cat([o["i"] for o in outs]))
         if k == steps:
             break
         voltages.append(torch.cat([o["v_dev"] for o in outs]))
-        state = dev.step(voltages[-1], state, params, dt, integrator)
+        if dev.stateful:
+            state = dev.step(voltages[-1], state, params, dt, integrator)
         states.append(state)
     if stats is not None:
         for key in ("factorisations", "solves", "iterations"):
             stats[key] = sum(getattr(f, key) for f in factors)
+        if not linear:
+            stats["chord_iterations"] = chords
     return {"state": torch.stack(states), "i": torch.stack(currents), "v_dev": torch.stack(voltages)}

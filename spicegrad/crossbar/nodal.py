@@ -28,6 +28,20 @@ does not reach ``rtol`` within ``max_iter`` iterations, the step is solved direc
 then differ from direct solves by 2e-11, far below the state update's integration error.
 Gradients: the backward pass solves Aᵀ·λ = ∂L/∂u = A·λ the same way (A = Aᵀ), with the
 preconditioner the forward step used. Measured costs: see :mod:`spicegrad.crossbar.layers`.
+
+Non-linear cells (:func:`solve_chord`): a cell whose current is I = f(v, x) (a registered kind
+with a ``current`` hook, e.g. a·x·sinh(b·v)) makes the network non-linear. Each cell is then
+replaced by its chord conductance g = f(v_dev, x)/v_dev at the present device voltages (at
+|v_dev| <= :data:`V_SMALL` by the small-signal conductance, the v -> 0 limit, without 0/0), the
+linear network is solved, and the chord is taken again at the new voltages (a fixed-point,
+Picard or Kačanov, iteration) until no device voltage moves by more than :data:`V_TOL` = 1e-9 V
+in one iteration; after :data:`MAX_CHORD_ITERATIONS` it stops with an error. At the fixed
+point every cell carries f(v_dev, x) exactly (to the stated tolerance), so the column currents
+are the non-linear network's. (choice) Chords rather than Newton: the chord network is
+a resistor network (symmetric positive definite for a current that rises with v), so the
+transient's :class:`ReusedFactorSolver` serves every iteration; the iteration contracts by
+about the ratio of the wire to the device resistance, which is small in a usable array.
+Gradients flow through the unrolled iterations (the start voltages are detached).
 """
 
 from __future__ import annotations
@@ -37,10 +51,18 @@ import torch
 from scipy.sparse import csc_matrix
 from scipy.sparse.linalg import splu
 
+from ..errors import CheckFailed
 from .topology import CrossbarSpec
 
 #: SuperLU column ordering (fill-reducing on the symmetric pattern A + Aᵀ)
 PERMC = "MMD_AT_PLUS_A"
+#: (choice) a chord iteration has converged when no device voltage moves by more than this (V)
+V_TOL = 1e-9
+#: (choice) chord iterations allowed per solve before :func:`solve_chord` gives up
+MAX_CHORD_ITERATIONS = 50
+#: (choice) below this |v_dev| (V) the chord f(v, x)/v is replaced by its v -> 0 limit, the
+#: small-signal conductance (no 0/0; the difference is of order (b·V_SMALL)² relative)
+V_SMALL = 1e-12
 
 
 def symmetric_csc(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int) -> csc_matrix:
@@ -167,6 +189,35 @@ def sparse_solve(values: torch.Tensor, rhs: torch.Tensor, system: NodalSystem) -
     lu = splu(symmetric_csc(values.detach().cpu().numpy(), system.rows, system.cols, system.n_unknowns),
               permc_spec=PERMC)
     return _SymmetricSolve.apply(values, rhs, lu.solve, *system.pattern)
+
+
+def chord_conductance(current, small_signal: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """g = current(v)/v, and ``small_signal`` (the v -> 0 limit) where |v| <= V_SMALL."""
+    small = v.abs() <= V_SMALL
+    v_safe = torch.where(small, torch.ones_like(v), v)  # no 0/0, in the values or the gradients
+    return torch.where(small, small_signal, current(v_safe) / v_safe)
+
+
+def solve_chord(system: NodalSystem, current, small_signal: torch.Tensor, v_rows: torch.Tensor, solver=None,
+                guess: torch.Tensor | None = None, where: str = "") -> tuple[dict[str, torch.Tensor], int]:
+    """The array with non-linear cells (see the module docstring): ``current(v)`` -> A for device
+    voltages v [R, Cp] (the cells' states bound in), ``small_signal`` [R, Cp] (S) their dI/dv at
+    v = 0, ``v_rows`` [1, R] (V). Starts from ``guess`` [R, Cp] (V; default: every cell at its
+    row voltage). Returns (:meth:`NodalSystem.solve`'s outputs, iterations used); raises
+    :class:`~spicegrad.errors.CheckFailed` after :data:`MAX_CHORD_ITERATIONS`."""
+    shape = small_signal.shape
+    v_dev = (v_rows[0, :, None].expand(shape) if guess is None else guess).detach().to(torch.float64)
+    change = float("inf")
+    for it in range(1, MAX_CHORD_ITERATIONS + 1):
+        out = system.solve(chord_conductance(current, small_signal, v_dev), v_rows, solver)
+        change = float((out["v_dev"][0].detach() - v_dev.detach()).abs().max())
+        v_dev = out["v_dev"][0]
+        if change <= V_TOL:
+            return out, it
+    raise CheckFailed(f"crossbar with non-linear cells{where}: the chord iteration did not converge in "
+                      f"{MAX_CHORD_ITERATIONS} iterations (last change of a device voltage {change:.3g} V, "
+                      f"tolerance {V_TOL:g} V); the cells' I-V is too steep for these wire resistances: lower the "
+                      "row voltages or the wire resistances")
 
 
 class NodalSystem:
