@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text, load_npy
+from .choices import PCM, SEED, device_names
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,12 +37,15 @@ def add_manhattan_parser(train_subparsers) -> argparse.ArgumentParser:
         "manhattan", help="in-situ crossbar perceptron training with the Manhattan rule",
         description=f"Train a crossbar perceptron in situ (seed 001 / Prezioso 2015). Example: {EXAMPLE}")
     p.add_argument("--task", choices=["seed4", "letters"], default="seed4")
-    p.add_argument("--device", default="seed", metavar="mss|pcm|seed|FILE",
-                   help="device curve: MSS twin, PCM twin, the seed-shaped curve, or a two-column file "
-                        "(pulse number, conductance in S)")
+    cells = ", ".join(n for n in device_names() if n not in (PCM, SEED))
+    p.add_argument("--device", default=SEED, metavar="DEVICE|FILE",
+                   help=f"device: a registered cell that takes pulses ({cells}: its twin's pulse response), "
+                        "pcm (its twin's mean-field SET curve), seed (the seed-shaped curve, default), or a "
+                        "two-column FILE (pulse number, conductance in S)")
     p.add_argument("--backend", choices=["curve", "twin", "spice"], default="curve",
                    help="curve: G(m) lookup (default); twin: device physics on the twin (PCM cells with "
-                        "noise, or the MSS crossbar circuit); spice: the MSS crossbar circuit in ngspice")
+                        "noise, or a cell device's crossbar circuit); spice: the cell device's crossbar "
+                        "circuit in ngspice")
     p.add_argument("--runs", type=int, default=1, help="independent random-shift runs (default 1)")
     p.add_argument("--out", "-o", default="out/manhattan", help="output folder")
     p.add_argument("--seed", type=int, default=0, help="random seed of the shifts (and device noise)")
@@ -51,29 +55,59 @@ def add_manhattan_parser(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--target", type=float, help="activation target magnitude t: targets ±t (default 0.8)")
     p.add_argument("--k", type=float, help="read-out gain K (default: the task's, carried to the curve)")
     p.add_argument("--shift-scale", type=float, help="shift scale (S; default: the task's, carried to the curve)")
-    p.add_argument("--pulse-amplitude", type=float, default=0.4, help="MSS SET pulse amplitude (V; default 0.4)")
-    p.add_argument("--pulse-width", type=float, default=5e-6, help="MSS SET pulse width (s; default 5e-6)")
+    p.add_argument("--pulse-amplitude", type=float,
+                   help="cell device: programming pulse amplitude (V, a magnitude: the polarity is the device's; "
+                        "default: 0.4 for mss, else 1.5 × its switching threshold |v_up|)")
+    p.add_argument("--pulse-width", type=float,
+                   help="cell device: programming pulse width (s; default: 5e-6 for mss, else the time a held "
+                        "pulse takes to fill 95 %% of the conductance range / (epochs - 1))")
     p.add_argument("--v-read-max", type=float, help="switching threshold of a FILE device (V; default 0.5)")
     p.add_argument("--monotone", action="store_true",
                    help="FILE device: use the running maximum of the curve instead of the curve as measured "
                         "(whose reversals, pulses that lower G, are otherwise kept with a warning)")
     p.add_argument("--deterministic", action="store_true", help="twin backend: no cycle-to-cycle noise")
-    p.add_argument("--allow-unvalidated", action="store_true", help="use an MSS twin configuration that failed validation")
+    p.add_argument("--allow-unvalidated", action="store_true", help="use a device twin configuration that failed validation")
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
     p.add_argument("--export", metavar="FILE.cir", help="write run 0's trained crossbar as an ngspice netlist")
     p.set_defaults(func=cmd_manhattan)
     return p
 
 
+def _named_device(value: str) -> str | None:
+    """``value`` when it names a device (a pulse-programmable registered cell, ``pcm`` or
+    ``seed``); None when it is not a name (then it is a curve file); InputError for a registered
+    device that cannot take pulses."""
+    from ..devices import registry
+    from ..errors import InputError
+    from .devices import pulsable_cells
+
+    if value in (SEED, PCM) or value in pulsable_cells():
+        return value
+    if value in registry.names():
+        raise InputError(f"--device {value!r}: not a pulse-programmable cell; allowed: {_allowed()}")
+    return None
+
+
+def _allowed() -> str:
+    from .devices import pulsable_cells
+
+    return ", ".join(map(repr, (*pulsable_cells(), PCM, SEED))) + " or a curve FILE"
+
+
 def _device(args):
+    from ..errors import InputError
     from .devices import DeviceCurve
 
-    if args.device in ("mss", "pcm", "seed"):
+    name = _named_device(args.device)
+    if name is not None:
         if args.v_read_max is not None:
-            raise ValueError(f"--v-read-max applies to a FILE device; {args.device!r} has its own threshold")
+            raise InputError(f"--v-read-max applies to a FILE device; {args.device!r} has its own threshold")
         if args.monotone:
-            raise ValueError(f"--monotone applies to a FILE device (a measured curve); {args.device!r} is not one")
-        return args.device
+            raise InputError(f"--monotone applies to a FILE device (a measured curve); {args.device!r} is not one")
+        return name
+    if not Path(args.device).is_file():
+        raise InputError(f"--device {args.device!r}: not a device name, and the curve file does not exist; "
+                         f"allowed: {_allowed()} (two columns: pulse number, conductance in S)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         curve = DeviceCurve.from_file(args.device, 0.5 if args.v_read_max is None else args.v_read_max,
@@ -89,17 +123,27 @@ def _device(args):
 
 def build_model(args, task):
     """(model, shifts or None) from parsed arguments; raises ValueError on bad input."""
-    from ..devices.mss import MSSParams
-    from .devices import MSSPulses, ShiftDistribution, get_curve, scale_to_curve
+    from ..devices import registry
+    from ..errors import InputError
+    from .devices import ShiftDistribution, cell_pulses, get_curve, pulsable_cells, scale_to_curve
     from .model import CrossbarPerceptron
 
     if not 1 <= args.runs <= MAX_RUNS:
-        raise ValueError(f"--runs {args.runs}: must lie in 1..{MAX_RUNS} (the study's statistics use 100)")
+        raise InputError(f"--runs {args.runs}: must lie in 1..{MAX_RUNS} (the study's statistics use 100)")
+    epochs = task.epochs if args.epochs is None else args.epochs
+    if epochs < 2:
+        raise InputError(f"--epochs {epochs}: must be >= 2 (epoch 0 is the initial state)")
     device = _device(args)
-    pulses = MSSPulses(amplitude=args.pulse_amplitude, width=args.pulse_width, gap=args.pulse_width)
-    if device == "mss":
-        pulses.check_device(MSSParams())
-    curve = get_curve(device, pulses, args.allow_unvalidated)
+    pulses = params = None
+    if isinstance(device, str) and device in pulsable_cells():
+        kind = registry.get(device)
+        params = kind.params()
+        pulses = cell_pulses(kind, params, epochs - 1, args.pulse_amplitude, args.pulse_width)
+        pulses.check_device(params, half_select=args.backend != "curve")
+    elif args.pulse_amplitude is not None or args.pulse_width is not None:
+        raise InputError(f"--pulse-amplitude and --pulse-width apply to a pulse-programmable cell device "
+                         f"({', '.join(map(repr, pulsable_cells()))}); {args.device!r} is not one")
+    curve = get_curve(device, pulses, args.allow_unvalidated, params)
     k, scale = scale_to_curve(task.k, task.shift_scale, curve)
     shifts = _load_shifts(args.shifts) if args.shifts else None
     target = 0.8 if args.target is None else args.target
@@ -108,8 +152,8 @@ def build_model(args, task):
         beta=task.beta if args.beta is None else args.beta, targets=(-target, target),
         k=k if args.k is None else args.k,
         shift=ShiftDistribution("exponential", scale if args.shift_scale is None else args.shift_scale),
-        epochs=task.epochs if args.epochs is None else args.epochs, seed=args.seed, backend=args.backend,
-        deterministic=args.deterministic, pulses=pulses, allow_unvalidated=args.allow_unvalidated,
+        epochs=epochs, seed=args.seed, backend=args.backend,
+        deterministic=args.deterministic, pulses=pulses, params=params, allow_unvalidated=args.allow_unvalidated,
         runs=args.runs)
     return model, shifts
 

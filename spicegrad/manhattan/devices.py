@@ -1,5 +1,6 @@
-"""Devices of the Manhattan-rule crossbar: measured or simulated pulse-response curves, the MSS
-pulse protocol, device-to-device variation, pulsed device arrays and the input checks.
+"""Devices of the Manhattan-rule crossbar: measured or simulated pulse-response curves, the pulse
+protocol of any pulse-programmable registered cell (:class:`CellPulses`; the MSS study's own in
+:class:`MSSPulses`), device-to-device variation, pulsed device arrays and the input checks.
 
 See :mod:`spicegrad.manhattan.model` for the model these serve and the modelling choices.
 """
@@ -15,8 +16,11 @@ import numpy as np
 import torch
 
 from .._checks import require_choice, require_positive, require_range
-from ..devices.mss import MSS, MSSParams, mss_conductance
+from ..devices import pulses as _pulses
+from ..devices.mss import MSSParams
 from ..devices.pcm import S_PER_US, PCMArray, PCMParams, pcm_mean_field_curve
+from ..devices.pulses import pulse_response, read_limit
+from ..errors import InputError
 from ..validate import require_certified
 from .tasks import REFERENCE_RANGE, SEED_G0, SEED_SHIFT_SCALE
 
@@ -106,19 +110,90 @@ def seed_shaped_curve(points: int = 51) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class MSSPulses:
-    """How the MSS is programmed and read (SI units).
+class CellPulses:
+    """How a pulse-programmable cell of the registry is programmed and read (SI units).
 
-    ``amplitude`` (V) and ``width`` (s) of one identical SET pulse; ``read_time`` (s) that a
-    pattern is held on the rows; ``dt`` (s) and ``integrator`` of the twin (its certificate is
-    looked up for this configuration). (choice) A pulse is a rectangle held for ``width`` and
-    followed by ``gap`` s at 0 V; for a single device it moves the state by the exact solution
-    of the MSS ODE under that voltage, x <- x∞ + (x − x∞)·e^{−width·(P_on + P_off)/τ}: a pulse
-    of 0.4 V, 5 µs on the knowm-default device closes 4.9 % of the remaining gap to x = 1.
-    In a crossbar the selected device sees the full amplitude and half-selected devices half of
-    it (V/2 scheme), which must stay below v_on.
+    ``device``: the registered cell's name; ``amplitude`` (V, a magnitude: the polarity is the
+    device's, :func:`~spicegrad.devices.pulses.potentiating_voltage`; negative for a device such
+    as VTEAM) and ``width`` (s) of one identical potentiating pulse, followed by ``gap`` s at 0 V;
+    ``read_time`` (s) that a pattern is held on the rows; ``dt`` (s) and ``integrator`` of the
+    twin (its certificate is looked up for this configuration). A pulse is a rectangle held for
+    ``width`` (choice); durations are whole numbers of ``dt``. In a crossbar the selected device
+    sees the full amplitude and half-selected devices half of it (V/2 scheme), which must stay
+    below the device's threshold |v_up|; reads must stay below
+    :func:`~spicegrad.devices.pulses.read_limit`. :func:`cell_pulses` gives a device's defaults.
     """
 
+    device: str
+    amplitude: float
+    width: float
+    gap: float
+    read_time: float
+    dt: float
+    integrator: str = "exp-euler"
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for name in ("amplitude", "width", "read_time", "dt"):
+            require_positive(owner, name, getattr(self, name))
+        require_range(owner, "gap", self.gap, 0.0, math.inf)
+        for name in ("width", "gap", "read_time"):
+            self.steps(name)
+
+    @property
+    def kind(self):
+        """The registered :class:`~spicegrad.devices.registry.DeviceKind` of ``device``."""
+        from ..devices import registry
+
+        return registry.get(self.device)
+
+    def steps(self, name: str) -> int:
+        """``name`` (a duration) in whole twin steps; a duration off the dt grid is an error."""
+        value = getattr(self, name)
+        n = round(value / self.dt)
+        if abs(n * self.dt - value) > 1e-9 * self.dt or (n < 1 and name != "gap"):
+            raise InputError(f"{type(self).__name__}.{name} = {value!r} s: must be a whole number (>= 1) of "
+                             f"dt = {self.dt!r} s")
+        return n
+
+    def voltage(self, params) -> float:
+        """The signed potentiating voltage (V): ``amplitude`` with the polarity of the device's
+        v_up; an amplitude that does not pass |v_up| is refused (the pulse would not program)."""
+        kind = self.kind
+        try:
+            return _pulses.potentiating_voltage(kind, params, self.amplitude)
+        except InputError as exc:
+            if "switching threshold" not in str(exc):
+                raise
+            v_up = float(kind.switching(params)[0])
+            raise InputError(
+                f"{type(self).__name__}.amplitude = {self.amplitude!r} V does not exceed the {kind.name.upper()} "
+                f"threshold |v_up| = {abs(v_up):g} V: such pulses would not program the device") from None
+
+    def check_device(self, params, half_select: bool = False) -> None:
+        """The pulse must switch the device (amplitude > |v_up|); with ``half_select`` (the V/2
+        scheme) half of it must not."""
+        self.voltage(params)
+        v_up = abs(float(self.kind.switching(params)[0]))
+        if half_select and self.amplitude / 2 >= v_up:
+            raise InputError(
+                f"{type(self).__name__}.amplitude = {self.amplitude!r} V: half of it ({self.amplitude / 2:g} V) "
+                f"reaches the {self.kind.name.upper()} threshold |v_up| = {v_up:g} V, so the V/2 scheme would "
+                "program half-selected devices")
+
+
+@dataclass(frozen=True)
+class MSSPulses(CellPulses):
+    """The MSS protocol of the study (choice): 0.4 V × 5 µs SET pulses, 5 µs gaps, 4 µs reads,
+    the twin at dt = 1 µs with exp-euler.
+
+    For a single device a pulse moves the state by the exact solution of the MSS ODE under that
+    voltage, x <- x∞ + (x − x∞)·e^{−width·(P_on + P_off)/τ}: a pulse of 0.4 V, 5 µs on the
+    knowm-default device closes 4.9 % of the remaining gap to x = 1. Half of 0.4 V stays below
+    v_on = 0.27 V.
+    """
+
+    device: str = field(default="mss", init=False)
     amplitude: float = 0.4
     width: float = 5e-6
     gap: float = 5e-6
@@ -126,39 +201,71 @@ class MSSPulses:
     dt: float = 1e-6
     integrator: str = "exp-euler"
 
-    def __post_init__(self) -> None:
-        for name in ("amplitude", "width", "read_time", "dt"):
-            require_positive("MSSPulses", name, getattr(self, name))
-        require_range("MSSPulses", "gap", self.gap, 0.0, math.inf)
-        for name in ("width", "gap", "read_time"):
-            self.steps(name)
 
-    def steps(self, name: str) -> int:
-        """``name`` (a duration) in whole twin steps; a duration off the dt grid is an error."""
-        value = getattr(self, name)
-        n = round(value / self.dt)
-        if abs(n * self.dt - value) > 1e-9 * self.dt or (n < 1 and name != "gap"):
-            raise ValueError(f"MSSPulses.{name} = {value!r} s: must be a whole number (>= 1) of dt = {self.dt!r} s")
-        return n
-
-    def check_device(self, params: MSSParams, half_select: bool = False) -> None:
-        """The pulse must switch the device (amplitude > v_on), half of it must not (V/2)."""
-        if self.amplitude <= params.v_on:
-            raise ValueError(
-                f"MSSPulses.amplitude = {self.amplitude!r} V does not exceed the MSS threshold "
-                f"v_on = {params.v_on!r} V: such pulses would not program the device"
-            )
-        if half_select and self.amplitude / 2 >= params.v_on:
-            raise ValueError(
-                f"MSSPulses.amplitude = {self.amplitude!r} V: half of it ({self.amplitude / 2:g} V) "
-                f"reaches v_on = {params.v_on!r} V, so the V/2 scheme would program half-selected devices"
-            )
+#: pulse protocols of devices whose defaults are a study's, not derived (:func:`cell_pulses`)
+PRESETS: dict[str, type[CellPulses]] = {"mss": MSSPulses}
+#: a derived default dt is at most width / DT_DIVISIONS; a read lasts READ_STEPS steps (choice)
+DT_DIVISIONS, READ_STEPS = 5, 4
+#: pulses in a device curve (the seed's measured curve has 50)
+CURVE_PULSES = 50
 
 
-def certify_mss(params: MSSParams, pulses: MSSPulses, allow_unvalidated: bool = False) -> dict:
-    """The validator's certificate for the MSS twin at the programming dt and integrator."""
+def round_125(value: float) -> float:
+    """The largest number of the 1-2-5 series (1, 2, 5 × 10^n) at or below ``value`` (> 0)."""
+    exponent = math.floor(math.log10(value))
+    for e in (exponent, exponent - 1):
+        for m in (5, 2, 1):
+            if m * 10.0**e <= value * (1 + 1e-9):
+                return float(f"{m}e{e}")
+    raise AssertionError(value)  # unreachable: 1·10^(exponent-1) < value
 
-    return require_certified("mss", params, pulses.dt, pulses.integrator, allow_unvalidated=allow_unvalidated)
+
+def cell_pulses(kind, params, n_pulses: int = CURVE_PULSES, amplitude: float | None = None,
+                width: float | None = None, integrator: str = "exp-euler") -> CellPulses:
+    """The pulse protocol of a registered pulse-programmable cell ``kind`` (a name or a kind).
+
+    A device in :data:`PRESETS` (MSS) keeps its study's protocol, with ``amplitude`` / ``width``
+    (gap = width) replacing its values when given. Any other device gets defaults derived from
+    its own switching and twin (choice): amplitude :data:`~spicegrad.devices.pulses.OVERDRIVE`
+    × |v_up| (its half stays below the threshold, for the V/2 scheme); width the time a held pulse
+    takes to fill 95 % of the conductance range (:func:`~spicegrad.devices.pulses.fill_time`)
+    divided by ``n_pulses`` (the most pulses one device can take in a run), so the run's pulses
+    cover the range; dt the largest 1-2-5 value at most width/5, with the width rounded to a whole
+    number of dt; gap = width; a read held for 4·dt. A width the user gives keeps its value: dt is
+    then the largest 1-2-5 value at most width/5 that divides it.
+    """
+    from ..devices import registry
+
+    kind = registry.get(kind) if isinstance(kind, str) else kind
+    _pulses.check_pulsable(kind)
+    preset = PRESETS.get(kind.name)
+    if preset is not None:
+        given = {"amplitude": amplitude, "width": width, "gap": width, "integrator": integrator}
+        return preset(**{k: v for k, v in given.items() if v is not None})
+    voltage = _pulses.potentiating_voltage(kind, params, amplitude)
+    if width is None:
+        if isinstance(n_pulses, bool) or not isinstance(n_pulses, int) or n_pulses < 1:
+            raise InputError(f"cell_pulses: n_pulses = {n_pulses!r}: must be an integer >= 1")
+        raw = _pulses.fill_time(kind, params, voltage, integrator=integrator) / n_pulses
+        dt = round_125(raw / DT_DIVISIONS)
+        width = round(raw / dt) * dt
+    else:
+        require_positive(f"{kind.name} pulse", "width", width)
+        dt = round_125(width / DT_DIVISIONS)
+        for _ in range(12):  # four decades down the series
+            if abs(round(width / dt) * dt - width) <= 1e-9 * dt:
+                break
+            dt = round_125(dt * (1 - 1e-6))
+        else:
+            raise InputError(f"{kind.name} pulse width = {width!r} s: not a whole multiple of a 1-2-5 step "
+                             f"(1, 2, 5 × 10^n s) at or below width/{DT_DIVISIONS}; give e.g. "
+                             f"{round_125(width):g} s")
+    return CellPulses(kind.name, abs(voltage), width, width, READ_STEPS * dt, dt, integrator)
+
+
+def certify_cell(kind, params, pulses: CellPulses, allow_unvalidated: bool = False) -> dict:
+    """The validator's certificate for the twin of ``kind`` at the programming dt and integrator."""
+    return require_certified(kind.name, params, pulses.dt, pulses.integrator, allow_unvalidated=allow_unvalidated)
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,27 +328,34 @@ class DeviceCurve:
         return cls(running_maximum(g), p.stem, v_read_max, source=f"{p} (running maximum)", meta=meta)
 
     @classmethod
-    def from_mss(
-        cls,
-        params: MSSParams | None = None,
-        pulses: MSSPulses | None = None,
-        n_pulses: int = 50,
-        allow_unvalidated: bool = False,
-    ) -> DeviceCurve:
-        """G(m) of one MSS twin (x0 = 0) under ``n_pulses`` identical pulses (certified config)."""
-        params = MSSParams() if params is None else params
-        pulses = MSSPulses() if pulses is None else pulses
-        pulses.check_device(params)
-        cert = certify_mss(params, pulses, allow_unvalidated)
-        on, period = pulses.steps("width"), pulses.steps("width") + pulses.steps("gap")
-        one = torch.zeros(period, dtype=torch.float64)
-        one[:on] = pulses.amplitude
-        out = MSS(params).simulate(one.repeat(n_pulses), pulses.dt, x0=0.0, integrator=pulses.integrator)
-        x = out["x"][::period]
-        g = mss_conductance(x, params).numpy()
-        return cls(g, "mss", min(params.v_on, params.v_off),
-                   source=f"MSS twin, {pulses.amplitude:g} V × {pulses.width:g} s pulses",
+    def from_cell(cls, kind, params=None, pulses: CellPulses | None = None, n_pulses: int = CURVE_PULSES,
+                  allow_unvalidated: bool = False) -> DeviceCurve:
+        """G(m) of one twin of the registered pulse-programmable cell ``kind`` (a name or a kind),
+        from its g_min state, under ``n_pulses`` identical potentiating pulses
+        (:func:`~spicegrad.devices.pulses.pulse_response`), at a certified twin configuration.
+        ``params`` defaults to the kind's defaults, ``pulses`` to :func:`cell_pulses`; the curve's
+        read limit is the device's :func:`~spicegrad.devices.pulses.read_limit`."""
+        from ..devices import registry
+
+        kind = registry.get(kind) if isinstance(kind, str) else kind
+        params = kind.params() if params is None else params
+        pulses = cell_pulses(kind, params, n_pulses) if pulses is None else pulses
+        if pulses.device != kind.name:
+            raise InputError(f"DeviceCurve.from_cell: pulses are for device {pulses.device!r}, not {kind.name!r}")
+        voltage = pulses.voltage(params)
+        cert = certify_cell(kind, params, pulses, allow_unvalidated)
+        x = pulse_response(kind, params, voltage, pulses.width, n_pulses, dt=pulses.dt, gap=pulses.gap,
+                           integrator=pulses.integrator)
+        g = torch.as_tensor(kind.conductance(x, params)).numpy()
+        return cls(g, kind.name, read_limit(kind, params),
+                   source=f"{kind.name.upper()} twin, {voltage:g} V × {pulses.width:g} s pulses",
                    meta={"certificate": cert.get("key"), "validated": cert.get("validated")})
+
+    @classmethod
+    def from_mss(cls, params: MSSParams | None = None, pulses: MSSPulses | None = None, n_pulses: int = CURVE_PULSES,
+                 allow_unvalidated: bool = False) -> DeviceCurve:
+        """:meth:`from_cell` for the MSS (x0 = 0), with the study's pulses by default."""
+        return cls.from_cell("mss", params, MSSPulses() if pulses is None else pulses, n_pulses, allow_unvalidated)
 
     @classmethod
     def from_pcm(cls, params: PCMParams | None = None, n_pulses: int = 50) -> DeviceCurve:
@@ -250,17 +364,36 @@ class DeviceCurve:
         return cls(g_us.numpy() * S_PER_US, "pcm", DEFAULT_V_READ_MAX, source="PCM twin, mean-field cumulative SET")
 
 
-def get_curve(device: str | Path | DeviceCurve, pulses: MSSPulses | None = None, allow_unvalidated: bool = False) -> DeviceCurve:
-    """``"seed"``, ``"mss"``, ``"pcm"``, a DeviceCurve, or a path to a two-column file."""
+def get_curve(device: str | Path | DeviceCurve, pulses: CellPulses | None = None, allow_unvalidated: bool = False,
+              params=None) -> DeviceCurve:
+    """``"seed"``, ``"pcm"``, a registered pulse-programmable cell (``"mss"``, or any cell that
+    declares step, switching and the conductance maps: :meth:`DeviceCurve.from_cell`), a
+    DeviceCurve, or a path to a two-column file."""
+    from ..devices import registry
+
     if isinstance(device, DeviceCurve):
         return device
     if device == "seed":
         return DeviceCurve.seed()
-    if device == "mss":
-        return DeviceCurve.from_mss(pulses=pulses, allow_unvalidated=allow_unvalidated)
     if device == "pcm":
         return DeviceCurve.from_pcm()
+    if isinstance(device, str) and device in registry.names("cell"):
+        return DeviceCurve.from_cell(device, params, pulses, allow_unvalidated=allow_unvalidated)
     return DeviceCurve.from_file(device)
+
+
+def pulsable_cells() -> tuple[str, ...]:
+    """Names of the registered cells that take pulses (step, switching, conductance maps)."""
+    from ..devices import registry
+
+    names = []
+    for kind in registry.kinds("cell"):
+        try:
+            _pulses.check_pulsable(kind)
+        except InputError:
+            continue
+        names.append(kind.name)
+    return tuple(names)
 
 
 def scale_to_curve(k: float, shift_scale: float, curve: DeviceCurve) -> tuple[float, float]:

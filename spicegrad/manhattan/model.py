@@ -22,15 +22,19 @@ G(m) of conductance vs number of identical SET pulses m, and the logic sees
 with device-to-device shifts from a :class:`ShiftDistribution` (the seed: Exponential of scale
 1/55845 S, centred to mean 0 over the array), K a read-out gain (1). A pulse past the curve's
 last point leaves G there (choice: the seed's code indexes past the end and fails; a saturated
-device does not move). G(m) comes from a two-column file, from the validated MSS twin driven by
-identical pulses (:meth:`DeviceCurve.from_mss`), or from the PCM twin's mean-field cumulative SET
-(:meth:`DeviceCurve.from_pcm`).
+device does not move). G(m) comes from a two-column file, from the validated twin of any pulse-programmable registered
+cell (MSS, a colleague's or a user's device: one that declares step, switching and the
+conductance maps) driven by identical pulses (:meth:`DeviceCurve.from_cell`), or from the PCM
+twin's mean-field cumulative SET (:meth:`DeviceCurve.from_pcm`).
 
 Device physics (``backend="twin"`` / ``"spice"``): with ``device="pcm"`` and the twin backend
 each device is a :class:`~spicegrad.devices.PCMArray` cell, so every pulse draws its own
-increment (cycle-to-cycle noise) and reads carry read noise; with ``device="mss"`` the read pass
-and the programming pulses are transients of the MSS crossbar circuit, on the twin or in ngspice
-(:mod:`spicegrad.manhattan.circuit`).
+increment (cycle-to-cycle noise) and reads carry read noise; with a pulse-programmable registered
+cell (``"mss"``, ...) the read pass and the programming pulses are transients of the crossbar
+circuit of that cell, on its twin or in ngspice (:mod:`spicegrad.manhattan.circuit`), with the
+pulse protocol of :func:`~spicegrad.manhattan.devices.cell_pulses` unless given (MSS: the
+study's; another device: derived from its switching threshold and twin, over ``epochs`` − 1
+pulses, the most one device can take in a run).
 
 (choice) Carrying the task's hyperparameters to another curve: β, K and the shift spread of a
 task are stated for the seed's curve, whose range G(M) − G(0) is 2.69e-4 S. With ``k=None`` /
@@ -39,7 +43,8 @@ K = K_task·2.69e-4 S / range and shift scale = scale_task·range / 2.69e-4 S, s
 the shifts relative to the range are the seed's; the seed-shaped curve gets the task's values.
 
 (choice) Reads must stay below the device's switching threshold: |V| < ``v_read_max`` of the
-curve (MSS: min(v_on, v_off); PCM: 0.5 V, the low end of the threshold-switching voltage of a
+curve (a registered cell: :func:`~spicegrad.devices.pulses.read_limit`, min(|v_up|, |v_down|),
+for the MSS min(v_on, v_off); PCM: 0.5 V, the low end of the threshold-switching voltage of a
 RESET cell, which Nandakumar's pulse model does not contain; a file or the seed-shaped curve:
 0.5 V unless given).
 """
@@ -54,21 +59,23 @@ import numpy as np
 import torch
 
 from .._checks import require_choice
-from ..devices.mss import MSSParams
-from .circuit import MSSCircuitCrossbar
+from ..devices.pulses import read_limit
+from .circuit import CellCircuitCrossbar
 from .devices import (
     _OWNER,
+    CellPulses,
     CurveDevices,
     DeviceCurve,
     FormulaCrossbar,
-    MSSPulses,
     PCMDevices,
     ShiftDistribution,
+    cell_pulses,
     check_hyperparameters,
     check_patterns,
     check_read_voltages,
     check_shifts,
     get_curve,
+    pulsable_cells,
     scale_to_curve,
 )
 from .tasks import SEED_K, SEED_SHIFT_SCALE
@@ -204,38 +211,71 @@ def train(crossbar, v: torch.Tensor, y: torch.Tensor, beta: float, targets: tupl
 class CrossbarPerceptron:
     """A single-layer crossbar perceptron trained in situ with the Manhattan rule.
 
-    ``device``: ``"seed"`` (the seed-shaped curve), ``"mss"``, ``"pcm"``, a path to a two-column
-    file, or a :class:`DeviceCurve`. ``backend``: ``"curve"`` (G from the device curve, the
-    seed's model), ``"twin"`` (PCM: one stochastic PCM twin per device; MSS: the crossbar
-    circuit on the MSS twin) or ``"spice"`` (MSS: the crossbar circuit in ngspice).
-    ``k`` / ``shift``: ``None`` carries the seed task's K = 10 and Exponential(1/55845 S) shifts
-    to this curve (:func:`scale_to_curve`; the seed-shaped curve gets them unchanged). ``runs`` > 1 trains that many independent arrays at once
-    (batched; not with ``spice``). After :meth:`fit`: ``history_``, ``converged_``,
+    ``device``: ``"seed"`` (the seed-shaped curve), a pulse-programmable registered cell (``"mss"``
+    or any cell that declares step, switching and the conductance maps), ``"pcm"``, a path to a
+    two-column file, or a :class:`DeviceCurve`. ``backend``: ``"curve"`` (G from the device curve,
+    the seed's model), ``"twin"`` (PCM: one stochastic PCM twin per device; a registered cell: its
+    crossbar circuit on its twin) or ``"spice"`` (a registered cell: its crossbar circuit in
+    ngspice). ``pulses``: the cell's :class:`CellPulses` (default
+    :func:`~spicegrad.manhattan.devices.cell_pulses`); ``params``: its Params record (default the
+    kind's defaults; ``mss_params`` is the former name). ``k`` / ``shift``: ``None`` carries the
+    seed task's K = 10 and Exponential(1/55845 S) shifts to this curve (:func:`scale_to_curve`;
+    the seed-shaped curve gets them unchanged). ``runs`` > 1 trains that many independent arrays
+    at once (batched; not with ``spice``). After :meth:`fit`: ``history_``, ``converged_``,
     ``converged_epoch_`` (0 when not converged), ``shifts_`` [runs, R, Cp] (S).
     """
 
     def __init__(self, device: str | Path | DeviceCurve = "seed", *, beta: float = 20000.0,
                  targets: tuple[float, float] = (-0.8, 0.8), k: float | None = None,
                  shift: ShiftDistribution | None = None, epochs: int = 48, seed: int = 0, backend: str = "curve", deterministic: bool = False,
-                 pulses: MSSPulses | None = None, mss_params: MSSParams | None = None,
+                 pulses: CellPulses | None = None, params=None, mss_params=None,
                  allow_unvalidated: bool = False, runs: int = 1):
+        from ..devices import registry
+
         self.beta, self.targets = check_hyperparameters(beta, targets, k, epochs)
         self.backend = require_choice(_OWNER, "backend", backend, BACKENDS)
         self.device, self.epochs, self.seed = device, int(epochs), int(seed)
         self.deterministic, self.allow_unvalidated = bool(deterministic), bool(allow_unvalidated)
-        self.pulses = MSSPulses() if pulses is None else pulses
-        self.mss_params = MSSParams() if mss_params is None else mss_params
         self.runs = int(runs)
         if self.runs < 1:
             raise ValueError(f"{_OWNER}.runs = {runs!r}: must be >= 1")
-        if self.backend != "curve" and device not in ("mss", "pcm"):
-            raise ValueError(f"{_OWNER}: backend {backend!r} simulates device physics: device must be 'mss' or 'pcm', got {device!r}")
-        if self.backend == "spice" and device != "mss":
-            raise ValueError(f"{_OWNER}: backend 'spice' runs the MSS crossbar circuit: device must be 'mss', got {device!r}")
-        self.curve = get_curve(device, self.pulses, self.allow_unvalidated)
+        cells = pulsable_cells()
+        named = isinstance(device, str) and device not in ("seed", "pcm")
+        if named and device in registry.names("cell") and device not in cells:
+            from ..devices.pulses import check_pulsable
+
+            check_pulsable(registry.get(device))  # says what the cell lacks
+        self.kind = registry.get(device) if named and device in cells else None
+        if self.backend != "curve" and self.kind is None and device != "pcm":
+            allowed = " or ".join(repr(n) for n in registry.names("cell") if n in cells or n == "pcm")
+            raise ValueError(f"{_OWNER}: backend {backend!r} simulates device physics: device must be {allowed}, "
+                             f"got {device!r}")
+        if self.backend == "spice" and self.kind is None:
+            raise ValueError(f"{_OWNER}: backend 'spice' runs the crossbar circuit of a pulse-programmable cell: "
+                             f"device must be {' or '.join(map(repr, cells))}, got {device!r}")
+        if params is not None and mss_params is not None:
+            raise ValueError(f"{_OWNER}: give params or its former name mss_params, not both")
+        params = mss_params if params is None else params
+        if self.kind is not None:
+            self.params = self.kind.params() if params is None else params
+            if not isinstance(self.params, self.kind.params):
+                raise ValueError(f"{_OWNER}: params is a {type(self.params).__name__}; device {device!r} takes "
+                                 f"{self.kind.params.__name__}")
+            self.pulses = cell_pulses(self.kind, self.params, self.epochs - 1) if pulses is None else pulses
+            if self.pulses.device != self.kind.name:
+                raise ValueError(f"{_OWNER}: pulses are for device {self.pulses.device!r}, not {device!r}")
+        else:
+            self.params, self.pulses = params, pulses
+        self.curve = get_curve(self.kind.name if self.kind else device, self.pulses, self.allow_unvalidated,
+                               self.params)
         auto_k, auto_scale = scale_to_curve(SEED_K, SEED_SHIFT_SCALE, self.curve)
         self.k = auto_k if k is None else float(k)
         self.shift = ShiftDistribution("exponential", auto_scale) if shift is None else shift
+
+    @property
+    def mss_params(self):
+        """The former name of :attr:`params`."""
+        return self.params
 
     # -- building ------------------------------------------------------------------------
 
@@ -245,9 +285,9 @@ class CrossbarPerceptron:
             return FormulaCrossbar(CurveDevices(self.curve, shape), shifts, self.k)
         if self.device == "pcm":
             return FormulaCrossbar(PCMDevices(shape, deterministic=self.deterministic, generator=generator), shifts, self.k)
-        return MSSCircuitCrossbar(shifts, self.k, self.mss_params, self.pulses, backend=self.backend,
-                                  stochastic=not self.deterministic and self.backend == "twin",
-                                  generator=generator, allow_unvalidated=self.allow_unvalidated)
+        return CellCircuitCrossbar(shifts, self.k, self.params, self.pulses, backend=self.backend,
+                                   stochastic=not self.deterministic and self.backend == "twin",
+                                   generator=generator, allow_unvalidated=self.allow_unvalidated, kind=self.kind)
 
     @property
     def device_name(self) -> str:
@@ -255,7 +295,7 @@ class CrossbarPerceptron:
 
     @property
     def v_read_max(self) -> float:
-        return min(self.mss_params.v_on, self.mss_params.v_off) if self.device == "mss" else self.curve.v_read_max
+        return read_limit(self.kind, self.params) if self.kind is not None else self.curve.v_read_max
 
     # -- scikit-learn-like API -----------------------------------------------------------
 
