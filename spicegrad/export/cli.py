@@ -19,14 +19,15 @@ def add_export_parser(subparsers, help: str | None = None) -> argparse.ArgumentP
         "export",
         help=help,
         description="Netlist of the trained network for one test sample: MIF subcircuits, alpha input, "
-                    "MSS synapse pairs (or fixed conductances), current scaling as controlled sources.",
+                    "synapse pairs of the network's device (MSS by default; or fixed conductances), current "
+                    "scaling as controlled sources.",
     )
     p.add_argument("checkpoint", help="checkpoint.pt written by `spicegrad train memprop`")
     p.add_argument("-o", "--output", required=True, metavar="FILE.cir")
     p.add_argument("--sample", type=int, default=0, metavar="K", help="test sample driving the input (default 0)")
     p.add_argument("--data", metavar="DIR", help="dataset directory (as for training)")
     p.add_argument("--static-synapses", action="store_true",
-                   help="fixed conductances instead of MSS devices (valid while synapse voltages stay below threshold)")
+                   help="fixed conductances instead of programmed synapse devices (valid while the reads do not move them)")
     p.add_argument("--read-scale", type=read_scale, default="auto", metavar="R|auto",
                    help="scale word-line voltages by R in (0, 1] and current gains by 1/R (same neuron currents, "
                         "smaller device voltages); default auto: the largest R that keeps every synapse's state "
@@ -73,8 +74,16 @@ def run_export(args: argparse.Namespace) -> int:
                           source=command_line(getattr(args, "argv", None)), facts=facts)
     written = atomic_write_text(args.output, text)
     print(f"netlist for test sample {args.sample} (label {label}) -> {written}")
-    print(f"read scale {check['read_scale']:g}: largest synapse voltage {check['v_max_V'] * 1e3:.1f} mV (MSS thresholds ±{check['v_on_V'] * 1e3:.0f} mV); "
-          f"bound on a device's state drift over the sample {check['drift_bound']:.3g} (per layer "
+    drift_what = "bound on a device's state drift" if "v_on_V" in check else "largest device drift"
+    if "v_on_V" in check:
+        thresholds = f"MSS thresholds ±{check['v_on_V'] * 1e3:.0f} mV"
+    elif check["switching_V"] is not None:
+        thresholds = (f"{check['device']} thresholds {', '.join(f'{v * 1e3:+.0f}' for v in check['switching_V'])} mV, "
+                      f"reads {'inside' if check['inside_read_limit'] else 'NOT inside'} them")
+    else:
+        thresholds = f"{check['device']} declares no switching thresholds"
+    print(f"read scale {check['read_scale']:g}: largest synapse voltage {check['v_max_V'] * 1e3:.1f} mV ({thresholds}); "
+          f"{drift_what} over the sample {check['drift_bound']:.3g} (per layer "
           f"{', '.join(f'{b:.3g}' for b in check['drift_bound_per_layer'])}): "
           + ("static synapses are a fair reading" if check["static_fair"]
              else f"above {check['tolerance']:g}: the devices would drift; fixed conductances are an approximation"

@@ -1,7 +1,8 @@
 """Back to SPICE: a trained MEMprop network as an ngspice netlist, and twin-vs-ngspice verification.
 
 ``export_netlist(net, image)`` writes the network of a checkpoint for one input image with the
-subcircuits of ``spicegrad/models/`` (mif.lib, alpha.lib, mss.lib):
+subcircuits of ``spicegrad/models/`` (mif.lib, alpha.lib) and the synapse device's library
+(``kind.lib_path()``: mss.lib by default, a registered device's own ``.lib`` otherwise):
 
 * **input**: one ``alpha`` subcircuit (w = 1 A) driven by unit-area spike pulses at t = 0,
   P·dt, 2P·dt, ... gives the shared envelope current, read by the ammeter ``Venv``; word line
@@ -9,9 +10,11 @@ subcircuits of ``spicegrad/models/`` (mif.lib, alpha.lib, mss.lib):
   source A_in·p_i·a(t) (loading error ≤ R_w·Σ_row G, below 1e-4 here). Dark pixels (p = 0)
   carry no current and are left out.
 * **synapses**: per layer and pair, G+ from the word line to bit line ``bp``, G- to ``bn``;
-  ``static=True`` writes fixed resistors 1/G (legitimate while the device voltages stay below
-  the MSS threshold: :func:`static_check` says whether they do), otherwise programmed ``mss``
-  devices (state x0 = the trained x, r_on/r_off of the network).
+  ``static=True`` writes fixed resistors 1/G (legitimate while the devices do not move under
+  their read voltages: :func:`static_check` says whether they do), otherwise programmed devices
+  of the network's synapse kind (``kind.subckt`` between word and bit line, its
+  ``grounded_pins`` on ground, every parameter of the network's record, and the initial state
+  ``kind.program(G)``; for MSS x0 = the trained x itself, see :mod:`spicegrad.memprop.model`).
 * **bit lines** are held at 0 V by ammeters (V sources); a CCCS pair injects
   s_l·(i(Vbp) - i(Vbn)) into the next MIF membrane: the current scaling as controlled sources.
 * **hidden membranes** drive the next crossbar's word lines through unity-gain VCVS buffers
@@ -34,9 +37,10 @@ import numpy as np
 import torch
 
 from .._progress import progress
-from ..devices.mss import mss_conductance_unclamped
+from ..errors import InputError
+from ..memprop.choices import DEFAULT_SYNAPSE
 from ..memprop.drift import static_check
-from ..memprop.model import MemPropNet, predict
+from ..memprop.model import MemPropNet, pair_conductance, predict
 from ..spice.library import lib_path
 from ..spice.netlist import Netlist, check_name, number, pwl
 from ..spice.provenance import check_include_mode, header, python_call, run_hint
@@ -67,6 +71,27 @@ def _spike_source(cfg) -> Any:
     return pwl(times, values)
 
 
+def programmed_params(net: MemPropNet, u: np.ndarray) -> dict[str, np.ndarray]:
+    """Instance parameters that start each synapse of normalised conductance ``u`` (float64
+    array) at G = g_min + (g_max - g_min)·u: ``kind.program(G)``, shaped like ``u``; for MSS the
+    state x0 = u itself (u is x; the round trip through G would round its last bit)."""
+    cfg = net.cfg
+    if cfg.synapse == DEFAULT_SYNAPSE:
+        return {cfg.synapse_kind.initial_state: u}
+    programmed = cfg.synapse_kind.program(pair_conductance(u, net.g_range), cfg.synapse_params)
+    return {k: np.asarray(v, dtype=float).reshape(u.shape) for k, v in programmed.items()}
+
+
+def _synapse_pins(kind) -> tuple[str, ...]:
+    """The nodes after (te, be) of a synapse instance: its grounded pins on 0."""
+    extra = kind.pins[2:]
+    loose = [p for p in extra if p not in kind.grounded_pins]
+    if loose:
+        raise InputError(f"export: synapse device {kind.name!r} has pins {list(loose)} beyond te, be that are not "
+                         "grounded_pins: the export can only tie extra pins to ground")
+    return ("0",) * len(extra)
+
+
 def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, max_step: float | None = None,
                    title: str = "MEMprop network", read_scale: float | str = "auto",
                    masks: list[torch.Tensor] | None = None, include: str = "inline", source: str | None = None,
@@ -94,10 +119,11 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
         raise ValueError(f"export: v_ref = {cfg.v_ref} V is not supported (word-line buffers are unity-gain to ground)")
     mif = cfg.mif_params
     rest = dict(zip(("v0", "x10", "x20"), net.rest, strict=True))
-    syn = cfg.synapse_params
+    syn, kind = cfg.synapse_params, cfg.synapse_kind
+    grounded = _synapse_pins(kind)
     check_include_mode(include)
     n = _Netlist(title)
-    libraries = [lib_path(name) for name in ("mif", "alpha", *(() if static else ("mss",)))]
+    libraries = [lib_path("mif"), lib_path("alpha"), *(() if static else (kind.lib_path(),))]
     for lib in libraries:
         n.library(lib, include)
     n.vsource("spk", "spk", "0", _spike_source(cfg))
@@ -108,11 +134,13 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
     for i in rows:
         n.cccs(f"in_{i}", "0", f"w0_{i}", "Venv", read_scale * cfg.input_amplitude * pixels[i] / R_WORD)
         n.resistor(f"w0_{i}", f"w0_{i}", "0", R_WORD)
-    mss_common = {k: v for k, v in syn.spice_params().items() if k != "x0"}
     for layer in range(net.n_layers):
         xp = net.x_pos[layer].detach().double().cpu().numpy()
         xn = net.x_neg[layer].detach().double().cpu().numpy()
-        gp, gn = mss_conductance_unclamped(xp, syn), mss_conductance_unclamped(xn, syn)
+        gp, gn = pair_conductance(xp, net.g_range), pair_conductance(xn, net.g_range)
+        if not static:
+            prog_p, prog_n = programmed_params(net, xp), programmed_params(net, xn)
+            common = {k: v for k, v in syn.spice_params().items() if k not in prog_p and k != kind.initial_state}
         in_rows = rows if layer == 0 else range(xp.shape[0])
         kept = np.ones(xp.shape, dtype=bool) if masks is None else masks[layer].cpu().numpy().astype(bool)
         if kept.shape != xp.shape:
@@ -127,8 +155,10 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
                     n.resistor(f"p{layer}_{i}_{j}", wl, bp, 1.0 / gp[i, j])
                     n.resistor(f"n{layer}_{i}_{j}", wl, bn, 1.0 / gn[i, j])
                 else:
-                    n.subckt(f"p{layer}_{i}_{j}", (wl, bp), "mss", {**mss_common, "x0": float(xp[i, j])})
-                    n.subckt(f"n{layer}_{i}_{j}", (wl, bn), "mss", {**mss_common, "x0": float(xn[i, j])})
+                    n.subckt(f"p{layer}_{i}_{j}", (wl, bp, *grounded), kind.subckt,
+                             {**common, **{k: float(a[i, j]) for k, a in prog_p.items()}})
+                    n.subckt(f"n{layer}_{i}_{j}", (wl, bn, *grounded), kind.subckt,
+                             {**common, **{k: float(a[i, j]) for k, a in prog_n.items()}})
             n.vsource(bp, bp, "0", 0.0)
             n.vsource(bn, bn, "0", 0.0)
             m = f"m{layer + 1}_{j}"
@@ -147,7 +177,7 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
         source = python_call("spicegrad.export.export_netlist", f"<MemPropNet {'-'.join(map(str, cfg.layers))}>",
                              "<image>", static=static)
     n.header = header(source, {**(facts or {}), "read scale": f"{read_scale!r} (word-line voltages x r, current "
-                               "gains / r)", "synapses": "fixed conductances" if static else "programmed mss devices"},
+                               "gains / r)", "synapses": "fixed conductances" if static else f"programmed {kind.name} devices"},
                       libraries=libraries, include=include, hint=run_hint(outputs, "tran"))
     return n.render()
 

@@ -12,13 +12,14 @@ import os
 from pathlib import Path
 
 from .._argtypes import comma_floats, comma_ints, torch_device
+from .choices import DEFAULT_SYNAPSE, synapse_names
 
 
 def add_memprop_parser(train_subparsers) -> argparse.ArgumentParser:
     """Register ``memprop`` under ``spicegrad train``."""
     p = train_subparsers.add_parser(
         "memprop",
-        help="train a fully memristive SNN (MIF neurons, MSS synapses) by BPTT (seed 002)",
+        help="train a fully memristive SNN (MIF neurons, memristor synapse pairs) by BPTT (seed 002)",
         description="MEMprop: BPTT through the validated MIF/MSS twins. Defaults are the seed's "
                     "(784-100-10, 1000 steps of 10 µs, batch 128, lr 1e-4, 50 epochs).",
     )
@@ -47,6 +48,9 @@ def add_memprop_parser(train_subparsers) -> argparse.ArgumentParser:
                    help="current-scaling factor per synapse layer (default 1 each)")
     p.add_argument("--logit-volt", type=float, default=0.01, metavar="V", help="membrane volts per logit unit")
     p.add_argument("--mif-preset", choices=["memprop", "tonic"], default="memprop")
+    p.add_argument("--synapse", choices=synapse_names(), default=DEFAULT_SYNAPSE,
+                   help=f"registered cell device of the synapse pairs (default {DEFAULT_SYNAPSE}: Knowm MSS, 1 kΩ-100 kΩ); "
+                        "its read must be ohmic, and a non-MSS device takes its default parameters")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
     p.add_argument("--allow-unvalidated", action="store_true",
                    help="train even if the twin configuration fails validation (recorded in the checkpoint)")
@@ -70,6 +74,7 @@ def config_from_args(args: argparse.Namespace):
         layers=(args.image_size**2, *args.hidden, classes), steps=args.steps, dt=args.dt,
         integrator=args.integrator, inject_every=args.inject_every, input_amplitude=args.input_amplitude,
         current_scale=args.current_scale, logit_volt=args.logit_volt, mif_preset=args.mif_preset,
+        synapse=args.synapse,
     )
     return MemPropTrainConfig(
         net=net, dataset=args.dataset, image_size=args.image_size, train_subset=args.train_subset,

@@ -1,8 +1,8 @@
-"""How far a read moves the MSS synapses of a MEMprop network: the static-read check.
+"""How far a read moves the synapses of a MEMprop network: the static-read check.
 
-A trained network's synapses are read by the word-line voltages; the MSS device drifts under
-them. :func:`static_check` bounds that drift along the network's own traces, and picks the read
-scale the export uses (:mod:`spicegrad.export`).
+A trained network's synapses are read by the word-line voltages; a memristor may drift under
+them. :func:`static_check` measures that drift along the network's own traces, for the network's
+synapse device, and picks the read scale the export uses (:mod:`spicegrad.export`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 import torch
 
 from ..devices.mss import mss_rates
-from .model import MemPropNet
+from ..devices.pulses import read_limit
+from .choices import DEFAULT_SYNAPSE
+from .model import MemPropNet, pair_conductance
 
 #: read scales tried (largest first) when the export picks one: ``read_scale="auto"``
 READ_SCALES = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
@@ -23,39 +25,93 @@ def static_check(net: MemPropNet, images: torch.Tensor, tolerance: float = 0.01,
     """Are fixed conductances a fair reading of the synapses for ``images``?
 
     Device voltages are the word-line voltages (bit lines at 0 V): A_in·p_i·a(t) for the first
-    crossbar, the presynaptic membrane for the others. The MSS has no hard threshold (its rates
-    are sigmoids of width V_T ≈ 26 mV around ±0.27 V), so the check integrates the worst-case
-    rate along the actual traces: |Δx| ≤ ∫ max(P_on(v), P_off(v)) dt / tau, per word line.
-    Static reading is called fair when that bound stays below ``tolerance`` for every line.
-    ``read_scale`` scales every word-line voltage (the export divides the current gain by it, so
-    the neurons see the same currents); ``"auto"`` picks the largest of :data:`READ_SCALES` that
-    makes the reading fair (1 if none does). Even at 0 V the Knowm MSS relaxes toward x = 1/2
-    (rate 2·P(0)/tau ≈ 0.55 /s for the network's devices), which no read scale removes.
+    crossbar, the presynaptic membrane for the others. Static reading is called fair when every
+    synapse's drift over the sample stays below ``tolerance`` (a fraction of the device's state
+    range, of its conductance range for a non-MSS device). ``read_scale`` scales every word-line
+    voltage (the export divides the current gain by it, so the neurons see the same currents);
+    ``"auto"`` picks the largest of :data:`READ_SCALES` that makes the reading fair (1 if none
+    does).
+
+    * **MSS** (the default synapse): the MSS has no hard threshold (its rates are sigmoids of
+      width V_T ≈ 26 mV around ±0.27 V), so the check integrates the worst-case rate along the
+      actual traces: |Δx| ≤ ∫ max(P_on(v), P_off(v)) dt / tau, per word line, for any state.
+      Even at 0 V the Knowm MSS relaxes toward x = 1/2 (rate 2·P(0)/tau ≈ 0.55 /s for the
+      network's devices), which no read scale removes.
+    * **Any other cell**: (choice) each synapse is started at its programmed state
+      ``kind.state_from_conductance(G)`` and stepped with the device's own twin
+      (``kind.step``, the network's dt, :attr:`MemPropConfig.synapse_integrator`) under its word
+      line's voltage; its drift is the largest |G(t) - G(0)| / (g_max - g_min) over the sample,
+      the reported figure the largest over synapses, pairs and images (computed, not bounded:
+      the figure holds for these images). A device with hard thresholds (``switching``) whose
+      reads all stay inside :func:`spicegrad.devices.pulses.read_limit` does not move: its
+      drift is exactly 0 (``inside_read_limit`` says whether the reads stayed inside).
     """
-    p = net.cfg.synapse_params
+    cfg = net.cfg
+    kind, p = cfg.synapse_kind, cfg.synapse_params
+    mss = cfg.synapse == DEFAULT_SYNAPSE
     with torch.no_grad():
         x = images.reshape(images.shape[0], -1)
         rec = net(x, record=True, eager=True)
         env = net.envelope.double()
-        lines = [net.cfg.input_amplitude * x.double()[None] * env[:, None, None]]  # [T, B, n_in]
+        lines = [cfg.input_amplitude * x.double()[None] * env[:, None, None]]  # [T, B, n_in]
         lines += [layer.double() for layer in rec["layers"][:-1]]
 
-        def bounds_at(scale):
-            out = []
-            for v in lines:
-                p_on, p_off, _ = mss_rates(scale * v, p)
-                rate_integral = float((torch.maximum(p_on, p_off).sum(0) * net.cfg.dt / p.tau).max())
-                out.append(min(1.0, rate_integral))  # x lies in [0, 1]: no drift exceeds the range
-            return out
+        if mss:
+            def bounds_at(scale):
+                out = []
+                for v in lines:
+                    p_on, p_off, _ = mss_rates(scale * v, p)
+                    rate_integral = float((torch.maximum(p_on, p_off).sum(0) * cfg.dt / p.tau).max())
+                    out.append(min(1.0, rate_integral))  # x lies in [0, 1]: no drift exceeds the range
+                return out
+        else:
+            def bounds_at(scale):
+                return [_stepped_drift(net, layer, scale * v) for layer, v in enumerate(lines)]
 
-        by_scale = {c: bounds_at(c) for c in READ_SCALES}
-        suggested = next((c for c in READ_SCALES if max(by_scale[c]) < tolerance), None)
+        by_scale: dict[float, list[float]] = {}
+
+        def at(scale):
+            if scale not in by_scale:
+                by_scale[scale] = bounds_at(scale)
+            return by_scale[scale]
+
+        suggested = next((c for c in READ_SCALES if max(at(c)) < tolerance), None)
         if read_scale == "auto":
             read_scale = suggested or 1.0
-        bounds = by_scale.get(read_scale) or bounds_at(read_scale)
+        bounds = at(read_scale)
         v_full = max(float(v.abs().max()) for v in lines)
     worst = max(bounds)
-    return {"v_max_V": read_scale * v_full, "v_on_V": p.v_on, "v_off_V": p.v_off, "drift_bound_per_layer": bounds,
+    out: dict[str, Any] = {"device": cfg.synapse}
+    if mss:
+        out.update({"v_on_V": p.v_on, "v_off_V": p.v_off})
+    switching = tuple(float(s) for s in kind.switching(p)) if kind.declares("switching") else None
+    limit = read_limit(kind, p) if switching is not None else None
+    out.update({
+        "switching_V": switching, "read_limit_V": limit,
+        "inside_read_limit": None if limit is None else read_scale * v_full < limit,
+        "drift": "worst-case rate bound" if mss else f"{kind.name} twin stepped at the read voltages",
+    })
+    return {**out, "v_max_V": read_scale * v_full, "drift_bound_per_layer": bounds,
             "drift_bound": worst, "tolerance": tolerance, "static_fair": worst < tolerance,
             "read_scale": read_scale, "suggested_read_scale": suggested,
-            "full_voltage": {"v_max_V": v_full, "drift_bound": max(by_scale[1.0])}}
+            "full_voltage": {"v_max_V": v_full, "drift_bound": max(at(1.0))}}
+
+
+def _stepped_drift(net: MemPropNet, layer: int, v: torch.Tensor) -> float:
+    """Largest |G(t) - G(0)| / (g_max - g_min) of layer ``layer``'s synapses (both of each pair)
+    started at their programmed states and stepped by the device twin under word-line voltages
+    ``v`` [T, B, n_in] (V, float64)."""
+    cfg = net.cfg
+    kind, p, integrator = cfg.synapse_kind, cfg.synapse_params, cfg.synapse_integrator
+    g_min, g_max = net.g_range
+    u = torch.stack([net.x_pos[layer].detach(), net.x_neg[layer].detach()], -1).double()  # [n_in, n_out, 2]
+    g0 = pair_conductance(u, net.g_range)
+    state = torch.as_tensor(kind.state_from_conductance(g0, p), dtype=torch.float64)
+    state = state.expand(v.shape[1], *state.shape).clone()  # [B, n_in, n_out, 2]
+    g_start = torch.as_tensor(kind.conductance(state, p), dtype=torch.float64)  # G(0) as the device maps it
+    worst = torch.zeros_like(state)
+    for k in range(v.shape[0]):
+        state = kind.step(v[k][:, :, None, None].expand_as(state), state, p, cfg.dt, integrator)
+        g = torch.as_tensor(kind.conductance(state, p), dtype=torch.float64)
+        worst = torch.maximum(worst, (g - g_start).abs())
+    return min(1.0, float(worst.max()) / (g_max - g_min))

@@ -13,7 +13,9 @@ Network equations (time grid t_k = k·dt, k = 0..T-1; every input sample acts on
     alpha envelope  a_k  = Σ_j α(t_k+1 - j·P·dt),  α(t) = (t/τ_α)·exp(1 - t/τ_α)
                            (unit peak, P = inject_every = 100 steps; the AlphaCurrent twin)
     word lines      u_i(t) = A_in · p_i · a(t)           p_i in [0, 1] pixel intensity (V)
-    synapse pair    G±_ij = x±_ij/r_on + (1 - x±_ij)/r_off,   x± in [0, 1] (trained)
+    synapse pair    G±_ij = g_min + (g_max - g_min)·u±_ij,   u± in [0, 1] (trained)
+                    (g_min, g_max) = kind.conductance_range(params) of the synapse device;
+                    for MSS u is the state x: G = x/r_on + (1 - x)/r_off
     layer 1 input   I_j(t_k) = s_1 · a_k · Σ_i (G+_ij - G-_ij)·A_in·p_i
     layer l > 1     I_j(t_k) = s_l · Σ_i (G+_ij - G-_ij)·(V_i^{l-1}(t_k) - v_ref)
     every layer     (V, x1, x2) <- MIF step (exp-euler, Strang split) under I held on [t_k, t_k+1)
@@ -23,12 +25,27 @@ Network equations (time grid t_k = k·dt, k = 0..T-1; every input sample acts on
 
 Modelling choices (the seed's equations and tables lost their symbols; see docs/device-models.md):
 
-* (choice) **Weights are device states.** Each synapse is a differential pair of MSS memristors;
-  the trained parameters are the pair's states x± in [0, 1], which is the physical programming
-  target (G is linear in x, so G = x/r_on + (1-x)/r_off sweeps exactly [1/r_off, 1/r_on]).
-  After every optimiser step x± are projected back onto [0, 1] (projected Adam), so each
-  conductance stays in [1/r_off, 1/r_on]. Training x (not G in siemens) keeps Adam's step size
-  (lr in units of the device's full range) meaningful: lr 1e-4 is 0.01 % of the range per step.
+* (choice) **Weights are device states.** Each synapse is a differential pair of memristors of
+  one registered ``cell`` device (``MemPropConfig.synapse``, default ``"mss"``). The trained
+  parameters are the pair's normalised conductances u± in [0, 1], G = g_min + (g_max - g_min)·u
+  with (g_min, g_max) = ``kind.conductance_range(params)``; the device state that realises G is
+  ``kind.state_from_conductance(G)``, which the export programs through ``kind.program``. For
+  MSS, G is linear in the state x over that same range, so u *is* x, the physical programming
+  target (and the export writes the trained x itself as x0, not x taken through G and back,
+  which would round its last bit). After every optimiser step u± are projected back onto
+  [0, 1] (projected Adam), so each conductance stays in [g_min, g_max]. Training u (not G in
+  siemens) keeps Adam's step size (lr in units of the device's full range) meaningful: lr 1e-4
+  is 0.01 % of the range per step. (The parameters keep the names ``x_pos``/``x_neg``.)
+* (choice) **Ohmic reads only.** The network's crossbar computes I = Σ_i G_ij·v_i. A device
+  whose read current is not linear in v (a ``current`` that differs from v·conductance(x) at
+  the probe voltages :data:`OHMIC_PROBE_V`, e.g. Yakopcic's sinh I-V, or MSS with a Schottky
+  channel, phi < 1) would read I = Σ_i I(v_i, x_ij) instead; modelling that exactly costs a
+  [batch, n_in, n_out] current per time step (the input crossbar's product could no longer be
+  taken once per sample), so such a device is refused for MEMprop with an error saying why
+  (:func:`synapse_kind`), not approximated.
+* (choice) **Synapse parameters:** MSS takes ``synapse_r_on``/``synapse_r_off`` on top of
+  :data:`SYNAPSE_PARAMS`; any other device takes its ``Params`` defaults (the checkpoint records
+  them, and loading checks the registered device still has them).
 * (choice) **Synapse devices:** the MSS ``knowm-default`` model with r_on = 1 kΩ, r_off = 100 kΩ,
   the range seed 002 §V-A quotes for its network ("R_off = 100 kΩ, R_on = 1 kΩ, average 50.5 kΩ").
   The synapses are *static* during a sample (their programmed conductance is read). That holds
@@ -37,7 +54,9 @@ Modelling choices (the seed's equations and tables lost their symbols; see docs/
   crossbar reads at a reduced voltage — word lines scaled by r ≤ 1 and the current gains by
   1/r, the same function — and :func:`spicegrad.memprop.drift.static_check` picks r from the actual
   traces so that every device drifts by < 1 % of its range per sample (metrics.json
-  ``synapse_drift``); the check is computed, not hoped for.
+  ``synapse_drift``); the check is computed, not hoped for. For any other device it steps the
+  device's own twin (``kind.step``) along the read voltages: a device with hard thresholds read
+  inside them does not move at all.
 * (choice) **Inputs as word-line voltages.** Seed 002 injects "an alpha current weighted by the
   pixel intensity" and passes it through memristive synapses; a crossbar multiplies voltages
   (I = G·V, its Eq. 1), so the alpha generator's current is read as a voltage (into 1 Ω in the
@@ -73,11 +92,56 @@ import torch.nn.functional as F
 
 from ..devices.alpha import AlphaCurrent, AlphaParams
 from ..devices.mif import MIFParams, MIFState, input_samples, mif_rest_state, mif_step
-from ..devices.mss import MSSParams, mss_conductance_unclamped
-from ..errors import TrainingDiverged
+from ..devices import registry
+from ..devices.mss import MSSParams
+from ..errors import InputError, TrainingDiverged
+from .choices import DEFAULT_SYNAPSE, SYNAPSE_FIELDS
 
 #: MSS synapse devices (choice, seed 002 §V-A): Knowm's model with the network's 1 kΩ-100 kΩ range.
 SYNAPSE_PARAMS = MSSParams.preset("knowm-default").replace(r_on=1e3, r_off=1e5)
+#: voltages (V) at which a synapse device that declares a ``current`` is checked to read ohmically
+#: (choice: the word-line range of the network, read scale 1 down to 10 mV, both polarities)
+OHMIC_PROBE_V = (-1.0, -0.3, -0.1, -0.01, 0.01, 0.1, 0.3, 1.0)
+#: relative deviation of the read current from v·G allowed by the ohmic check (rounding only)
+OHMIC_RTOL = 1e-9
+
+
+def synapse_kind(name: str, params=None) -> registry.DeviceKind:
+    """The registered cell ``name`` checked for use as MEMprop synapses (``params``: its Params
+    record, for the ohmic check; default the kind's defaults). Raises :class:`InputError` naming
+    what is missing: role ``cell``, the fields in :data:`SYNAPSE_FIELDS`, an ohmic read."""
+    if not isinstance(name, str):
+        raise InputError(f"MemPropConfig.synapse = {name!r}: the name of a registered cell device")
+    cells = registry.names("cell")
+    if name not in cells:
+        raise InputError(f"MemPropConfig.synapse = {name!r}: not a registered cell device; registered cells are "
+                         f"{', '.join(map(repr, cells))}")
+    kind = registry.get(name)
+    missing = [f for f in SYNAPSE_FIELDS if not kind.declares(f)]
+    if missing:
+        raise InputError(f"MemPropConfig.synapse = {name!r}: a MEMprop synapse device needs {', '.join(SYNAPSE_FIELDS)}; "
+                         f"{name!r} declares no {', '.join(missing)}")
+    if kind.declares("current"):
+        _require_ohmic(kind, kind.params() if params is None else params)
+    return kind
+
+
+def _require_ohmic(kind: registry.DeviceKind, params) -> None:
+    """Refuse a device whose read current is not v·conductance(x) (see the module docstring)."""
+    g_min, g_max = (float(g) for g in kind.conductance_range(params))
+    g = torch.tensor([g_min, 0.5 * (g_min + g_max), g_max], dtype=torch.float64)
+    x = torch.as_tensor(kind.state_from_conductance(g, params), dtype=torch.float64)
+    v = torch.tensor(OHMIC_PROBE_V, dtype=torch.float64)[:, None]
+    with torch.no_grad():
+        i = torch.as_tensor(kind.cell_current(v, x.expand(len(OHMIC_PROBE_V), 3), params), dtype=torch.float64)
+        ohmic = v * torch.as_tensor(kind.conductance(x, params), dtype=torch.float64)
+    err = float((i - ohmic).abs().max() / ohmic.abs().max())
+    if not err <= OHMIC_RTOL:
+        raise InputError(
+            f"MemPropConfig.synapse = {kind.name!r}: its read current is not ohmic (I differs from v·G(x) by "
+            f"{err:.3g} of the largest current between {min(OHMIC_PROBE_V):g} and {max(OHMIC_PROBE_V):g} V). A MEMprop "
+            "crossbar computes I = Σ G·v, and spicegrad does not model a non-linear read I = Σ I(v, x) in the network; "
+            "use a device with a linear I-V")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,8 +159,9 @@ class MemPropConfig:
     v_ref: float = 0.0  # V subtracted from presynaptic membranes
     logit_volt: float = 0.01  # V per unit logit
     mif_preset: str = "memprop"
-    synapse_r_on: float = SYNAPSE_PARAMS.r_on  # Ω
-    synapse_r_off: float = SYNAPSE_PARAMS.r_off  # Ω
+    synapse_r_on: float = SYNAPSE_PARAMS.r_on  # Ω (mss synapses only)
+    synapse_r_off: float = SYNAPSE_PARAMS.r_off  # Ω (mss synapses only)
+    synapse: str = DEFAULT_SYNAPSE  # a registered cell device (spicegrad.devices.registry)
 
     def __post_init__(self) -> None:
         if len(self.layers) < 2 or any(int(n) < 1 for n in self.layers):
@@ -121,14 +186,42 @@ class MemPropConfig:
         if self.synapse_r_on >= self.synapse_r_off:
             raise ValueError(f"MemPropConfig.synapse_r_on = {self.synapse_r_on}: must be below synapse_r_off = {self.synapse_r_off}")
         MIFParams.preset(self.mif_preset)  # raises on an unknown preset
+        if self.synapse != DEFAULT_SYNAPSE:
+            for name in ("synapse_r_on", "synapse_r_off"):
+                if getattr(self, name) != getattr(SYNAPSE_PARAMS, name[len("synapse_"):]):
+                    raise InputError(f"MemPropConfig.{name} = {getattr(self, name)!r}: applies to {DEFAULT_SYNAPSE!r} "
+                                     f"synapses only; {self.synapse!r} synapses take their device's parameters")
+        synapse_kind(self.synapse, self.synapse_params)
 
     @property
     def mif_params(self) -> MIFParams:
         return MIFParams.preset(self.mif_preset)
 
     @property
-    def synapse_params(self) -> MSSParams:
-        return SYNAPSE_PARAMS.replace(r_on=self.synapse_r_on, r_off=self.synapse_r_off)
+    def synapse_kind(self) -> registry.DeviceKind:
+        """The registry entry of the synapse device."""
+        return registry.get(self.synapse)
+
+    @property
+    def synapse_params(self):
+        """The synapse device's Params record: MSS with ``synapse_r_on``/``synapse_r_off`` on
+        :data:`SYNAPSE_PARAMS`, any other device its defaults."""
+        if self.synapse == DEFAULT_SYNAPSE:
+            return SYNAPSE_PARAMS.replace(r_on=self.synapse_r_on, r_off=self.synapse_r_off)
+        return registry.get(self.synapse).params()
+
+    @property
+    def synapse_range(self) -> tuple[float, float]:
+        """(g_min, g_max) in S: the conductances of u = 0 and u = 1."""
+        g_min, g_max = self.synapse_kind.conductance_range(self.synapse_params)
+        return float(g_min), float(g_max)
+
+    @property
+    def synapse_integrator(self) -> str:
+        """The integrator the synapse twin is stepped (and certified) with: exp-euler where the
+        device has it, else its first."""
+        integrators = self.synapse_kind.integrators
+        return "exp-euler" if "exp-euler" in integrators else integrators[0]
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -234,12 +327,21 @@ class FusedMIFStep:
 # --- the network -------------------------------------------------------------------------------
 
 
+def pair_conductance(u, g_range: tuple[float, float]):
+    """G = g_min + (g_max - g_min)·u in S for normalised conductances ``u`` (tensor, array or
+    float; not clamped). For MSS the same arithmetic as
+    :func:`spicegrad.devices.mss.mss_conductance_unclamped`, so the same bits."""
+    g_min, g_max = g_range
+    return g_min + (g_max - g_min) * u
+
+
 class NonFiniteError(TrainingDiverged, FloatingPointError):
     """The forward pass produced a non-finite state; says which layer and step."""
 
 
 class MemPropNet(torch.nn.Module):
-    """The MEMprop network of :class:`MemPropConfig`; parameters are synapse states x± in [0, 1].
+    """The MEMprop network of :class:`MemPropConfig`; parameters are the synapse pairs'
+    normalised conductances u± in [0, 1] (``x_pos``/``x_neg``; the MSS states x± for MSS).
 
     ``forward(images [B, F]) -> V_out [T, B, classes]`` (volts, at t_1..t_T); with
     ``record=True`` it returns a dict that also holds every layer's membrane trace.
@@ -248,6 +350,7 @@ class MemPropNet(torch.nn.Module):
     def __init__(self, cfg: MemPropConfig, generator: torch.Generator | None = None, compile: bool = False):
         super().__init__()
         self.cfg = cfg
+        self.g_range = cfg.synapse_range
         self.x_pos = torch.nn.ParameterList()
         self.x_neg = torch.nn.ParameterList()
         for n_in, n_out in zip(cfg.layers[:-1], cfg.layers[1:], strict=True):
@@ -273,8 +376,7 @@ class MemPropNet(torch.nn.Module):
 
     def conductances(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(G+, G-) of synapse layer ``layer`` in S, shaped [n_in, n_out]."""
-        p = self.cfg.synapse_params
-        return mss_conductance_unclamped(self.x_pos[layer], p), mss_conductance_unclamped(self.x_neg[layer], p)
+        return pair_conductance(self.x_pos[layer], self.g_range), pair_conductance(self.x_neg[layer], self.g_range)
 
     def weights(self, layer: int) -> torch.Tensor:
         """Effective transconductance s_l·(G+ - G-) (A/V), shaped [n_in, n_out]."""
@@ -283,7 +385,7 @@ class MemPropNet(torch.nn.Module):
 
     @torch.no_grad()
     def project_(self) -> None:
-        """Put every device state back into [0, 1] (conductance into [1/r_off, 1/r_on])."""
+        """Put every u± back into [0, 1] (conductance into [g_min, g_max])."""
         for p in list(self.x_pos) + list(self.x_neg):
             p.clamp_(0.0, 1.0)
 

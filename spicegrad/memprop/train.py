@@ -3,8 +3,8 @@
 ``train_memprop(MemPropTrainConfig(...), out_dir)`` is what ``spicegrad train memprop`` runs:
 
 * before training, :func:`spicegrad.validate.require_certified` for the MIF configuration
-  (preset, dt, integrator) and the MSS synapse configuration (parameters, dt, exp-euler, at
-  read level: see :func:`certify`); a failing twin is refused unless ``allow_unvalidated``
+  (preset, dt, integrator) and the synapse device's configuration (parameters, dt, its
+  integrator; for MSS at read level: see :func:`certify`); a failing twin is refused unless ``allow_unvalidated``
   (recorded in the checkpoint and metrics). The synapses are static during a sample (see
   :mod:`.memprop`); their drift bound is computed from the voltages the network reaches and
   written to metrics.json.
@@ -119,11 +119,13 @@ def certify(cfg: MemPropTrainConfig) -> dict[str, Any]:
     the checkpoint.
 
     * MIF at (preset, dt, integrator): the neurons are integrated by the twin.
-    * MSS at (synapse parameters, dt, ``exp-euler``): the synapses are read at their programmed
-      conductance; the certifying case (``mss-synapse-read``) checks that at the read level of
-      the exported network the device barely moves and conducts ohmically, in ngspice as in
-      the twin. Whether a trained network's voltages stay at that level is checked per run
-      (``synapse_drift`` in metrics.json, :func:`spicegrad.memprop.drift.static_check`).
+    * the synapse device at (synapse parameters, dt, :attr:`MemPropConfig.synapse_integrator`),
+      recorded as ``<device>_synapse``: the synapses are read at their programmed conductance.
+      For MSS the certifying case (``mss-synapse-read``) checks that at the read level of the
+      exported network the device barely moves and conducts ohmically, in ngspice as in the
+      twin; another device is certified on its own cases. Whether a trained network's voltages
+      leave the devices where they were programmed is checked per run (``synapse_drift`` in
+      metrics.json, :func:`spicegrad.memprop.drift.static_check`).
     """
     from ..validate import require_certified
 
@@ -133,10 +135,18 @@ def certify(cfg: MemPropTrainConfig) -> dict[str, Any]:
         out["cases"] = {name: rec.get("metrics", {}).get(waveform) for name, rec in cert.get("cases", {}).items()}
         return out
 
+    kind = cfg.net.synapse_kind
+    waveform = kind.states[0] if kind.states else "x"
     return {
         "mif": summary("mif", cfg.net.mif_params, cfg.net.integrator, "v"),
-        "mss_synapse": {**summary("mss", cfg.net.synapse_params, "exp-euler", "x"), "static": True},
+        f"{kind.name}_synapse": {**summary(kind.name, cfg.net.synapse_params, cfg.net.synapse_integrator, waveform),
+                                 "static": True},
     }
+
+
+def synapse_record(net_cfg: MemPropConfig) -> dict[str, Any]:
+    """What a checkpoint records of its synapses: the device's name and its parameters."""
+    return {"device": net_cfg.synapse, "params": dataclasses.asdict(net_cfg.synapse_params)}
 
 
 @torch.no_grad()
@@ -206,14 +216,45 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     for name, value in model.items() if isinstance(model, dict) else ():
         if name.startswith(("x_pos.", "x_neg.")) and value.numel() and (value.min() < 0 or value.max() > 1):
             raise CheckpointError(f"{path}: synapse state {name} spans [{float(value.min()):.4g}, "
-                                  f"{float(value.max()):.4g}]; an MSS state x lies in [0, 1] (a damaged file)")
+                                  f"{float(value.max()):.4g}]; a synapse's normalised conductance (the MSS state x) "
+                                  "lies in [0, 1] (a damaged file)")
     return state
+
+
+def _check_synapse(state: dict[str, Any], cfg: MemPropTrainConfig, path: Path) -> None:
+    """The checkpoint's synapse record against the device registered under its name now. A
+    checkpoint from before the record (MSS only) has none and passes."""
+    saved = state.get("synapse")
+    if saved is None:
+        return
+    if not (isinstance(saved, dict) and isinstance(saved.get("device"), str) and isinstance(saved.get("params"), dict)):
+        raise CheckpointError(f"{path}: synapse record {saved!r} is not a table of device (a name) and params")
+    if saved["device"] != cfg.net.synapse:
+        raise CheckpointError(f"{path}: its synapse record names device {saved['device']!r}, its configuration "
+                              f"{cfg.net.synapse!r} (a damaged file)")
+    now = synapse_record(cfg.net)["params"]
+    if saved["params"] != now:
+        diffs = [f"{k}: checkpoint {saved['params'].get(k)!r}, registered {now.get(k)!r}"
+                 for k in sorted(set(saved["params"]) | set(now)) if saved["params"].get(k) != now.get(k)]
+        raise CheckpointError(f"{path}: trained with {cfg.net.synapse!r} synapses of other parameters than the device "
+                              f"registered as {cfg.net.synapse!r} now ({'; '.join(diffs)}): another device")
+
+
+def _config_of(state: dict[str, Any], path: Path) -> MemPropTrainConfig:
+    """The checkpoint's recorded configuration, its synapse device registered and unchanged."""
+    try:
+        cfg = MemPropTrainConfig.from_dict(state["config"])
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: its recorded configuration is not valid ({type(exc).__name__}: {exc})") from None
+    _check_synapse(state, cfg, path)
+    return cfg
 
 
 def _check_compatible(saved: dict[str, Any], cfg: MemPropTrainConfig, path: Path, epochs_done: int) -> None:
     want = cfg.to_dict()
     diffs = []
     before = MemPropTrainConfig.from_dict(saved)
+    saved = before.to_dict()  # fields added since (the synapse device) read at their defaults
     for e in range(epochs_done):
         if not math.isclose(before.lr_at(e), cfg.lr_at(e), rel_tol=1e-12):
             diffs.append(f"learning rate of epoch {e + 1}: checkpoint {before.lr_at(e):g}, requested {cfg.lr_at(e):g} "
@@ -235,10 +276,7 @@ def _check_compatible(saved: dict[str, Any], cfg: MemPropTrainConfig, path: Path
 def load_net(path: str | Path, compile: bool = False) -> tuple[MemPropNet, dict[str, Any]]:
     """The trained network of a checkpoint (and the checkpoint dict)."""
     state = load_checkpoint(path)
-    try:
-        cfg = MemPropTrainConfig.from_dict(state["config"])
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        raise CheckpointError(f"{path}: its recorded configuration is not valid ({type(exc).__name__}: {exc})") from None
+    cfg = _config_of(state, Path(path))
     net = MemPropNet(cfg.net, compile=compile)
     try:
         net.load_state_dict(state["model"])
@@ -315,6 +353,7 @@ def train_memprop(
             raise CheckpointError(f"{ckpt_path} is a compressed network (pruned/quantised by spicegrad compress); "
                                   "plain training would ignore its masks and levels: fine-tune it with "
                                   "`spicegrad compress prune|quantize --finetune-epochs N` instead")
+        _config_of(state, ckpt_path)
         _check_compatible(state["config"], cfg, ckpt_path, state["epoch"])
     certs = certificates if certificates is not None else certify(cfg)
     net = MemPropNet(cfg.net, torch.Generator().manual_seed(cfg.seed), compile=compile).to(device)
@@ -380,7 +419,7 @@ def train_memprop(
         state = {
             "format": CHECKPOINT_FORMAT, "spicegrad_version": __version__, "config": cfg.to_dict(),
             "epoch": epoch + 1, "model": net.state_dict(), "optimizer": opt.state_dict(), "history": history,
-            "certificates": certs, "allow_unvalidated": cfg.allow_unvalidated,
+            "certificates": certs, "allow_unvalidated": cfg.allow_unvalidated, "synapse": synapse_record(cfg.net),
         }
         _save_checkpoint(ckpt_path, state)
         metrics = _write_outputs(net, cfg, history, certs, x_test, y_test, test.classes, out, plots)
@@ -431,14 +470,16 @@ def _metrics(cfg: MemPropTrainConfig, history: dict, certs: dict) -> dict[str, A
 
 
 def _synapse_drift(net: MemPropNet, images: torch.Tensor) -> dict[str, Any]:
-    """Is the static-synapse reading fair? The state-drift bound along the actual word-line
-    voltages of a few test samples, at full read voltage and at the read scale the export picks
-    (:func:`spicegrad.memprop.drift.static_check`)."""
-
-
+    """Is the static-synapse reading fair? The synapses' drift (MSS: its bound) along the
+    actual word-line voltages of a few test samples, at full read voltage and at the read scale
+    the export picks (:func:`spicegrad.memprop.drift.static_check`). ``threshold_V``: MSS's
+    v_on, else the device's read limit (None without switching thresholds)."""
     auto = static_check(net, images, read_scale="auto")
     return {
-        "threshold_V": auto["v_on_V"],
+        "device": auto["device"],
+        "threshold_V": auto.get("v_on_V", auto["read_limit_V"]),
+        "read_limit_V": auto["read_limit_V"],
+        "inside_read_limit_at_export_scale": auto["inside_read_limit"],
         "v_max_seen_V": auto["full_voltage"]["v_max_V"],
         "max_state_change_per_sample": auto["full_voltage"]["drift_bound"],
         "export_read_scale": auto["read_scale"],
