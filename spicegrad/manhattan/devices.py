@@ -222,7 +222,8 @@ def round_125(value: float) -> float:
 
 def cell_pulses(kind, params, n_pulses: int = CURVE_PULSES, amplitude: float | None = None,
                 width: float | None = None, integrator: str = "exp-euler") -> CellPulses:
-    """The pulse protocol of a registered pulse-programmable cell ``kind`` (a name or a kind).
+    """The pulse protocol of a registered pulse-programmable cell ``kind`` (a name or a kind) with
+    ``params`` (default: the kind's defaults).
 
     A device in :data:`PRESETS` (MSS) keeps its study's protocol, with ``amplitude`` / ``width``
     (gap = width) replacing its values when given. Any other device gets defaults derived from
@@ -238,6 +239,7 @@ def cell_pulses(kind, params, n_pulses: int = CURVE_PULSES, amplitude: float | N
 
     kind = registry.get(kind) if isinstance(kind, str) else kind
     _pulses.check_pulsable(kind)
+    params = kind.params() if params is None else params
     preset = PRESETS.get(kind.name)
     if preset is not None:
         given = {"amplitude": amplitude, "width": width, "gap": width, "integrator": integrator}
