@@ -52,6 +52,11 @@ def sinh_current(v, x, p):
     return EXAMPLE.toy_conductance(x, p) * torch.sinh(B_SINH * v) / B_SINH
 
 
+def reference_sinh_current(v, y, p):
+    """The same I-V in numpy, for the validator's independent reference (B)."""
+    return (y[0] / p.r_on + (1 - y[0]) / p.r_off) * np.sinh(B_SINH * v) / B_SINH
+
+
 @pytest.fixture
 def sinh_toy(tmp_path, monkeypatch):
     """The toy cell with the sinh I-V, registered for the test and removed after it."""
@@ -60,7 +65,8 @@ def sinh_toy(tmp_path, monkeypatch):
     lib, cases = tmp_path / "toy.lib", tmp_path / "toy.toml"
     lib.write_text(EXAMPLE.TOY_LIB.replace(LINEAR_BD, SINH_BD))
     cases.write_text(EXAMPLE.TOY_CASES)
-    kind = registry.register(EXAMPLE.toy_kind(lib, cases, current=sinh_current))
+    kind = registry.register(EXAMPLE.toy_kind(lib, cases, current=sinh_current,
+                                              reference_current=reference_sinh_current))
     yield kind
     registry.unregister(kind.name)
 
@@ -176,3 +182,59 @@ def test_zero_volt_rows_use_the_small_signal_conductance_and_gradients_stay_fini
     x = ideal["state"][1, 0]
     expected = sum(sinh_current(v[1, r], x[r], sinh_toy.params()) for r in range(3))
     assert torch.allclose(ideal["i"][1, 0], expected, rtol=1e-14, atol=0)
+
+
+# --- the crossbar validator with a registered cell named by the case -----------------------
+
+
+def _toy_case(r: float, **extra):
+    from spicegrad.validate.cases import make_case
+
+    raw = {"name": f"toy-crossbar-3x2-{r:g}ohm", "model": "crossbar", "t_stop": 3e-4, "dt": 1e-6,
+           "integrator": "exp-euler",
+           "stimulus": {"kind": "crossbar", "rows": 3, "cols": 2, "r_wire": r, "r_driver": r, "r_sense": r,
+                        "device": "toy", "seed": 0, "sine": {"low": 0.4, "high": 0.6, "freq": 1e3}},
+           "tolerance": {"x": {"max_abs": 2e-3}, "i": {"nrmse": 2.5e-3}}, **extra}
+    return make_case(raw)
+
+
+@pytest.mark.parametrize("r", [0.0, pytest.param(20.0, marks=pytest.mark.slow)])  # wired: 6 s
+def test_crossbar_case_names_a_registered_non_linear_cell(sinh_toy, r):
+    from spicegrad.validate import run_case
+
+    res = run_case(_toy_case(r), use_cache=False)
+    assert res["passed"] and res["as_expected"]
+    # measured (ideal, 20 Ω): twin vs ngspice x 5.0e-6, 5.0e-6; i nrmse 1.5e-3, 1.6e-3 (the twin's current
+    # at t_k is read with the step-midpoint row sample); reference (Newton on the stamped array) vs
+    # ngspice i nrmse 1.9e-6, 2.2e-6
+    assert res["metrics"]["x"]["max_abs"] <= 2e-5
+    assert res["model_error"]["i"]["nrmse"] <= 1e-4 and res["model_error"]["x"]["max_abs"] <= 2e-5
+
+
+def test_crossbar_case_of_a_cell_with_a_wrong_twin_fails_as_model_error(sinh_toy):
+    from spicegrad.validate import run_case
+
+    res = run_case(_toy_case(0.0, twin_params={"v_s": 0.3}, expect="fail"), use_cache=False)
+    assert not res["passed"] and res["as_expected"] and "model" in res["causes"]
+
+
+def test_crossbar_case_device_defaults_to_mss_with_the_same_fingerprint():
+    from spicegrad.validate.cases import make_case
+    from spicegrad.validate.certificates import case_fingerprint
+
+    stimulus = {"kind": "crossbar", "rows": 2, "cols": 2, "r_wire": 1.0, "r_driver": 1.0, "r_sense": 1.0,
+                "seed": 3, "sine": {"low": 0.6, "high": 1.0, "freq": 1e3}}
+    raw = {"name": "c", "model": "crossbar", "t_stop": 1e-5, "dt": 1e-6, "tolerance": {"x": {"max_abs": 2e-3}}}
+    implicit = make_case({**raw, "stimulus": stimulus})
+    explicit = make_case({**raw, "stimulus": {**stimulus, "device": "mss"}})
+    assert case_fingerprint(implicit) == case_fingerprint(explicit)
+
+
+def test_crossbar_case_of_a_cell_rejects_bad_fields_naming_them(sinh_toy):
+    from spicegrad.validate.cases import CaseError
+
+    with pytest.raises(CaseError, match="sine"):
+        _toy_case(0.0, stimulus={"kind": "crossbar", "rows": 3, "cols": 2, "device": "toy",
+                                 "dc": {"low": 0.1, "high": 0.2}})
+    with pytest.raises(CaseError, match=r"unknown field\(s\) \['v_on'\]"):
+        _toy_case(0.0, params={"v_on": 0.3})  # an MSS field: the toy's record has none
