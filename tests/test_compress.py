@@ -33,7 +33,7 @@ from spicegrad.compress.finetune import finetune
 from spicegrad.compress.netlist import tile_circuit
 from spicegrad.compress.quantization import recenter_pairs_, rescale_to_range_
 from spicegrad.compress.topology import draw_topology, topology_graph
-from spicegrad.devices.mss import mss_rates
+from spicegrad.devices.mss import MSS, mss_conductance, mss_rates
 from spicegrad.devices.pcm import PCMParams, pcm_set
 from spicegrad.memprop.model import MemPropConfig
 from spicegrad.memprop.train import load_net, train_memprop
@@ -178,8 +178,112 @@ def test_mss_pulse_levels_follow_the_twins_exponential_relaxation():
     expect = [p_on / (p_on + p_off) * (1 - math.exp(-k * 2e-5 * b)) for k in range(6)]
     assert lv.states == pytest.approx(expect, rel=1e-9, abs=1e-12)
     assert lv.conductance_s[0] == pytest.approx(1 / p.r_off) and lv.pulses == (0, 1, 2, 3, 4, 5)
+    with pytest.raises(ValueError, match="does not pass the device's switching threshold"):
+        mss_pulse_levels(4, p, amplitude=0.1, width=1e-9)  # below v_on: such pulses would not program
     with pytest.raises(ValueError, match="do not separate"):
-        mss_pulse_levels(4, p, amplitude=0.1, width=1e-9)  # below v_on and short: the state does not move
+        mss_pulse_levels(4, p, amplitude=0.5, width=1e-15)  # too short: the state does not move
+
+
+@pytest.mark.parametrize("n, change", [(2, {}), (5, {}), (16, {}), (6, {"amplitude": 0.7}), (4, {"width": 2e-5})])
+def test_mss_pulse_levels_are_bit_identical_to_the_mss_twin_driven_pulse_by_pulse(n, change):
+    """mss-pulse is the generic <device>-pulse source with the MSS defaults (0.5 V, 3·tau/(N-1)):
+    its numbers are those of the MSS twin stepped once per pulse from x = 0, bit for bit."""
+    p = TINY.synapse_params
+    amplitude, width = change.get("amplitude", 0.5), change.get("width", 3 * p.tau / (n - 1))
+    x = MSS(p).simulate(torch.full((n - 1,), amplitude, dtype=torch.float64), dt=width, x0=0.0,
+                        integrator="exp-euler")["x"]
+    lv = device_levels("mss-pulse", n, p, **change)
+    assert lv.states == tuple(x.tolist()) and lv.conductance_s == tuple(mss_conductance(x, p).tolist())
+    assert lv.params == {"amplitude_V": amplitude, "width_s": width} and lv.pulses == tuple(range(n))
+
+
+# --- <device>-pulse levels of a registered cell: the device of examples/06 with a switching hook
+
+
+def _toy_switching(p):
+    """(choice, for the test) the toy relaxes toward s(v) = (1 + tanh(v/v_s))/2: nominal
+    thresholds ±2·v_s, where s is within 2 % of its limits."""
+    return 2 * p.v_s, -2 * p.v_s
+
+
+@pytest.fixture
+def pulsed_toy(tmp_path):
+    from test_registry import EXAMPLE, toy_kind
+
+    from spicegrad.devices import registry
+
+    kind = registry.register(toy_kind(tmp_path, switching=_toy_switching))
+    yield kind, EXAMPLE.ToyParams()
+    registry.unregister("toy")
+
+
+def _toy_levels_exact(p, volts, width, n):
+    """The toy's G_k under held pulses, solved in closed form: x_k = s·(1 - e^{-k·w/tau}) from x = 0."""
+    s = (1 + math.tanh(volts / p.v_s)) / 2
+    x = np.array([s * (1 - math.exp(-k * width / p.tau)) for k in range(n)])
+    return x / p.r_on + (1 - x) / p.r_off
+
+
+def test_every_pulsable_registered_cell_offers_a_pulse_source(pulsed_toy):
+    from spicegrad.compress.choices import PULSABLE_FIELDS, pulse_devices, sources
+    from spicegrad.devices import pulses, registry
+    from spicegrad.errors import InputError
+
+    assert "toy-pulse" in sources() and sources()[:2] == ("uniform", "mss-pulse") and sources()[-1] == "pcm-set"
+    for kind in registry.kinds("cell"):  # the torch-free field list agrees with check_pulsable
+        try:
+            pulses.check_pulsable(kind)
+            pulsable = True
+        except InputError:
+            pulsable = False
+        assert pulsable == (kind.name in pulse_devices()), (kind.name, PULSABLE_FIELDS)
+    registry.unregister("toy")
+    assert "toy-pulse" not in sources()
+    with pytest.raises(ValueError, match="device curve 'toy-pulse': must be one of uniform, mss-pulse"):
+        device_levels("toy-pulse", 4)
+
+
+def test_device_pulse_levels_default_pulse_and_normalisation(pulsed_toy):
+    from spicegrad.compress.levels import round_dt
+    from spicegrad.devices import pulses
+
+    kind, p = pulsed_toy
+    n = 5
+    lv = device_levels("toy-pulse", n)
+    volts = 1.5 * 2 * p.v_s  # OVERDRIVE·v_up
+    assert lv.source == "toy-pulse" and lv.params["amplitude_V"] == pytest.approx(volts, rel=1e-15)
+    # width: fill_time/(N-1) on a whole number (>= 100) of a round dt
+    width, raw = lv.params["width_s"], pulses.fill_time(kind, p, volts) / (n - 1)
+    steps = width / round_dt(raw)
+    assert steps >= 100 and steps == pytest.approx(round(steps), abs=1e-9) and width == pytest.approx(raw, rel=1e-2)
+    g = _toy_levels_exact(p, volts, width, n)
+    assert lv.conductance_s == pytest.approx(tuple(g), rel=1e-9)  # the twin's own G_k (S)
+    assert lv.states == pytest.approx(tuple((g - g[0]) / (g[-1] - g[0])), rel=1e-9, abs=1e-12)
+    assert lv.states[0] == 0 and lv.states[-1] == 1 and lv.conductance_s[0] == pytest.approx(1 / p.r_off)
+    # the train fills about 95 % of the range (pulses.FILL)
+    assert (g[-1] - g[0]) / (1 / p.r_on - 1 / p.r_off) == pytest.approx(pulses.FILL, abs=0.01)
+
+
+def test_device_pulse_levels_take_amplitude_and_width_and_refuse_bad_ones(pulsed_toy):
+    kind, p = pulsed_toy
+    lv = device_levels("toy-pulse", 4, amplitude=0.6, width=1e-4)
+    assert lv.params == {"amplitude_V": 0.6, "width_s": 1e-4}
+    assert lv.conductance_s == pytest.approx(tuple(_toy_levels_exact(p, 0.6, 1e-4, 4)), rel=1e-9)
+    with pytest.raises(ValueError, match=r"amplitude = 0.3 V does not pass the device's switching threshold"):
+        device_levels("toy-pulse", 4, amplitude=0.3)
+    with pytest.raises(ValueError, match=r"pulse width = -1e-05 s: must be a finite duration > 0"):
+        device_levels("toy-pulse", 4, width=-1e-5)
+    with pytest.raises(ValueError, match="do not separate"):
+        device_levels("toy-pulse", 4, width=1e-12)
+
+
+def test_cli_quantizes_to_a_registered_cells_pulse_levels(pulsed_toy, tmp_path, checkpoint, capsys):
+    out = tmp_path / "q.pt"
+    argv = ["compress", "quantize", str(checkpoint), "--levels", "4", "--curve", "toy-pulse", "--test-subset", "-1"]
+    assert spicegrad_main([*argv, "-o", str(out)]) == 0
+    assert "quantised every device to 4 toy-pulse levels" in capsys.readouterr().out and out.exists()
+    assert spicegrad_main([*argv, "--pulse-amplitude", "0.3", "-o", str(out)]) == 2
+    assert "does not pass the device's switching threshold" in capsys.readouterr().err
 
 
 def test_pcm_levels_are_the_mean_field_cumulative_set_curve():

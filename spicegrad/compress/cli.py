@@ -51,7 +51,7 @@ def _finetune_options(p: argparse.ArgumentParser) -> None:
 def add_compress_parser(subparsers, help: str | None = None) -> argparse.ArgumentParser:
     """Register ``compress`` (with its five sub-commands) on ``subparsers``."""
     from ..spice.provenance import add_include_options
-    from .choices import SOURCES
+    from .choices import DEFAULT_CURVES, sources
 
     top = subparsers.add_parser(
         "compress", help=help,
@@ -75,14 +75,21 @@ def add_compress_parser(subparsers, help: str | None = None) -> argparse.Argumen
     p.set_defaults(func=run_prune)
 
     p = sub.add_parser("quantize", help="quantise every device to N levels of a device curve",
-                       description="Each device of each pair to its nearest level: uniform states, the MSS pulse "
-                                   "response (twin) or the PCM cumulative SET curve (mean field); optionally "
+                       description="Each device of each pair to its nearest level: uniform states, the pulse "
+                                   "response of a registered cell (twin; mss-pulse, ...) or the PCM cumulative SET "
+                                   "curve (mean field); optionally "
                                    "quantisation-aware fine-tuning with a straight-through estimator.")
     _common(p)
     p.add_argument("--levels", type=int, required=True, metavar="N", help="levels per device (>= 2)")
-    p.add_argument("--curve", choices=SOURCES, default="uniform", help="where the levels come from (default uniform)")
-    p.add_argument("--pulse-amplitude", type=float, metavar="V", help="mss-pulse: SET pulse amplitude (default 0.5 V)")
-    p.add_argument("--pulse-width", type=float, metavar="S", help="mss-pulse: pulse width (default 3·tau/(N−1))")
+    p.add_argument("--curve", choices=sources(), default="uniform",
+                   help="where the levels come from (default uniform); DEVICE-pulse: the conductance after "
+                        "0..N-1 identical potentiating pulses of that registered cell (its twin)")
+    p.add_argument("--pulse-amplitude", type=float, metavar="V",
+                   help="DEVICE-pulse: pulse amplitude (default 1.5·|v_up| of the device, polarity of v_up; "
+                        "mss-pulse 0.5 V)")
+    p.add_argument("--pulse-width", type=float, metavar="S",
+                   help="DEVICE-pulse: pulse width (default the time a held pulse takes to fill 95 %% of the "
+                        "range, divided by N−1, on a round step; mss-pulse 3·tau/(N−1))")
     p.add_argument("--pcm-preset", default="nandakumar2018", help="pcm-set: PCM parameter preset")
     p.add_argument("--range", dest="range_mode", choices=["mse", "max", "none"], default="mse",
                    help="where each layer's weights sit on the levels: clip value with the least squared error "
@@ -124,13 +131,13 @@ def add_compress_parser(subparsers, help: str | None = None) -> argparse.Argumen
                    help="default 0,0.5,0.7,0.8,0.9,0.95,0.98")
     p.add_argument("--levels", type=comma_ints, default=None, metavar="N,N,...", help="default 2,3,4,8,16,32")
     p.add_argument("--curves", type=_names, default=None, metavar="NAME,...",
-                   help=f"device curves (default {','.join(SOURCES)})")
+                   help=f"device curves among {','.join(sources())} (default {','.join(DEFAULT_CURVES)})")
     p.add_argument("--scope", choices=["global", "layer"], default="global")
     p.add_argument("--granularity", type=_names, default=("synapse",), metavar="G[,G]",
                    help="pruning sweeps: synapse (unstructured, default), row (whole word lines), or both")
     p.add_argument("--tile", type=int, default=128, metavar="T", help="tile size for the hardware counts")
-    p.add_argument("--pulse-amplitude", type=float, metavar="V")
-    p.add_argument("--pulse-width", type=float, metavar="S")
+    p.add_argument("--pulse-amplitude", type=float, metavar="V", help="DEVICE-pulse curves: see `compress quantize --help`")
+    p.add_argument("--pulse-width", type=float, metavar="S", help="DEVICE-pulse curves: see `compress quantize --help`")
     p.add_argument("--pcm-preset", default="nandakumar2018")
     p.add_argument("--range", dest="range_mode", choices=["mse", "max", "none"], default="mse",
                    help="quantisation range per layer (see `compress quantize --help`)")

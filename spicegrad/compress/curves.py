@@ -23,7 +23,8 @@ from typing import Any
 
 from .. import __version__
 from .._io import atomic_write_json, atomic_write_text
-from .levels import SOURCES, device_levels, require_levels
+from .choices import DEFAULT_CURVES, sources
+from .levels import device_levels, require_levels
 from .mapping import map_layers, memprop_layers, require_tile
 from .network import CompressedMemPropNet, CompressError, load_compressed
 from .pruning import GRANULARITIES, SCOPES, require_sparsity
@@ -39,7 +40,7 @@ class CurveSettings:
 
     sparsities: tuple[float, ...] = DEFAULT_SPARSITIES
     levels: tuple[int, ...] = DEFAULT_LEVELS
-    curves: tuple[str, ...] = SOURCES
+    curves: tuple[str, ...] = DEFAULT_CURVES
     scope: str = "global"
     granularities: tuple[str, ...] = ("synapse",)
     tile: int = 128
@@ -58,8 +59,8 @@ class CurveSettings:
         object.__setattr__(self, "sparsities", tuple(require_sparsity(s) for s in self.sparsities))
         object.__setattr__(self, "levels", tuple(require_levels(n) for n in self.levels))
         for c in self.curves:
-            if c not in SOURCES:
-                raise CompressError(f"device curve {c!r}: must be one of {', '.join(SOURCES)}")
+            if c not in sources():
+                raise CompressError(f"device curve {c!r}: must be one of {', '.join(sources())}")
         if self.range_mode not in RANGES:
             raise CompressError(f"range = {self.range_mode!r}: must be one of {', '.join(RANGES)}")
         for g in self.granularities:
@@ -233,7 +234,7 @@ def write_curves(result: dict[str, Any], out_dir: str | Path, title: str = "") -
 
 
 _SP_COLORS = ("C0", "C4", "C5", "C6")  # pruning series
-_LV_COLORS = ("C1", "C2", "C3")  # uniform, mss-pulse, pcm-set
+_LV_COLORS = ("C1", "C2", "C3", "C7", "C8", "C9")  # uniform, mss-pulse, pcm-set, further pulse curves
 
 
 def plot_curves(result: dict[str, Any], path: str | Path, title: str = "") -> Path:
@@ -257,7 +258,7 @@ def plot_curves(result: dict[str, Any], path: str | Path, title: str = "") -> Pa
         return sorted(sel, key=lambda p: p[xkey])
 
     curves_sp = sorted({p["curve"] for p in pts if p["sweep"] == "sparsity"})
-    curves_lv = [c for c in SOURCES if any(p["curve"] == c for p in pts)]
+    curves_lv = list(dict.fromkeys(p["curve"] for p in pts if p["sweep"] == "levels"))
     for ft, style in ((False, "-o"), (True, "--s")):
         for k, c in enumerate(curves_sp):
             s = series("sparsity", c, ft)
@@ -267,7 +268,7 @@ def plot_curves(result: dict[str, Any], path: str | Path, title: str = "") -> Pa
         for k, c in enumerate(curves_lv):
             s = series("levels", c, ft)
             if s:
-                a_lv.plot([p["levels"] for p in s], [p[key] * scale for p in s], style, color=_LV_COLORS[k % 3],
+                a_lv.plot([p["levels"] for p in s], [p[key] * scale for p in s], style, color=_LV_COLORS[k % len(_LV_COLORS)],
                           label=f"{c}" + (", fine-tuned" if ft else ""))
     for ax in (a_sp, a_lv):
         if dense is not None:
