@@ -44,7 +44,10 @@ def static_check(net: MemPropNet, images: torch.Tensor, tolerance: float = 0.01,
       the reported figure the largest over synapses, pairs and images (computed, not bounded:
       the figure holds for these images). A device with hard thresholds (``switching``) whose
       reads all stay inside :func:`spicegrad.devices.pulses.read_limit` does not move: its
-      drift is exactly 0 (``inside_read_limit`` says whether the reads stayed inside).
+      drift is exactly 0. ``inside_read_limit`` says whether every |v| stayed below that limit,
+      ``inside_thresholds`` whether every signed v stayed between v_up and v_down (``v_range_V``:
+      the signed extremes; a network's membranes swing negative as well as positive). Both are
+      statements about voltages; the drift figure is what decides, for a soft threshold too.
     """
     cfg = net.cfg
     kind, p = cfg.synapse_kind, cfg.synapse_params
@@ -80,15 +83,18 @@ def static_check(net: MemPropNet, images: torch.Tensor, tolerance: float = 0.01,
             read_scale = suggested or 1.0
         bounds = at(read_scale)
         v_full = max(float(v.abs().max()) for v in lines)
+        v_lo, v_hi = min(float(v.min()) for v in lines), max(float(v.max()) for v in lines)
     worst = max(bounds)
     out: dict[str, Any] = {"device": cfg.synapse}
     if mss:
         out.update({"v_on_V": p.v_on, "v_off_V": p.v_off})
     switching = tuple(float(s) for s in kind.switching(p)) if kind.declares("switching") else None
     limit = read_limit(kind, p) if switching is not None else None
+    v_range = (read_scale * v_lo, read_scale * v_hi)
     out.update({
-        "switching_V": switching, "read_limit_V": limit,
+        "switching_V": switching, "read_limit_V": limit, "v_range_V": v_range,
         "inside_read_limit": None if limit is None else read_scale * v_full < limit,
+        "inside_thresholds": None if switching is None else min(switching) < v_range[0] and v_range[1] < max(switching),
         "drift": "worst-case rate bound" if mss else f"{kind.name} twin stepped at the read voltages",
     })
     return {**out, "v_max_V": read_scale * v_full, "drift_bound_per_layer": bounds,

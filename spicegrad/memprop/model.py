@@ -108,8 +108,9 @@ OHMIC_RTOL = 1e-9
 
 def synapse_kind(name: str, params=None) -> registry.DeviceKind:
     """The registered cell ``name`` checked for use as MEMprop synapses (``params``: its Params
-    record, for the ohmic check; default the kind's defaults). Raises :class:`InputError` naming
-    what is missing: role ``cell``, the fields in :data:`SYNAPSE_FIELDS`, an ohmic read."""
+    record for the ohmic check, or a callable returning it once the name is known to be good;
+    default the kind's defaults). Raises :class:`InputError` naming what is wrong: not a
+    registered ``cell``, a field of :data:`SYNAPSE_FIELDS` missing, a read that is not ohmic."""
     if not isinstance(name, str):
         raise InputError(f"MemPropConfig.synapse = {name!r}: the name of a registered cell device")
     cells = registry.names("cell")
@@ -122,7 +123,7 @@ def synapse_kind(name: str, params=None) -> registry.DeviceKind:
         raise InputError(f"MemPropConfig.synapse = {name!r}: a MEMprop synapse device needs {', '.join(SYNAPSE_FIELDS)}; "
                          f"{name!r} declares no {', '.join(missing)}")
     if kind.declares("current"):
-        _require_ohmic(kind, kind.params() if params is None else params)
+        _require_ohmic(kind, kind.params() if params is None else params() if callable(params) else params)
     return kind
 
 
@@ -186,12 +187,12 @@ class MemPropConfig:
         if self.synapse_r_on >= self.synapse_r_off:
             raise ValueError(f"MemPropConfig.synapse_r_on = {self.synapse_r_on}: must be below synapse_r_off = {self.synapse_r_off}")
         MIFParams.preset(self.mif_preset)  # raises on an unknown preset
+        synapse_kind(self.synapse, lambda: self.synapse_params)
         if self.synapse != DEFAULT_SYNAPSE:
             for name in ("synapse_r_on", "synapse_r_off"):
                 if getattr(self, name) != getattr(SYNAPSE_PARAMS, name[len("synapse_"):]):
                     raise InputError(f"MemPropConfig.{name} = {getattr(self, name)!r}: applies to {DEFAULT_SYNAPSE!r} "
                                      f"synapses only; {self.synapse!r} synapses take their device's parameters")
-        synapse_kind(self.synapse, self.synapse_params)
 
     @property
     def mif_params(self) -> MIFParams:

@@ -480,6 +480,7 @@ def _synapse_drift(net: MemPropNet, images: torch.Tensor) -> dict[str, Any]:
         "threshold_V": auto.get("v_on_V", auto["read_limit_V"]),
         "read_limit_V": auto["read_limit_V"],
         "inside_read_limit_at_export_scale": auto["inside_read_limit"],
+        "inside_thresholds_at_export_scale": auto["inside_thresholds"],
         "v_max_seen_V": auto["full_voltage"]["v_max_V"],
         "max_state_change_per_sample": auto["full_voltage"]["drift_bound"],
         "export_read_scale": auto["read_scale"],
