@@ -1,8 +1,9 @@
 """In-situ Manhattan-rule training of a memristive crossbar perceptron (Prezioso et al. 2015).
 
 * :mod:`.model` — the perceptron, the rule and the training loop;
-* :mod:`.devices` — device pulse-response curves, variation, pulsed arrays, input checks;
-* :mod:`.circuit` — the MSS crossbar as a circuit, on the twin or in ngspice;
+* :mod:`.devices` — device pulse-response curves, the pulse protocol of any pulse-programmable
+  registered cell, variation, pulsed arrays, input checks;
+* :mod:`.circuit` — the crossbar of such a cell as a circuit, on its twin or in ngspice;
 * :mod:`.tasks` — the seed's tasks; :mod:`.plots`, :mod:`.cli`.
 """
 
@@ -11,7 +12,14 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
-    from .devices import DeviceCurve, MSSPulses, ShiftDistribution, get_curve
+    from .devices import (
+        CellPulses,
+        DeviceCurve,
+        MSSPulses,
+        ShiftDistribution,
+        cell_pulses,
+        get_curve,
+    )
     from .model import CrossbarPerceptron, summarize
     from .tasks import get_task
 

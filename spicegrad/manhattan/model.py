@@ -22,10 +22,11 @@ G(m) of conductance vs number of identical SET pulses m, and the logic sees
 with device-to-device shifts from a :class:`ShiftDistribution` (the seed: Exponential of scale
 1/55845 S, centred to mean 0 over the array), K a read-out gain (1). A pulse past the curve's
 last point leaves G there (choice: the seed's code indexes past the end and fails; a saturated
-device does not move). G(m) comes from a two-column file, from the validated twin of any pulse-programmable registered
-cell (MSS, a colleague's or a user's device: one that declares step, switching and the
-conductance maps) driven by identical pulses (:meth:`DeviceCurve.from_cell`), or from the PCM
-twin's mean-field cumulative SET (:meth:`DeviceCurve.from_pcm`).
+device does not move). G(m) comes from a two-column file, from the validated twin of any
+pulse-programmable registered cell (the MSS, another built-in cell, or a device a user
+registered: one that declares step, switching and the conductance maps) driven by identical
+pulses (:meth:`DeviceCurve.from_cell`), or from the PCM twin's mean-field cumulative SET
+(:meth:`DeviceCurve.from_pcm`).
 
 Device physics (``backend="twin"`` / ``"spice"``): with ``device="pcm"`` and the twin backend
 each device is a :class:`~spicegrad.devices.PCMArray` cell, so every pulse draws its own
@@ -336,7 +337,9 @@ class CrossbarPerceptron:
         """f = tanh(β·Σ_j W_ij V_j) with the final conductances, [runs, P, neurons].
 
         (choice) Computed from the trained conductances (a non-disturbing ideal read: for the
-        MSS at |V| < v_on the device current is exactly V·G(x)), without read noise.
+        MSS at |V| < v_on the device current is exactly V·G(x)), without read noise. For a cell
+        whose I-V is not linear in V (a kind with ``current``) this is its small-signal read,
+        G = dI/dV at 0 V; the training reads of the circuit backends use its own current.
         """
         self._fitted()
         xv = np.asarray(X, dtype=float)
@@ -373,6 +376,10 @@ def summarize(model: CrossbarPerceptron, wall_s: float) -> dict:
         "curve": {"source": model.curve.source, "points": int(model.curve.g.size),
                   "g0_S": float(model.curve.g[0]), "g_last_S": float(model.curve.g[-1]),
                   "range_S": model.curve.range, "v_read_max_V": model.v_read_max},
+        "pulses": None if model.kind is None else {
+            "voltage_V": model.pulses.voltage(model.params), "width_s": model.pulses.width,
+            "gap_s": model.pulses.gap, "read_time_s": model.pulses.read_time, "dt_s": model.pulses.dt,
+            "integrator": model.pulses.integrator},
         "beta_per_A": model.beta,
         "k": model.k,
         "shift": {"kind": model.shift.kind, "scale_S": model.shift.scale},
