@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from spicegrad.crossbar import CrossbarSpec, crossbar_netlist
-from spicegrad.crossbar import nodal
+from spicegrad.crossbar import CrossbarSpec, crossbar_netlist, nodal
 from spicegrad.crossbar.devices import get_device
 from spicegrad.crossbar.generator import DC
 from spicegrad.crossbar.layers import row_samples, simulate_crossbar
