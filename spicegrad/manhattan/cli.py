@@ -84,7 +84,15 @@ def _named_device(value: str) -> str | None:
     if value in (SEED, PCM) or value in pulsable_cells():
         return value
     if value in registry.names():
-        raise InputError(f"--device {value!r}: not a pulse-programmable cell; allowed: {_allowed()}")
+        kind, why = registry.get(value), ""
+        if kind.role == "cell":
+            from ..devices.pulses import check_pulsable
+
+            try:
+                check_pulsable(kind)
+            except InputError as exc:
+                why = f" ({exc})"
+        raise InputError(f"--device {value!r}: not a pulse-programmable cell{why}; allowed: {_allowed()}")
     return None
 
 
