@@ -225,18 +225,18 @@ def _toy_levels_exact(p, volts, width, n):
 
 
 def test_every_pulsable_registered_cell_offers_a_pulse_source(pulsed_toy):
-    from spicegrad.compress.choices import PULSABLE_FIELDS, pulse_devices, sources
+    from spicegrad.compress.choices import pulse_devices, sources
     from spicegrad.devices import pulses, registry
     from spicegrad.errors import InputError
 
     assert "toy-pulse" in sources() and sources()[:2] == ("uniform", "mss-pulse") and sources()[-1] == "pcm-set"
-    for kind in registry.kinds("cell"):  # the torch-free field list agrees with check_pulsable
+    for kind in registry.kinds("cell"):  # the torch-free listing agrees with check_pulsable
         try:
             pulses.check_pulsable(kind)
             pulsable = True
         except InputError:
             pulsable = False
-        assert pulsable == (kind.name in pulse_devices()), (kind.name, PULSABLE_FIELDS)
+        assert pulsable == (kind.name in pulse_devices()), (kind.name, kind.missing_for_pulses())
     registry.unregister("toy")
     assert "toy-pulse" not in sources()
     with pytest.raises(ValueError, match="device curve 'toy-pulse': must be one of uniform, mss-pulse"):

@@ -12,15 +12,11 @@ UNIFORM, PCM_SET = "uniform", "pcm-set"
 PULSE_SUFFIX = "-pulse"
 #: the curves ``compress curves`` draws when none are named (the three it always drew)
 DEFAULT_CURVES = (UNIFORM, "mss" + PULSE_SUFFIX, PCM_SET)
-#: what a cell must declare to be pulse-programmed: the fields
-#: :func:`spicegrad.devices.pulses.check_pulsable` requires (read here without importing torch;
-#: tests/test_compress.py checks that the two agree)
-PULSABLE_FIELDS = ("step", "switching", "conductance", "conductance_range", "state_from_conductance")
 
 
 def pulse_devices() -> tuple[str, ...]:
     """Registered cells that can be pulse-programmed, in registration order."""
-    return tuple(k.name for k in registry.kinds("cell") if all(k.declares(f) for f in PULSABLE_FIELDS))
+    return tuple(k.name for k in registry.kinds("cell") if not k.missing_for_pulses())
 
 
 def sources() -> tuple[str, ...]:

@@ -35,11 +35,10 @@ _MAX_STEPS = 20_000
 
 def check_pulsable(kind: DeviceKind) -> None:
     """InputError naming what ``kind`` lacks for pulse programming."""
-    missing = [f for f in ("step", "switching", "conductance", "conductance_range", "state_from_conductance")
-               if getattr(kind, f) is None]
-    if kind.role != "cell" or missing:
+    missing = kind.missing_for_pulses()
+    if missing:
         raise InputError(f"device {kind.name!r} cannot be pulse-programmed: it needs role 'cell' and "
-                         f"step, switching and conductance maps (missing: {', '.join(missing) or 'none'})")
+                         f"step, switching and conductance maps (missing: {', '.join(missing)})")
 
 
 def potentiating_voltage(kind: DeviceKind, params, amplitude: float | None = None) -> float:

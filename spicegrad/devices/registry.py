@@ -150,6 +150,11 @@ class DeviceKind:
         what a kind offers, as the command line's choices do, must not import torch)."""
         return object.__getattribute__(self, field) is not None
 
+    def missing_for_pulses(self) -> list[str]:
+        """What this kind lacks to be pulse-programmed (:mod:`spicegrad.devices.pulses`): empty
+        for a cell declaring every one of :data:`PULSE_FIELDS`; read without importing them."""
+        return [f for f in PULSE_FIELDS if not self.declares(f)] + ([] if self.role == "cell" else ["role 'cell'"])
+
     def cell_current(self, v, x, params):
         """Current te -> be (A) at voltage ``v`` (V) and first state ``x``: ``current`` when the
         kind declares one, else ``v·conductance(x)``."""
@@ -162,6 +167,9 @@ class DeviceKind:
     def cases_path(self) -> Path | None:
         return None if self.cases is None else Path(self.cases)
 
+
+#: what a cell declares to be programmed by pulses (Manhattan rule, compression's device levels)
+PULSE_FIELDS = ("step", "switching", "conductance", "conductance_range", "state_from_conductance")
 
 #: the fields that take a "module:attribute" reference, imported on first access
 _REFERENCES = frozenset({"params", "twin", "conductance", "state_from_conductance", "conductance_range", "program",
@@ -363,4 +371,4 @@ for _kind in (
     _REGISTRY[_kind.name] = _kind
 del _kind
 
-__all__ = ["DeviceKind", "check_library_matches", "get", "kinds", "names", "register", "resolve", "unregister"]
+__all__ = ["PULSE_FIELDS", "DeviceKind", "check_library_matches", "get", "kinds", "names", "register", "resolve", "unregister"]
