@@ -22,7 +22,13 @@ from spicegrad.memprop import train as memprop_train
 from spicegrad.memprop.choices import synapse_names
 from spicegrad.memprop.drift import static_check
 from spicegrad.memprop.model import MemPropConfig, MemPropNet
-from spicegrad.memprop.train import CheckpointError, MemPropTrainConfig, load_checkpoint, load_net, train_memprop
+from spicegrad.memprop.train import (
+    CheckpointError,
+    MemPropTrainConfig,
+    load_checkpoint,
+    load_net,
+    train_memprop,
+)
 from spicegrad.spice import run
 
 NO_CERT = {"mif": {"validated": "skipped in tests"}}

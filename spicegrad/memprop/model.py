@@ -90,9 +90,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..devices import registry
 from ..devices.alpha import AlphaCurrent, AlphaParams
 from ..devices.mif import MIFParams, MIFState, input_samples, mif_rest_state, mif_step
-from ..devices import registry
 from ..devices.mss import MSSParams
 from ..errors import InputError, TrainingDiverged
 from .choices import DEFAULT_SYNAPSE, SYNAPSE_FIELDS
