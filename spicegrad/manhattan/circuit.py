@@ -337,7 +337,7 @@ def device_conductances(model, run: int = 0) -> tuple[str, np.ndarray]:
     conductances: a registered cell trained as a circuit (twin or spice backend) as its own device
     at its trained conductances; a curve or PCM as resistors G(0) + (g − min g)/K (the common
     offset cancels in each differential pair)."""
-    g = model.history_.g[-1, run] / model.k
+    g = model.history_.g[-1, run] / model.read_gain
     if model.kind is not None and model.backend != "curve":
         return model.kind.name, g + float(model.kind.conductance_range(model.params)[0])
     return "resistor", model.curve.g[0] + g - g.min()
@@ -358,7 +358,7 @@ def export_netlist(model, X, path: str | Path, run: int = 0, source: str | None 
     (β, K, targets, read-sample times, the twin's activations). Returns the JSON record. The
     netlist runs with plain ``ngspice -b``; its header names ``source`` (the command line)."""
     model._fitted()
-    v = np.asarray(X, dtype=float)
+    v = model.read_voltages(X)
     check_read_voltages(v, model.v_read_max, model.device_name)
     device, g = device_conductances(model, run)
     rows, cp = g.shape
@@ -367,9 +367,9 @@ def export_netlist(model, X, path: str | Path, run: int = 0, source: str | None 
     params = model.params if device == getattr(model.kind, "name", None) else None
     text = crossbar_netlist(CrossbarSpec(rows, cp // 2, "differential"), device, g, params=params,
                             stimuli=stimuli, dt=dt, t_stop=len(v) * hold, max_step=dt / 10, source=source)
-    meta = {"beta": model.beta, "k": model.k, "targets": list(model.targets), "device": device,
+    meta = {"beta": model.beta, "k": model.read_gain, "targets": list(model.targets), "device": device,
             "sample_times_s": t_read.tolist(), "patterns_V": v.tolist(), "outputs": cp // 2,
-            "twin_activations": model.activations(v)[run].tolist()}
+            "twin_activations": model.activations(X)[run].tolist()}
     path = Path(path)
     atomic_write_text(path, text)
     atomic_write_json(path.with_suffix(".json"), meta)

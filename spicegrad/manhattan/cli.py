@@ -61,6 +61,10 @@ def add_manhattan_parser(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--pulse-width", type=float,
                    help="cell device: programming pulse width (s; default: 5e-6 for mss, else the time a held "
                         "pulse takes to fill 95 %% of the conductance range / (epochs - 1))")
+    p.add_argument("--read-scale", default="auto", metavar="auto|R",
+                   help="multiply the task's read voltages by R in (0, 1] and divide K by R (the same logic); "
+                        "auto (default): 1 when the reads are below the device's read limit, else half the limit "
+                        "over the largest read")
     p.add_argument("--v-read-max", type=float, help="switching threshold of a FILE device (V; default 0.5)")
     p.add_argument("--monotone", action="store_true",
                    help="FILE device: use the running maximum of the curve instead of the curve as measured "
@@ -162,8 +166,22 @@ def build_model(args, task):
         shift=ShiftDistribution("exponential", scale if args.shift_scale is None else args.shift_scale),
         epochs=epochs, seed=args.seed, backend=args.backend,
         deterministic=args.deterministic, pulses=pulses, params=params, allow_unvalidated=args.allow_unvalidated,
-        runs=args.runs)
+        runs=args.runs, read_scale=_read_scale(args.read_scale))
     return model, shifts
+
+
+def _read_scale(value: str) -> float | str:
+    from ..errors import InputError
+
+    if value == "auto":
+        return value
+    try:
+        r = float(value)
+    except ValueError:
+        r = float("nan")
+    if not 0.0 < r <= 1.0:
+        raise InputError(f"--read-scale {value!r}: must be 'auto' or a number in (0, 1]")
+    return r
 
 
 def _load_shifts(path: str) -> np.ndarray:

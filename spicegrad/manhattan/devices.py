@@ -546,7 +546,8 @@ def check_read_voltages(xv: np.ndarray, v_read_max: float, device: str) -> None:
         raise ValueError(
             f"{_OWNER}: read voltage {xv[worst]:g} V (pattern {worst[0]}, input {worst[1]}) is not below the "
             f"{device} switching threshold {v_read_max:g} V: reads must satisfy |V| < {v_read_max:g} V "
-            "so they do not program the devices"
+            "so they do not program the devices (read_scale='auto', on the command line --read-scale auto, "
+            "scales the reads into range and the read-out gain back)"
         )
 
 

@@ -48,6 +48,14 @@ curve (a registered cell: :func:`~spicegrad.devices.pulses.read_limit`, min(|v_u
 for the MSS min(v_on, v_off); PCM: 0.5 V, the low end of the threshold-switching voltage of a
 RESET cell, which Nandakumar's pulse model does not contain; a file or the seed-shaped curve:
 0.5 V unless given).
+
+(choice) Read scaling: a task's read voltages (±0.1 V) may exceed a device's read limit (VTEAM's
+v_off is 20 mV). ``read_scale`` r multiplies every read voltage and divides the read-out gain K,
+so that for a device linear in V the logic currents K·Σ G·V, and so training, are unchanged:
+1 (the default of the class: reads as given, refused above the limit) or ``"auto"`` (the
+command line's default): r = 1 when max|V| is below v_read_max, else
+READ_MARGIN·v_read_max/max|V| with READ_MARGIN = 0.5 (for the MSS, PCM and the curves r = 1 on
+both tasks). ``read_scale_`` and ``read_gain`` = K/r record what was used.
 """
 
 from __future__ import annotations
@@ -59,7 +67,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._checks import require_choice
+from .._checks import require_choice, require_range
 from ..devices.pulses import read_limit
 from .circuit import CellCircuitCrossbar
 from .devices import (
@@ -82,6 +90,8 @@ from .devices import (
 from .tasks import SEED_K, SEED_SHIFT_SCALE
 
 BACKENDS = ("curve", "twin", "spice")
+#: reads scaled to fit a device's read limit peak at this fraction of it (choice; module docstring)
+READ_MARGIN = 0.5
 
 
 # --- the Manhattan rule (pure functions) -----------------------------------------------------
@@ -230,8 +240,11 @@ class CrossbarPerceptron:
                  targets: tuple[float, float] = (-0.8, 0.8), k: float | None = None,
                  shift: ShiftDistribution | None = None, epochs: int = 48, seed: int = 0, backend: str = "curve", deterministic: bool = False,
                  pulses: CellPulses | None = None, params=None, mss_params=None,
-                 allow_unvalidated: bool = False, runs: int = 1):
+                 allow_unvalidated: bool = False, runs: int = 1, read_scale: float | str = 1.0):
         from ..devices import registry
+
+        self.read_scale = read_scale if read_scale == "auto" else require_range(
+            _OWNER, "read_scale", read_scale, 0.0, 1.0, lo_open=True)
 
         self.beta, self.targets = check_hyperparameters(beta, targets, k, epochs)
         self.backend = require_choice(_OWNER, "backend", backend, BACKENDS)
@@ -281,12 +294,12 @@ class CrossbarPerceptron:
     # -- building ------------------------------------------------------------------------
 
     def _crossbar(self, shifts: torch.Tensor, generator: torch.Generator):
-        shape = tuple(shifts.shape)
+        shape, k = tuple(shifts.shape), self.read_gain
         if self.backend == "curve":
-            return FormulaCrossbar(CurveDevices(self.curve, shape), shifts, self.k)
+            return FormulaCrossbar(CurveDevices(self.curve, shape), shifts, k)
         if self.device == "pcm":
-            return FormulaCrossbar(PCMDevices(shape, deterministic=self.deterministic, generator=generator), shifts, self.k)
-        return CellCircuitCrossbar(shifts, self.k, self.params, self.pulses, backend=self.backend,
+            return FormulaCrossbar(PCMDevices(shape, deterministic=self.deterministic, generator=generator), shifts, k)
+        return CellCircuitCrossbar(shifts, k, self.params, self.pulses, backend=self.backend,
                                    stochastic=not self.deterministic and self.backend == "twin",
                                    generator=generator, allow_unvalidated=self.allow_unvalidated, kind=self.kind)
 
@@ -298,6 +311,23 @@ class CrossbarPerceptron:
     def v_read_max(self) -> float:
         return read_limit(self.kind, self.params) if self.kind is not None else self.curve.v_read_max
 
+    def _choose_read_scale(self, xv: np.ndarray) -> float:
+        """``read_scale``, or for ``"auto"`` 1 when every |V| is below v_read_max, else
+        READ_MARGIN·v_read_max/max|V| (see the module docstring)."""
+        if self.read_scale != "auto":
+            return self.read_scale
+        peak = float(np.abs(xv).max()) if xv.size else 0.0
+        return 1.0 if not np.isfinite(peak) or peak < self.v_read_max else READ_MARGIN * self.v_read_max / peak
+
+    @property
+    def read_gain(self) -> float:
+        """The physical read-out gain K/r (1/r undoes the read scale r); K before :meth:`fit`."""
+        return self.k / getattr(self, "read_scale_", 1.0)
+
+    def read_voltages(self, X) -> np.ndarray:
+        """The row voltages (V) a pattern set ``X`` is read with: X·r after :meth:`fit`."""
+        return np.asarray(X, dtype=float) * getattr(self, "read_scale_", 1.0)
+
     # -- scikit-learn-like API -----------------------------------------------------------
 
     def fit(self, X, y, shifts=None) -> CrossbarPerceptron:
@@ -306,7 +336,8 @@ class CrossbarPerceptron:
         ``shifts`` (S; [inputs, 2·neurons] or [runs, inputs, 2·neurons]) replays given
         device-to-device shifts instead of drawing them.
         """
-        v, yt = check_patterns(X, y, self.v_read_max, self.device_name)
+        self.read_scale_ = self._choose_read_scale(np.asarray(X, dtype=float))
+        v, yt = check_patterns(self.read_voltages(X), y, self.v_read_max, self.device_name)
         shape = (v.shape[1], 2 * yt.shape[1])
         gen = torch.Generator().manual_seed(self.seed)
         s = self.shift.sample(self.runs, shape, gen) if shifts is None else check_shifts(shifts, shape)
@@ -342,7 +373,7 @@ class CrossbarPerceptron:
         G = dI/dV at 0 V; the training reads of the circuit backends use its own current.
         """
         self._fitted()
-        xv = np.asarray(X, dtype=float)
+        xv = self.read_voltages(X)
         if xv.ndim != 2 or xv.shape[1] != self.n_inputs_:
             raise ValueError(f"{_OWNER}: X must be [patterns, {self.n_inputs_}] read voltages (V), got shape {xv.shape}")
         check_read_voltages(xv, self.v_read_max, self.device_name)
@@ -382,6 +413,8 @@ def summarize(model: CrossbarPerceptron, wall_s: float) -> dict:
             "integrator": model.pulses.integrator},
         "beta_per_A": model.beta,
         "k": model.k,
+        "read_scale": model.read_scale_,
+        "read_gain": model.read_gain,
         "shift": {"kind": model.shift.kind, "scale_S": model.shift.scale},
         "targets": list(model.targets),
         "seed": model.seed,
