@@ -215,3 +215,21 @@ def test_other_bad_settings_are_rejected():
         MSSPulses(width=2.5e-6)
     with pytest.raises(ValueError, match="shifts of shape"):
         _model().fit(seed4().voltages(), seed4().y, shifts=np.zeros((3, 3)))
+
+
+def test_read_scaling_fits_reads_under_a_low_read_limit_and_trains_the_same_logic():
+    t = seed4()
+    ample = DeviceCurve(seed_shaped_curve(), "c", v_read_max=0.5)
+    tight = DeviceCurve(seed_shaped_curve(), "c", v_read_max=0.05)  # below the task's ±0.1 V reads
+    with pytest.raises(ValueError, match=r"read voltage -?0\.1 V .* threshold 0\.05 V.*read_scale='auto'"):
+        CrossbarPerceptron(tight, runs=8).fit(t.voltages(), t.y)
+    base = CrossbarPerceptron(ample, runs=8, read_scale="auto").fit(t.voltages(), t.y)
+    scaled = CrossbarPerceptron(tight, runs=8, read_scale="auto").fit(t.voltages(), t.y)
+    assert base.read_scale_ == 1.0 and base.read_gain == base.k
+    assert scaled.read_scale_ == pytest.approx(0.25)  # READ_MARGIN 0.5 × 0.05 V / 0.1 V
+    assert scaled.read_gain == pytest.approx(4 * scaled.k)
+    np.testing.assert_array_equal(scaled.converged_epoch_, base.converged_epoch_)
+    np.testing.assert_allclose(scaled.activations(t.voltages()), base.activations(t.voltages()), rtol=0, atol=1e-12)
+    assert np.abs(scaled.read_voltages(t.voltages())).max() == pytest.approx(0.025)
+    with pytest.raises(ValueError, match="read_scale = 0: must lie in"):
+        CrossbarPerceptron(ample, read_scale=0)

@@ -57,6 +57,8 @@ def test_letters_with_a_curve_file(tmp_path):
         (["--device", "mss", "--backend", "spice", "--pulse-amplitude", "0.6"], "half of it"),
         (["--device", "seed", "--backend", "twin"], "device must be 'mss' or 'pcm'"),
         (["--shifts", "/nonexistent.npy"], "no such file"),
+        (["--read-scale", "1.5"], "--read-scale '1.5': must be 'auto' or a number in (0, 1]"),
+        (["--read-scale", "fast"], "--read-scale 'fast'"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(argv, message, tmp_path, capsys):
