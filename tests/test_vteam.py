@@ -12,7 +12,6 @@ from scipy.integrate import solve_ivp
 
 import spicegrad as sg
 from spicegrad.devices import registry
-from spicegrad.errors import UnvalidatedConfigError
 from spicegrad.devices.vteam import (
     VTEAM,
     VTEAMParams,
@@ -25,6 +24,7 @@ from spicegrad.devices.vteam import (
     vteam_step,
     vteam_switching,
 )
+from spicegrad.errors import UnvalidatedConfigError
 from spicegrad.stimuli import Sine, step_samples
 
 F64 = torch.float64

@@ -77,7 +77,14 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from .._checks import check_fields, has_values, require_dt, require_finite, require_finite_tensor, require_range
+from .._checks import (
+    check_fields,
+    has_values,
+    require_dt,
+    require_finite,
+    require_finite_tensor,
+    require_range,
+)
 from ._base import DeviceParams, Twin, param
 from .integrators import get_integrator
 
