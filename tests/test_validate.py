@@ -100,7 +100,7 @@ def base_case(**changes):
         ({"tolerance": {"x": {"closeness": 1e-3}}}, "unknown metric"),
         ({"t_stop": 100.0, "dt": 1e-6}, "more than the limit"),
         ({"colour": "red"}, "unknown field"),
-        ({"stimulus": {"kind": "triangle"}}, "stimulus kind 'triangle'"),
+        ({"stimulus": {"kind": "sawtooth"}}, "stimulus kind 'sawtooth'"),
         ({"integrator": "rk45"}, "integrator = 'rk45'"),
         ({"dt": 0}, "dt = 0"),
     ],
@@ -269,3 +269,29 @@ def test_every_shipped_case_has_a_fingerprint(shipped):
 
     prints = {name: case_fingerprint(case) for name, case in shipped.items()}
     assert len(set(prints.values())) == len(prints)
+
+
+def test_a_triangle_and_a_sine_of_the_same_numbers_are_different_proofs():
+    from spicegrad.validate.cases import make_case
+    from spicegrad.validate.certificates import case_fingerprint
+
+    base = {"name": "c", "model": "mss", "t_stop": 1e-3, "dt": 1e-6, "tolerance": {"x": {"max_abs": 2e-3}}}
+    sine = make_case({**base, "stimulus": {"kind": "sine", "amplitude": 0.5, "freq": 1e3}})
+    tri = make_case({**base, "stimulus": {"kind": "triangle", "amplitude": 0.5, "freq": 1e3}})
+    assert case_fingerprint(sine) != case_fingerprint(tri)
+
+
+def test_reference_steps_at_most_max_step_and_refuses_times_outside_its_span():
+    from spicegrad.validate.adapters import piecewise_dop853
+
+    def rhs(t, y):  # quiet except for a 20 ns burst at 1 µs that moves y by 2
+        return 0.0 * y + (1e8 if 1e-6 < t < 1.02e-6 else 0.0)
+
+    free = piecewise_dop853(rhs, np.array([0.0, 2e-6]), [0.0], "free")
+    bounded = piecewise_dop853(rhs, np.array([0.0, 2e-6]), [0.0], "bounded", max_step=5e-9)
+    assert bounded(1.5e-6)[0, 0] == pytest.approx(2.0, rel=1e-2)
+    assert free(1.5e-6)[0, 0] == 0.0  # its steps grew past the burst
+    end = 2e-6 * (1 + 1e-12)  # a grid point past t_stop by rounding: the last value
+    assert bounded(end)[0, 0] == pytest.approx(bounded(2e-6)[0, 0])
+    with pytest.raises(ValueError, match="outside"):
+        bounded(2.1e-6)

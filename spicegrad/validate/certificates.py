@@ -56,8 +56,8 @@ def base_name(name: str) -> str:
 
 
 def _canonical(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {k: _canonical(v) for k, v in dataclasses.asdict(obj).items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):  # its type counts: a Sine is no Triangle
+        return {"type": type(obj).__name__, **{k: _canonical(v) for k, v in dataclasses.asdict(obj).items()}}
     if isinstance(obj, dict):
         return {str(k): _canonical(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -211,14 +211,14 @@ def sweep_dt(
 ) -> dict:
     """Twin vs reference (integration error) for each dt and integrator; dt advice.
 
-    ``dts`` defaults to the adapter's ``sweep_dts``; ``quick`` keeps those >= the case's dt
+    ``dts`` defaults to the adapter's ``sweep_dts_for(case)``; ``quick`` keeps those >= the case's dt
     (the small steps are where the sweep spends its time).
     ``advice[integrator]`` gives the largest swept dt whose integration error meets the case's
     tolerance and the smallest swept dt at which the twin diverged (None where none did).
     """
     adapter = get_adapter(case.model)
     integrators = integrators or adapter.integrators
-    dts = adapter.sweep_dts if dts is None else dts
+    dts = adapter.sweep_dts_for(case) if dts is None else dts
     if quick:
         dts = tuple(dt for dt in dts if dt >= case.dt * (1 - 1e-9))
     reference = adapter.reference(case)

@@ -20,22 +20,34 @@ from ...stimuli import grid
 from ..choices import CIRCUITS, validated_models
 
 
-def piecewise_dop853(rhs, edges, y0, name: str):
-    """Integrate ``rhs`` with scipy's DOP853 (rtol 1e-9, atol 1e-12), restarted at every edge
-    (where the stimulus has a corner); returns ``at(t) -> [n_state, len(t)]`` by dense output.
-    The validator's independent reference (B) for ODE models."""
+def piecewise_dop853(rhs, edges, y0, name: str, max_step: float = np.inf):
+    """Integrate ``rhs`` with scipy's DOP853 (rtol 1e-9, atol 1e-12, steps at most ``max_step``),
+    restarted at every edge (where the stimulus has a corner); returns ``at(t) -> [n_state, len(t)]``
+    by dense output. The validator's independent reference (B) for ODE models.
+
+    ``max_step``: a stimulus that starts where the model does not move lets DOP853's first step
+    grow past a fast response (a VTEAM cell answers in ns); a cell passes its case's dt. ``at``
+    takes times in [edges[0], edges[-1]], and times past the last edge by rounding only (a grid
+    k·dt that overshoots t_stop by < 1e-9 of the span); others raise ValueError."""
     from scipy.integrate import solve_ivp
 
     pieces, y = [], np.asarray(y0, dtype=float)
     for t0, t1 in zip(edges[:-1], edges[1:], strict=True):
-        sol = solve_ivp(rhs, (t0, t1), y, method="DOP853", rtol=1e-9, atol=1e-12, dense_output=True)
+        sol = solve_ivp(rhs, (t0, t1), y, method="DOP853", rtol=1e-9, atol=1e-12, dense_output=True,
+                        max_step=max_step)
         if not sol.success:
             raise RuntimeError(f"{name}: reference integration failed on [{t0:g}, {t1:g}] s: {sol.message}")
         pieces.append((t0, t1, sol.sol))
         y = sol.y[:, -1]
+    first, last = float(edges[0]), float(edges[-1])
+    slack = 1e-9 * (last - first)
 
     def at(t):
         t = np.atleast_1d(np.asarray(t, dtype=float))
+        outside = (t < first - slack) | (t > last + slack)
+        if outside.any():
+            raise ValueError(f"{name}: reference asked for t = {t[outside][0]!r} s, outside [{first:g}, {last:g}] s")
+        t = np.clip(t, first, last)
         out = np.empty((y.size, t.size))
         for t0, t1, sol in pieces:
             sel = (t >= t0) & (t <= t1)
@@ -95,6 +107,10 @@ class Adapter:
         return Path(case.source).parent if case.source and Path(case.source).exists() else None
 
     # -- the three traces ----------------------------------------------------------------
+    def sweep_dts_for(self, case) -> tuple[float, ...]:
+        """The twin dt values the dt sweep of ``case`` tries (default: :attr:`sweep_dts`)."""
+        return self.sweep_dts
+
     def grid(self, case) -> np.ndarray:
         return grid(case.dt, case.t_stop)
 

@@ -4,7 +4,8 @@ A :class:`~spicegrad.devices.registry.DeviceKind` with ``role="cell"``, a twin `
 ``reference_rhs`` is validated without a hand-written adapter: the testbench drives te with the
 case's voltage stimulus (be and the grounded pins on ground) and probes every declared state and
 the device current; the twin advances the registered step on the step-held samples; the
-reference integrates the kind's own numpy statement of the ODE by DOP853. The reference is the
+reference integrates the kind's own numpy statement of the ODE by DOP853 (steps at most the
+case's dt, so a fast response after a quiet start is not stepped over). The reference is the
 user's second, independent statement of the model: the validator never derives it from the twin.
 
 Waveforms: each state (unit "1") and ``i`` (A). The initial state is the params' own
@@ -24,6 +25,10 @@ from ...stimuli import from_spec, step_samples
 from . import Adapter, piecewise_dop853
 
 
+#: the dt sweep of a cell case, in units of the case's dt
+SWEEP_MULTIPLES = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+
+
 class CellAdapter(Adapter):
     """Adapter built from a registered cell kind (see the module docstring)."""
 
@@ -40,6 +45,11 @@ class CellAdapter(Adapter):
         self.integrators = kind.integrators
         self.provenance = kind.provenance
         self.units = {**{s: "1" for s in kind.states}, "i": "A"}
+
+    def sweep_dts_for(self, case) -> tuple[float, ...]:
+        """A 1-2-5 ladder around the case's own dt (a registered cell may live on any time
+        scale: µs for the MSS-like, ns for VTEAM's published rates)."""
+        return tuple(case.dt * m for m in SWEEP_MULTIPLES)
 
     def x0(self, params) -> float:
         name = self.kind.initial_state
@@ -79,7 +89,7 @@ class CellAdapter(Adapter):
         corners = stim.breakpoints(case.t_stop) if hasattr(stim, "breakpoints") else np.array([])
         edges = np.concatenate([[0.0], corners, [case.t_stop]])
         y0 = np.full(n, self.x0(p))
-        states = piecewise_dop853(rhs, edges, y0, case.name)
+        states = piecewise_dop853(rhs, edges, y0, case.name, max_step=case.dt)
 
         def at(t):
             t = np.atleast_1d(np.asarray(t, dtype=float))

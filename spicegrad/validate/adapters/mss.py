@@ -57,7 +57,7 @@ class MSSAdapter(Adapter):
     model = "mss"
     params_cls = MSSParams
     units = UNITS
-    stimuli = ("sine", "pulse", "pwl")
+    stimuli = ("sine", "triangle", "pulse", "pwl")
     provenance = "Molter & Nugent, CNNA 2016 (arXiv:1608.04659); Knowm public models"
 
     def stimulus(self, case):
