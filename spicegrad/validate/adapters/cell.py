@@ -24,7 +24,6 @@ from ...spice.options import SPICE_OPTIONS
 from ...stimuli import from_spec, step_samples
 from . import Adapter, piecewise_dop853
 
-
 #: the dt sweep of a cell case, in units of the case's dt
 SWEEP_MULTIPLES = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 
