@@ -1,9 +1,10 @@
-"""MEMprop: a fully memristive spiking network (MIF neurons, MSS synapse pairs) trained by BPTT
-through the validated twins (analog spikes, no surrogate gradient).
+"""MEMprop: a fully memristive spiking network (MIF neurons, synapse pairs of a registered cell:
+MSS by default) trained by BPTT through the validated twins (analog spikes, no surrogate gradient).
 
 * :mod:`.model` — the network, its configuration, loss and prediction;
 * :mod:`.train` — training with checkpoints, resume and certification of the twins;
 * :mod:`.drift` — how far a read moves the synapses (the static-read check, read scale);
+* :mod:`.choices` — the synapse devices the command line offers (without torch);
 * :mod:`.plots`, :mod:`.cli` — figures and ``spicegrad train memprop``.
 """
 
