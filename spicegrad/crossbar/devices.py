@@ -29,15 +29,13 @@ import numpy as np
 import torch
 
 from ..devices import registry
+from ..devices.ohmic import is_ohmic
 from ..devices.registry import DeviceKind
 from ..errors import InputError
 from ..spice.circuit import RESISTOR, Circuit, ElementKind, subcircuit
 from . import choices
 from .choices import device_names, neuron_names
 
-#: (choice) a kind's ``current`` counts as linear for a run when it equals v·conductance(x) to
-#: this relative tolerance on the probe voltages and states of :meth:`RegistryCell.is_linear`
-LINEAR_RTOL = 1e-12
 #: probe voltages of :meth:`RegistryCell.is_linear`, in units of the run's largest row voltage
 _PROBE_V = (-1.0, -0.5, -0.1, 0.1, 0.5, 1.0)
 
@@ -161,22 +159,9 @@ class RegistryCell(CrossbarDevice):
         return self.kind.cell_current(v, state, params)
 
     def is_linear(self, params, states, v_max):
-        """True without a ``current`` hook; with one, when current(v, x) = v·conductance(x) within
-        :data:`LINEAR_RTOL` at ±(0.1, 0.5, 1)·``v_max`` for the given states and the states of both
-        ends of the conductance range (MSS with phi = 1 is linear, with phi < 1 it is not).
-        (choice) A probe, not a declaration: the registry states a current, not whether it is
-        linear; a current linear at these points and not between them would be misjudged."""
-        if self.kind.current is None:
-            return True
-        with torch.no_grad():
-            x = torch.as_tensor(states, dtype=torch.float64).reshape(-1)
-            if self.kind.conductance_range is not None:
-                ends = torch.tensor([float(g) for g in self.kind.conductance_range(params)], dtype=torch.float64)
-                x = torch.cat([x, torch.as_tensor(self.kind.state_from_conductance(ends, params), dtype=torch.float64)])
-            v = torch.tensor(_PROBE_V, dtype=torch.float64)[:, None] * (float(v_max) or 1.0)
-            exact = torch.as_tensor(self.kind.cell_current(v, x[None, :], params), dtype=torch.float64)
-            linear = v * torch.as_tensor(self.kind.conductance(x[None, :], params), dtype=torch.float64)
-            return bool(((exact - linear).abs() <= LINEAR_RTOL * linear.abs().clamp_min(1e-300)).all())
+        """Whether the cell reads ohmically (:func:`spicegrad.devices.ohmic.is_ohmic`) at
+        ±(0.1, 0.5, 1)·``v_max`` for the given states."""
+        return is_ohmic(self.kind, params, [u * (float(v_max) or 1.0) for u in _PROBE_V], states)
 
 
 RESISTOR_DEVICE = Resistor()

@@ -94,6 +94,7 @@ from ..devices import registry
 from ..devices.alpha import AlphaCurrent, AlphaParams
 from ..devices.mif import MIFParams, MIFState, input_samples, mif_rest_state, mif_step
 from ..devices.mss import MSSParams
+from ..devices.ohmic import OHMIC_RTOL, ohmic_deviation
 from ..errors import InputError, TrainingDiverged
 from .choices import DEFAULT_SYNAPSE, SYNAPSE_FIELDS
 
@@ -102,8 +103,6 @@ SYNAPSE_PARAMS = MSSParams.preset("knowm-default").replace(r_on=1e3, r_off=1e5)
 #: voltages (V) at which a synapse device that declares a ``current`` is checked to read ohmically
 #: (choice: the word-line range of the network, read scale 1 down to 10 mV, both polarities)
 OHMIC_PROBE_V = (-1.0, -0.3, -0.1, -0.01, 0.01, 0.1, 0.3, 1.0)
-#: relative deviation of the read current from v·G allowed by the ohmic check (rounding only)
-OHMIC_RTOL = 1e-9
 
 
 def synapse_kind(name: str, params=None) -> registry.DeviceKind:
@@ -129,14 +128,7 @@ def synapse_kind(name: str, params=None) -> registry.DeviceKind:
 
 def _require_ohmic(kind: registry.DeviceKind, params) -> None:
     """Refuse a device whose read current is not v·conductance(x) (see the module docstring)."""
-    g_min, g_max = (float(g) for g in kind.conductance_range(params))
-    g = torch.tensor([g_min, 0.5 * (g_min + g_max), g_max], dtype=torch.float64)
-    x = torch.as_tensor(kind.state_from_conductance(g, params), dtype=torch.float64)
-    v = torch.tensor(OHMIC_PROBE_V, dtype=torch.float64)[:, None]
-    with torch.no_grad():
-        i = torch.as_tensor(kind.cell_current(v, x.expand(len(OHMIC_PROBE_V), 3), params), dtype=torch.float64)
-        ohmic = v * torch.as_tensor(kind.conductance(x, params), dtype=torch.float64)
-    err = float((i - ohmic).abs().max() / ohmic.abs().max())
+    err = ohmic_deviation(kind, params, OHMIC_PROBE_V)
     if not err <= OHMIC_RTOL:
         raise InputError(
             f"MemPropConfig.synapse = {kind.name!r}: its read current is not ohmic (I differs from v·G(x) by "
