@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -128,6 +129,13 @@ def test_pruned_pairs_have_no_devices_no_current_and_no_gradient(net):
 def test_sparsity_outside_the_unit_interval_is_a_clear_error(net, bad):
     with pytest.raises(CompressError, match=r"sparsity = .*must lie in \[0, 1\)"):
         prune(net, sparsity=bad)
+
+
+def test_a_network_with_other_synapses_than_mss_is_refused_by_name():
+    from spicegrad.compress.network import CompressedMemPropNet
+
+    with pytest.raises(CompressError, match="MSS synapses; this one's synapses are 'vteam'"):
+        CompressedMemPropNet(dataclasses.replace(TINY, synapse="vteam"))
 
 
 @pytest.mark.parametrize("bad", [1, 0, -3, 2.5])

@@ -47,6 +47,9 @@ class CompressedMemPropNet(MemPropNet):
 
     def __init__(self, cfg, masks: list[torch.Tensor] | None = None, levels: DeviceLevels | None = None,
                  generator: torch.Generator | None = None, compile: bool = False):
+        if cfg.synapse != "mss":  # levels, conductances and tiles below are written for MSS states
+            raise CompressError(f"compression takes MEMprop networks with MSS synapses; this one's synapses are "
+                                f"{cfg.synapse!r} (train with --synapse mss to compress)")
         super().__init__(cfg, generator=generator, compile=compile)
         shapes = [(a, b) for a, b in zip(cfg.layers[:-1], cfg.layers[1:], strict=True)]
         for layer, shape in enumerate(shapes):
