@@ -47,7 +47,7 @@ class CellAdapter(Adapter):
 
     def sweep_dts_for(self, case) -> tuple[float, ...]:
         """A 1-2-5 ladder around the case's own dt (a registered cell may live on any time
-        scale: µs for the MSS-like, ns for VTEAM's published rates)."""
+        scale: µs for the MSS, ns for VTEAM's default rates)."""
         return tuple(case.dt * m for m in SWEEP_MULTIPLES)
 
     def x0(self, params) -> float:
