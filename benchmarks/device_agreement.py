@@ -7,7 +7,7 @@ one its registry entry names) and keeps, per device, its plain deterministic cas
 expected to pass (the certification cases at their shipped dt and integrator): for each
 waveform and metric a case judges, the twin-vs-ngspice error of the case where it comes closest
 to its tolerance, and whether every case of the device, negative controls included, came out as
-expected. Writes the JSON and prints the Markdown rows.
+expected; and the device's crossbar cases (model "crossbar" naming it as stimulus.device). Writes the JSON and prints the Markdown rows.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from spicegrad.devices import registry
 from spicegrad.spice import ngspice_version
 from spicegrad.validate import load_cases
 from spicegrad.validate.adapters import get_adapter
+from spicegrad.validate.engine import run_case
 from spicegrad.validate.suite import run_validation
 
 
@@ -58,8 +59,18 @@ def device_row(model: str) -> dict:
                 if (wave, metric) not in worst or _share(value, tol) > _share(**{k: worst[(wave, metric)][k] for k in ("value", "tolerance")}):
                     worst[(wave, metric)] = {"value": value, "tolerance": tol, "case": r["name"], "dt": case.dt,
                                              "integrator": case.integrator}
+    arrays = [c for c in load_cases() if c.model == "crossbar" and c.expect == "pass"
+              and c.stimulus.get("device", "mss") == model]
+    crossbar = []
+    for case in arrays:
+        r = run_case(case)
+        crossbar.append({"name": case.name, "rows": case.stimulus["rows"], "cols": case.stimulus["cols"],
+                         "r_wire_ohm": case.stimulus.get("r_wire", 0.0), "dt": case.dt, "integrator": case.integrator,
+                         "passed": r["passed"],
+                         "metrics": {w: {m: r["metrics"][w][m] for m in judged} for w, judged in r["tolerance"].items()},
+                         "tolerance": r["tolerance"]})
     return {
-        "model": model, "provenance": adapter.provenance or registry.get(model).provenance,
+        "model": model, "provenance": adapter.provenance or registry.get(model).provenance, "crossbar": crossbar,
         "cases": len(run.results), "all_as_expected": run.passed,
         "certification_cases": [{"name": r["name"], "dt": cases[r["name"]].dt, "integrator": cases[r["name"]].integrator,
                                  "passed": r["passed"]} for r in plain],
@@ -69,14 +80,19 @@ def device_row(model: str) -> dict:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| device | certified twin (dt, integrator) | twin vs ngspice, worst case per waveform (tolerance) | cases as expected |",
-             "|---|---|---|---|"]
+    lines = ["| device | certified twin (dt, integrator) | twin vs ngspice, worst case per waveform (tolerance) | "
+             "crossbar, twin vs ngspice | cases as expected |",
+             "|---|---|---|---|---|"]
     for row in rows:
         configs = sorted({(c["dt"], c["integrator"]) for c in row["certification_cases"]})
         where = ", ".join(f"{dt:g} s {integ}" for dt, integ in configs)
         err = "; ".join(f"{w['waveform']} {w['metric'].replace('_abs', '').replace('_', ' ')} {w['value']:.2g}"
                         f"{_unit(w)} ({w['tolerance']:g})" for w in row["worst"])
-        lines.append(f"| {row['model']} | {where} | {err} | {'all' if row['all_as_expected'] else 'NOT ALL'} "
+        arrays = "; ".join(
+            f"{a['rows']}×{a['cols']}, {a['r_wire_ohm']:g} Ω wires, {a['integrator']}: "
+            + ", ".join(f"{w} {m.replace('_abs', '')} {v:.2g}" for w, ms in a["metrics"].items() for m, v in ms.items())
+            for a in row["crossbar"]) or "–"
+        lines.append(f"| {row['model']} | {where} | {err} | {arrays} | {'all' if row['all_as_expected'] else 'NOT ALL'} "
                      f"({row['cases']}) |")
     return "\n".join(lines)
 
