@@ -85,9 +85,10 @@ def run_demo(out: Path, models: tuple[str, ...] | None = None) -> dict:
 
 
 def format_table(summary: dict) -> str:
-    lines = [f"{'model':6} {'waveform':10} {'max |twin-ngspice|':>20} {'RMS':>12}  unit"]
+    width = max([len("model"), *(len(row["model"]) for row in summary["runs"])])
+    lines = [f"{'model':{width}} {'waveform':10} {'max |twin-ngspice|':>20} {'RMS':>12}  unit"]
     for row in summary["runs"]:
         for name, err in row["errors"].items():
             unit = row["units"][name]
-            lines.append(f"{row['model']:6} {name:10} {err['max_abs']:20.4g} {err['rms']:12.4g}  {unit}")
+            lines.append(f"{row['model']:{width}} {name:10} {err['max_abs']:20.4g} {err['rms']:12.4g}  {unit}")
     return "\n".join(lines)
