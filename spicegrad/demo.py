@@ -49,7 +49,8 @@ def case_comparison(model: str):
     spice = adapter.spice(case)
     names = [n for n in adapter.units if n in twin and n in spice]
     return Comparison(
-        model=model, title=f"{model}, {adapter.stimulus(case).describe()}, dt = {case.dt:g} s ({case.integrator})",
+        model=model, title=f"{model}: v(te, be) = {adapter.stimulus(case).describe()} (V); dt = {case.dt:g} s "
+                           f"({case.integrator})",
         t=adapter.grid(case), twin={n: twin[n] for n in names}, spice={n: spice[n] for n in names},
         units={n: adapter.units[n] for n in names},
         meta={"case": case.name, "params": adapter.params(case).spice_params(), "dt": case.dt},
