@@ -80,7 +80,24 @@ def require_dt(owner: str, dt: object) -> float:
 
 
 def check_fields(record: object, rules: dict) -> None:
-    """Apply ``rules`` {field: callable(owner, name, value)} to a dataclass instance."""
+    """Apply ``rules`` {field: callable(owner, name, value)} to a dataclass instance (the
+    common rules: :func:`finite`, :func:`positive`, :func:`non_negative`)."""
     owner = type(record).__qualname__
     for name, rule in rules.items():
         rule(owner, name, getattr(record, name))
+
+
+# rules for check_fields: rule(owner, name, value) raises naming the field, or returns
+
+
+def finite(owner: str, name: str, value: object) -> None:
+    require_finite(owner, name, value)
+
+
+def positive(owner: str, name: str, value: object) -> None:
+    require_positive(owner, name, value)
+
+
+def non_negative(owner: str, name: str, value: object) -> None:
+    require_range(owner, name, value, 0.0, math.inf)
+

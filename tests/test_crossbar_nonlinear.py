@@ -9,13 +9,10 @@ formula would be far off.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from example_device import EXAMPLE
 
 from spicegrad.crossbar import CrossbarSpec, crossbar_netlist, nodal
 from spicegrad.crossbar.devices import get_device
@@ -33,16 +30,6 @@ G0 = [[4e-4, 2e-4, 6e-4, 1.5e-4], [9e-4, 3e-4, 1.2e-4, 5e-4], [2.5e-4, 7e-4, 8e-
 DT, STEPS = 1e-6, 300  # s
 
 
-def _load_example():
-    path = Path(__file__).resolve().parents[1] / "examples" / "06_bring_your_own_device.py"
-    spec = importlib.util.spec_from_file_location("spicegrad_example_06", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-EXAMPLE = sys.modules.get("spicegrad_example_06") or _load_example()
 LINEAR_BD = "Bd te be I={v(te,be)*(v(x)/r_on + (1 - v(x))/r_off)}"
 SINH_BD = f"Bd te be I={{(v(x)/r_on + (1 - v(x))/r_off)*sinh({B_SINH}*v(te,be))/{B_SINH}}}"
 

@@ -14,14 +14,12 @@ polarity, and the curve backend (a single device's pulse response) for convergen
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from example_device import EXAMPLE
 
 from spicegrad.cli import main
 from spicegrad.devices import registry
@@ -36,19 +34,6 @@ TOY_X_TOLERANCE = 2e-3
 EPOCHS = 48  # the task's: 47 pulses -> 80 µs pulses at dt = 10 µs (the toy's own case dt)
 
 
-def _load_example():
-    name = "spicegrad_example_06"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[1] / "examples" / "06_bring_your_own_device.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-EXAMPLE = _load_example()
 
 
 def _mirror_step(v, x, p, dt, integrator="exp-euler"):

@@ -9,14 +9,12 @@ from there so that the example and these tests cannot drift apart.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from example_device import EXAMPLE
 
 import spicegrad as sg
 from spicegrad.cli import main
@@ -28,18 +26,6 @@ from spicegrad.errors import InputError
 from spicegrad.spice import run
 from spicegrad.stimuli import Sine
 
-
-def _load_example():
-    """The device of examples/06_bring_your_own_device.py: one definition for the example and these tests."""
-    path = Path(__file__).resolve().parents[1] / "examples" / "06_bring_your_own_device.py"
-    spec = importlib.util.spec_from_file_location("spicegrad_example_06", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-EXAMPLE = _load_example()
 TOY_LIB, TOY_CASES, ToyParams = EXAMPLE.TOY_LIB, EXAMPLE.TOY_CASES, EXAMPLE.ToyParams
 
 

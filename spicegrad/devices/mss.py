@@ -43,9 +43,10 @@ import torch
 from .._checks import (
     check_fields,
     has_values,
+    non_negative,
+    positive,
     require_dt,
     require_finite_tensor,
-    require_positive,
     require_range,
 )
 from ._base import DeviceParams, Twin, param
@@ -53,14 +54,6 @@ from .integrators import get_integrator
 
 BOLTZMANN = 1.380649e-23  # J/K (exact, SI 2019)
 ELEMENTARY_CHARGE = 1.602176634e-19  # C (exact, SI 2019)
-
-
-def _positive(owner, name, value):
-    require_positive(owner, name, value)
-
-
-def _non_negative(owner, name, value):
-    require_range(owner, name, value, 0.0, float("inf"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,17 +92,17 @@ class MSSParams(DeviceParams):
         check_fields(
             self,
             {
-                "r_on": _positive,
-                "r_off": _positive,
-                "v_on": _positive,
-                "v_off": _positive,
-                "tau": _positive,
-                "temperature": _positive,
+                "r_on": positive,
+                "r_off": positive,
+                "v_on": positive,
+                "v_off": positive,
+                "tau": positive,
+                "temperature": positive,
                 "phi": lambda o, n, v: require_range(o, n, v, 0.0, 1.0),
-                "alpha_f": _non_negative,
-                "beta_f": _non_negative,
-                "alpha_r": _non_negative,
-                "beta_r": _non_negative,
+                "alpha_f": non_negative,
+                "beta_f": non_negative,
+                "alpha_r": non_negative,
+                "beta_r": non_negative,
             },
         )
         if self.r_on >= self.r_off:

@@ -57,18 +57,19 @@ Modelling choices (each SRNN-PCM defect named in docs/device-models.md §3 is de
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import ClassVar
 
 import torch
 
 from .._checks import (
     check_fields,
+    finite,
     has_values,
+    non_negative,
+    positive,
     require_dt,
     require_finite,
     require_finite_tensor,
-    require_positive,
     require_range,
 )
 from ._base import DeviceParams, param
@@ -80,18 +81,6 @@ US = 1e6
 #: exactly as ``* 1e-6`` does; ``g_us / US`` rounds differently in the last bit for about a
 #: quarter of values.
 S_PER_US = 1.0 / US
-
-
-def _finite(owner, name, value):
-    require_finite(owner, name, value)
-
-
-def _non_negative(owner, name, value):
-    require_range(owner, name, value, 0.0, math.inf)
-
-
-def _positive(owner, name, value):
-    require_positive(owner, name, value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,19 +117,19 @@ class PCMParams(DeviceParams):
         check_fields(
             self,
             {
-                "a": _positive,
-                "m1": _finite,
-                "c1_us": _finite,
-                "a1_us": _finite,
-                "m2": _non_negative,
-                "c2_us": _non_negative,
-                "a2_us": _non_negative,
-                "m3": _non_negative,
-                "c3_us": _non_negative,
+                "a": positive,
+                "m1": finite,
+                "c1_us": finite,
+                "a1_us": finite,
+                "m2": non_negative,
+                "c2_us": non_negative,
+                "a2_us": non_negative,
+                "m3": non_negative,
+                "c3_us": non_negative,
                 "nu_d": lambda o, n, v: require_range(o, n, v, 0.0, 1.0, hi_open=True),
-                "t0": _positive,
-                "g_max_us": _positive,
-                "g_min_us": _positive,
+                "t0": positive,
+                "g_max_us": positive,
+                "g_min_us": positive,
                 "g0_spread": lambda o, n, v: require_range(o, n, v, 0.0, 1.0, hi_open=True),
             },
         )

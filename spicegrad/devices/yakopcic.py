@@ -79,23 +79,16 @@ import torch
 from .._checks import (
     check_fields,
     has_values,
+    non_negative,
+    positive,
     require_dt,
     require_finite_tensor,
-    require_positive,
     require_range,
 )
 from ._base import DeviceParams, Twin, param
 from .integrators import get_integrator
 
 EDL2011 = "Yakopcic et al., IEEE EDL 32(10) 1436 (2011), fit to Oblea et al.'s Ag-chalcogenide device"
-
-
-def _positive(owner, name, value):
-    require_positive(owner, name, value)
-
-
-def _non_negative(owner, name, value):
-    require_range(owner, name, value, 0.0, math.inf)
 
 
 def _window_point(owner, name, value):
@@ -145,9 +138,9 @@ class YakopcicParams(DeviceParams):
 
     def __post_init__(self) -> None:
         check_fields(self, {
-            "a1": _positive, "a2": _positive, "b": _positive, "vp": _positive, "vn": _positive,
-            "ap": _positive, "an": _positive, "xp": _window_point, "xn": _window_point,
-            "alphap": _non_negative, "alphan": _non_negative, "eta": _unit_sign, "v_exp": _positive,
+            "a1": positive, "a2": positive, "b": positive, "vp": positive, "vn": positive,
+            "ap": positive, "an": positive, "xp": _window_point, "xn": _window_point,
+            "alphap": non_negative, "alphan": non_negative, "eta": _unit_sign, "v_exp": positive,
             "x0": lambda o, n, v: require_range(o, n, v, 0.0, 1.0),
             "x_g_min": lambda o, n, v: require_range(o, n, v, 0.0, 1.0, lo_open=True, hi_open=True),
         })
