@@ -120,6 +120,14 @@ def test_registration_refuses_a_library_without_the_declared_state_node(tmp_path
     assert "toy" not in registry.names()
 
 
+def test_registration_refuses_a_library_that_does_not_declare_the_initial_state(tmp_path):
+    # ngspice would drop x0=... from every instance without a word and start each cell at 0
+    (tmp_path / "toy.lib").write_text(TOY_LIB.replace(" x0=0", "").replace("IC={x0}", "IC=0"))
+    with pytest.raises(InputError, match=r"\['x0 \(the initial_state\)'\] of ToyParams not declared after params:"):
+        registry.register(toy_kind(tmp_path))
+    assert "toy" not in registry.names()
+
+
 def test_registration_refuses_a_subcircuit_name_that_is_not_in_the_library(tmp_path):
     with pytest.raises(InputError, match="toy2"):
         registry.register(toy_kind(tmp_path, subckt="toy2"))

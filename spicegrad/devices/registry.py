@@ -220,6 +220,9 @@ def check_library_matches(kind: DeviceKind) -> None:
     if missing_nodes:
         problems.append(f"state node(s) {missing_nodes} not found in the subcircuit")
     missing_params = sorted(set(kind.params().spice_params()) - {k.lower() for k in sub.params})
+    if kind.initial_state and kind.initial_state.lower() not in {k.lower() for k in sub.params}:
+        # ngspice drops an undeclared instance parameter without a word: every cell would start at its default
+        missing_params.append(f"{kind.initial_state} (the initial_state)")
     if missing_params:
         problems.append(f"parameter(s) {missing_params} of {kind.params.__name__} not declared after params:")
     if problems:
