@@ -212,7 +212,13 @@ def from_spec(spec: dict, base: Path | None = None):
     if kind not in _KINDS:
         raise ValueError(f"stimulus kind {kind!r}: must be one of {sorted([*_KINDS, 'pwl'])}")
     cls = _KINDS[kind]
-    allowed = {f.name for f in dataclasses.fields(cls)}
+    fields = dataclasses.fields(cls)
+    allowed = {f.name for f in fields}
     if set(spec) - allowed:
         raise ValueError(f"stimulus {kind!r}: unknown field(s) {sorted(set(spec) - allowed)}; allowed: {sorted(allowed)}")
+    required = [f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [name for name in required if name not in spec]
+    if missing:
+        raise ValueError(f"stimulus {kind!r}: missing field(s) {missing}; required: {required}, "
+                         f"optional: {sorted(allowed - set(required))}")
     return cls(**spec)

@@ -101,6 +101,8 @@ def base_case(**changes):
         ({"t_stop": 100.0, "dt": 1e-6}, "more than the limit"),
         ({"colour": "red"}, "unknown field"),
         ({"stimulus": {"kind": "sawtooth"}}, "stimulus kind 'sawtooth'"),
+        ({"stimulus": {"kind": "triangle", "amplitude": 0.3}}, "stimulus 'triangle': missing field(s) ['freq']"),
+        ({"stimulus": {"kind": "sine", "freq": 100.0}}, "stimulus 'sine': missing field(s) ['amplitude']"),
         ({"integrator": "rk45"}, "integrator = 'rk45'"),
         ({"dt": 0}, "dt = 0"),
     ],
