@@ -276,3 +276,12 @@ def test_cli_tiles_rejects_non_finite_weights(tmp_path, capsys, bad):
     assert tiles_cli("--weights", str(tmp_path / "w.npy"), "--tile", "2") == 2
     assert "weights[2, 1]" in capsys.readouterr().err
     assert tiles_cli("--weights", str(tmp_path / "missing.npy")) == 2
+
+
+def test_reads_past_the_devices_switching_threshold_are_warned_about(tmp_path, capsys):
+    out = tmp_path / "x.cir"
+    assert netlist_cli("--rows", "2", "--cols", "1", "--device", "mss", "--stimulus", "sine:0.3,1e3", "-o", str(out)) == 0
+    err = capsys.readouterr().err
+    assert "warning: the rows reach 0.3 V, not below the mss switching threshold 0.27 V" in err
+    assert netlist_cli("--rows", "2", "--cols", "1", "--device", "mss", "--stimulus", "dc:0.1", "-o", str(out)) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -8,6 +8,7 @@ and checked here or in the generator, and a bad one ends with a message on stder
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from .._io import atomic_write_text, load_npy
@@ -64,6 +65,14 @@ def build_crossbar(args: argparse.Namespace):
     points = sum(len(getattr(s, "times", ())) for s in stimuli)
     est = check_size(spec, args.device, args.force, stimulus_points=points)  # before anything is allocated
     messages = [f"{rows}x{cols} {args.pairs} {args.device} crossbar: {est.describe()}"]
+    kind = getattr(device, "kind", None)
+    if kind is not None and kind.declares("switching"):
+        limit = min(abs(float(v)) for v in kind.switching(params))
+        peak = max(_peak(s) for s in stimuli)
+        if peak >= limit:
+            messages.append(f"warning: the rows reach {peak:g} V, not below the {args.device} switching threshold "
+                            f"{limit:g} V (min |v_up|, |v_down|): the transient programs the cells; read below it "
+                            "to keep the weights")
     g = None
     if args.weights:
         mapping = map_weights(_load_weights(args.weights, (rows, cols)), *device.g_range(params),
@@ -80,12 +89,21 @@ def build_crossbar(args: argparse.Namespace):
     return circuit, messages
 
 
+def _peak(stimulus) -> float:
+    """The largest |V| a row stimulus reaches: a DC level, offset + amplitude, pulse levels, samples."""
+    values = [getattr(stimulus, a) for a in ("level", "low", "high") if hasattr(stimulus, a)]
+    values += list(getattr(stimulus, "values", ()))
+    if hasattr(stimulus, "amplitude"):
+        values.append(abs(stimulus.offset) + abs(stimulus.amplitude))
+    return max(abs(float(v)) for v in values)
+
+
 def _cmd_crossbar(args: argparse.Namespace) -> int:
     circuit, messages = build_crossbar(args)
     text = circuit.render()
     out = atomic_write_text(args.output, text)
     for line in messages:
-        print(line)
+        print(line, file=sys.stderr if line.startswith("warning:") else sys.stdout)
     print(f"{circuit.n_elements:,} elements -> {out}")
     return 0
 
