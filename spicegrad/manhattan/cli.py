@@ -145,6 +145,7 @@ def build_model(args, task):
     epochs = task.epochs if args.epochs is None else args.epochs
     if epochs < 2:
         raise InputError(f"--epochs {epochs}: must be >= 2 (epoch 0 is the initial state)")
+    read_scale = _read_scale(args.read_scale)  # refused before any certification runs
     device = _device(args)
     pulses = params = None
     if isinstance(device, str) and device in pulsable_cells():
@@ -166,7 +167,7 @@ def build_model(args, task):
         shift=ShiftDistribution("exponential", scale if args.shift_scale is None else args.shift_scale),
         epochs=epochs, seed=args.seed, backend=args.backend,
         deterministic=args.deterministic, pulses=pulses, params=params, allow_unvalidated=args.allow_unvalidated,
-        runs=args.runs, read_scale=_read_scale(args.read_scale))
+        runs=args.runs, read_scale=read_scale)
     return model, shifts
 
 

@@ -188,7 +188,9 @@ def require_certified(
     why = "; ".join(f"{r['name']}: {r['status']} ({', '.join(r['broken']) or ', '.join(r['causes'])})" for r in failed)
     message = f"{model} twin at dt = {dt:g} s, integrator {integrator!r} failed validation: {why}"
     if not allow_unvalidated:
-        raise UnvalidatedConfigError(message + ". Choose a smaller dt or another integrator, or pass allow_unvalidated=True.")
+        raise UnvalidatedConfigError(message + ". Choose a smaller dt or another integrator (on the command line: "
+                                     "the options that set them, e.g. a shorter --pulse-width or more --epochs for "
+                                     "derived pulses), or pass allow_unvalidated=True (--allow-unvalidated).")
     warnings.warn(message + " (allow_unvalidated=True: going on)", RuntimeWarning, stacklevel=2)
     return {"validated": False, "model": model, "params": _params_dict(params), "dt": dt,
             "integrator": integrator, "failures": why, "spicegrad_version": __version__}
