@@ -498,6 +498,7 @@ def by_rows(res, curve="rows (global)", sparsity=0.9):
 @pytest.mark.parametrize("argv, needle", [
     (["prune", "{ck}", "--sparsity", "1.0"], "must lie in [0, 1)"),
     (["quantize", "{ck}", "--levels", "1"], ">= 2"),
+    (["quantize", "{ck}", "--levels", "4", "--curve", "uniform", "--pulse-amplitude", "1"], "--curve 'uniform' is not one"),
     (["map", "{ck}", "--tile", "0"], "tile size = 0"),
     (["topology", "{ck}", "--tile", "-8"], "tile size = -8"),
     (["curves", "{ck}", "--sparsities", "0.5,1.2"], "sparsity = 1.2"),

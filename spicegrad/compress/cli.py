@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .._argtypes import comma_floats, comma_ints
 from .._io import load_tensors
+from ..errors import InputError
 
 EXAMPLES = """examples:
   spicegrad compress prune runs/fmnist/checkpoint.pt --sparsity 0.9 --finetune-epochs 1 -o pruned.pt
@@ -219,9 +220,13 @@ def _compress_step(args, step: str) -> int:
         print(f"pruned to sparsity {c['sparsity'] * 100:.2f} % ({c['kept']} of {c['synapses']} pairs kept; per layer "
               f"{', '.join(f'{s * 100:.2f} %' for s in c['sparsity_per_layer'])})")
     else:
+        from .choices import pulse_device
         from .levels import device_levels
         from .quantization import quantize
 
+        if pulse_device(args.curve) is None and (args.pulse_amplitude is not None or args.pulse_width is not None):
+            raise InputError(f"--pulse-amplitude and --pulse-width apply to a <device>-pulse curve; --curve "
+                             f"{args.curve!r} is not one")
         levels = device_levels(args.curve, args.levels, net.cfg.synapse_params, amplitude=args.pulse_amplitude,
                                width=args.pulse_width, pcm_preset=args.pcm_preset)
         quantize(net, levels, range_mode=args.range_mode)
