@@ -604,3 +604,8 @@ def test_finetuning_after_pruning_on_fashion_mnist_14x14(tmp_path):
     assert pts[("dense", False)]["accuracy"] > 0.4
     assert pts[("sparsity", True)]["accuracy"] >= pts[("sparsity", False)]["accuracy"]
     assert pts[("levels", True)]["accuracy"] >= pts[("levels", False)]["accuracy"]
+
+
+def test_pulses_that_saturate_the_device_are_told_apart_from_pulses_too_weak():
+    with pytest.raises(ValueError, match="saturate the device: pulse 2 .* levels 1 and 2 coincide"):
+        device_levels("mss-pulse", 8, width=1e3)  # s: the first pulse fills the range

@@ -192,12 +192,19 @@ def pulse_levels(device: str, n: int, params=None, amplitude: float | None = Non
     x = pulses.pulse_response(kind, params, v, width, n - 1, dt=_step(kind, width), integrator="exp-euler")
     g = torch.as_tensor(kind.conductance(x, params), dtype=torch.float64)
     span = float(g[-1] - g[0])
-    if abs(span) < 1e-6 * float(g[0]) or bool((g[1:] - g[:-1] <= 0).any()):
+    if abs(span) < 1e-6 * float(g[0]):
         v_up = kind.switching(params)[0]
         raise ValueError(
             f"{device} pulses of {abs(v):g} V x {width:g} s change the conductance by only {span:.3g} S "
             f"after {n - 1} pulses: levels do not separate (the switching threshold is v_up = {v_up:g} V; "
             "use a larger amplitude or a longer width)")
+    flat = torch.nonzero(g[1:] - g[:-1] <= 0)
+    if flat.numel():
+        k = int(flat[0]) + 1
+        raise ValueError(
+            f"{device} pulses of {abs(v):g} V x {width:g} s saturate the device: pulse {k} leaves the conductance "
+            f"at {float(g[k]):.6g} S, no higher than after pulse {k - 1}, so levels {k - 1} and {k} coincide "
+            f"(use a shorter width or a smaller amplitude, or fewer levels)")
     states = x if own is not None and own.own_states else (g - g[0]) / span
     return DeviceLevels(tuple(states.tolist()), f"{device}{PULSE_SUFFIX}", tuple(g.tolist()), tuple(range(n)),
                         {"amplitude_V": abs(float(v)), "width_s": width})
