@@ -39,7 +39,8 @@ def plot_comparison(c: Comparison, path: str | Path) -> Path:
         top.set_ylabel(f"{name} ({unit})")
         top.legend(loc="best")
         err = c.error(name)
-        top.set_title(f"{name}: max|Δ| = {err['max_abs'] / factor:.3g} {unit}")
+        shown = "" if unit == "1" else f" {unit}"  # a dimensionless state: no unit after the number
+        top.set_title(f"{name}: max|Δ| = {err['max_abs'] / factor:.3g}{shown}")
         bottom.plot(c.t / t_factor, (twin - spice) / factor, lw=1.0, color="C3")
         bottom.set_ylabel(f"twin − ngspice ({unit})")
         bottom.set_xlabel(f"time ({t_unit})")
