@@ -86,8 +86,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         for integ, adv in s["advice"].items():
             ok, bad = adv["largest_dt_within_tolerance"], adv["smallest_dt_diverged"]
             print(f"dt advice {s['case']} [{integ}]: largest dt within tolerance "
-                  f"{'none swept' if ok is None else f'{ok:g} s'}, smallest dt that diverged "
-                  f"{'none swept' if bad is None else f'{bad:g} s'}")
+                  f"{'none of those swept' if ok is None else f'{ok:g} s'}, smallest dt that diverged "
+                  f"{'none of those swept' if bad is None else f'{bad:g} s'}")
     passed = run.passed
     if run.report is not None:
         print(f"report: {Path(args.report).resolve() / 'index.html'}")
