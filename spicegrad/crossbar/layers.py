@@ -214,7 +214,7 @@ def simulate_crossbar(
         raise ValueError(f"v_rows: shape {tuple(v_rows.shape)}; need [T, {spec.rows}] or [T, B, {spec.rows}], T >= 1")
     solver = CrossbarSolver(spec)
     state0 = dev.state_from_conductance(torch.as_tensor(g0, dtype=torch.float64), params)
-    linear = dev.is_linear(params, state0, float(v.abs().max()))
+    linear = dev.is_linear(params, state0, float(v.detach().abs().max()))
     if not dev.stateful and linear:
         out = _stateless_transient(solver, dev, params, state0, v)
     elif solver.system is None:
