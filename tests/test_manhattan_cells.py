@@ -175,3 +175,15 @@ def test_spice_and_twin_backends_agree_on_the_toy(cells):
     assert np.abs(spice.history_.state - twin.history_.state).max() < TOY_X_TOLERANCE
     assert np.abs(spice.history_.state[-1] - spice.history_.state[0]).max() > 0.02
     np.testing.assert_allclose(spice.history_.activations, twin.history_.activations, atol=1e-3)
+
+
+def test_level_sources_keep_their_times_increasing_at_sub_ns_steps():
+    # VTEAM's derived pulses run at dt = 50 ps: a fixed 1 ns edge put breakpoints in the past
+    import re
+
+    from spicegrad.manhattan.circuit import _level_source
+
+    for dt in (1e-6, 5e-11):
+        text = _level_source(np.array([0.0, 0.3, 0.3, 0.0, -0.15]), dt).text
+        times = [float(t) for t in re.findall(r"([0-9.e+-]+) [0-9.e+-]+", text.replace("\n+", " "))]
+        assert len(times) == 8 and all(b > a for a, b in zip(times, times[1:], strict=False)), (dt, times)

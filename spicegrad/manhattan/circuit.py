@@ -75,8 +75,13 @@ from ..spice.options import SPICE_OPTIONS
 from ..stimuli import Samples
 from .devices import CellPulses, certify_cell, check_read_voltages
 
-#: source edge time (s): far below dt, so ngspice's source matches the twin's held levels
+#: source edge time (s): far below dt, so ngspice's source matches the twin's held levels; a step
+#: shorter than 1 µs takes an edge of 1/1000 of it (VTEAM's pulses last 0.35 ns)
 EDGE = 1e-9
+
+
+def _edge(dt: float) -> float:
+    return min(EDGE, 1e-3 * dt)
 
 
 @dataclass
@@ -184,12 +189,12 @@ def run_twin(schedule: Schedule, x0: torch.Tensor, params, integrator: str,
 
 
 def _level_source(levels: np.ndarray, dt: float):
-    """A PWL source holding ``levels[k]`` over [k·dt + EDGE, (k+1)·dt] (DC 0 when all zero)."""
+    """A PWL source holding ``levels[k]`` over [k·dt + edge, (k+1)·dt] (DC 0 when all zero)."""
     if not np.any(levels):
         return 0.0
     times, values = [0.0], [float(levels[0])]
     for k in np.flatnonzero(np.diff(levels)) + 1:
-        times += [k * dt, k * dt + EDGE]
+        times += [k * dt, k * dt + _edge(dt)]
         values += [float(levels[k - 1]), float(levels[k])]
     times.append(len(levels) * dt)
     values.append(float(levels[-1]))
@@ -347,7 +352,7 @@ def read_stimuli(v: np.ndarray, hold: float) -> tuple[list[Samples], np.ndarray]
     """Row PWL stimuli holding pattern p on [p·hold, (p+1)·hold] and the sample times (mid-window)."""
     t, levels = [], []
     for p, row in enumerate(v):
-        t += [p * hold + (EDGE if p else 0.0), (p + 1) * hold]
+        t += [p * hold + (_edge(hold) if p else 0.0), (p + 1) * hold]
         levels += [row, row]
     levels = np.array(levels)
     return [Samples(tuple(t), tuple(levels[:, i])) for i in range(v.shape[1])], (np.arange(len(v)) + 0.5) * hold
