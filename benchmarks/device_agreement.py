@@ -24,13 +24,9 @@ from spicegrad.devices import registry
 from spicegrad.spice import ngspice_version
 from spicegrad.validate import load_cases
 from spicegrad.validate.adapters import get_adapter
+from spicegrad.validate.certificates import certifies
 from spicegrad.validate.engine import run_case
 from spicegrad.validate.suite import run_validation
-
-
-def _plain(case) -> bool:
-    """A certification case: expected to pass, deterministic or common random numbers, no twin-only overrides."""
-    return case.expect == "pass" and case.mode != "stochastic" and not case.twin_params
 
 
 def _share(value: float, tolerance: float) -> float:
@@ -49,7 +45,7 @@ def device_row(model: str) -> dict:
     run = run_validation(model, sweep=False, progress=False)
     adapter = get_adapter(model)
     cases = {c.name: c for c in load_cases() if c.model == model}
-    plain = [r for r in run.results if _plain(cases[r["name"]])]
+    plain = [r for r in run.results if certifies(cases[r["name"]])]
     worst: dict[tuple[str, str], dict] = {}
     for r in plain:
         case = cases[r["name"]]

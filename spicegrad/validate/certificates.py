@@ -118,7 +118,7 @@ def store_certificate(result: dict, case) -> Path | None:
     certificate of its configuration. Returns the certificate's path, or None when ``case`` is
     not a certification case as shipped (another tolerance, stimulus, duration, a stochastic or
     negative-control case, twin-only overrides): such a result proves nothing for training."""
-    if not result["passed"] or case.twin_params or case.expect != "pass" or case.mode == "stochastic":
+    if not result["passed"] or not certifies(case):
         return None
     params = get_adapter(case.model).params(case)
     shipped = [c for c in certification_cases(case.model, params, case.dt, case.integrator)
@@ -137,6 +137,13 @@ def store_certificate(result: dict, case) -> Path | None:
     return atomic_write_json(path, cert)
 
 
+def certifies(case) -> bool:
+    """Whether ``case`` is a certification case: expected to pass, deterministic or common random
+    numbers (never a ``stochastic`` ensemble), no twin-only overrides (see
+    :func:`certification_cases`)."""
+    return case.expect == "pass" and case.mode in ("deterministic", "crn") and not case.twin_params
+
+
 def certification_cases(model: str, params: Any, dt: float, integrator: str):
     """The model's plain deterministic and common-random-number (``crn``) cases at this
     configuration: those whose parameters are exactly ``params`` (same preset) if any, else all
@@ -148,8 +155,7 @@ def certification_cases(model: str, params: Any, dt: float, integrator: str):
 
     adapter = get_adapter(model)
     wanted = _params_dict(params)
-    plain = [c for c in load_cases() if c.model == model and c.expect == "pass"
-             and c.mode in ("deterministic", "crn") and not c.twin_params]
+    plain = [c for c in load_cases() if c.model == model and certifies(c)]
     same = [c for c in plain if dataclasses.asdict(adapter.params(c)) == wanted]
     chosen = same or plain
     if not chosen:
