@@ -16,7 +16,7 @@ DEFAULT_CURVES = (UNIFORM, "mss" + PULSE_SUFFIX, PCM_SET)
 
 def pulse_devices() -> tuple[str, ...]:
     """Registered cells that can be pulse-programmed, in registration order."""
-    return tuple(k.name for k in registry.kinds("cell") if not k.missing_for_pulses())
+    return registry.pulsable()
 
 
 def sources() -> tuple[str, ...]:

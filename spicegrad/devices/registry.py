@@ -262,6 +262,12 @@ def names(role: str | None = None) -> tuple[str, ...]:
     return tuple(k.name for k in kinds(role))
 
 
+def pulsable() -> tuple[str, ...]:
+    """Registered cells that can be pulse-programmed (every one of :data:`PULSE_FIELDS`
+    declared), in registration order; imports none of their references."""
+    return tuple(k.name for k in kinds("cell") if not k.missing_for_pulses())
+
+
 def resolve(ref: str | Callable | None, kind: DeviceKind | None = None) -> Any:
     """Import a ``"module:attribute"`` reference (or call a factory with ``kind``)."""
     if ref is None:
@@ -374,4 +380,4 @@ for _kind in (
     _REGISTRY[_kind.name] = _kind
 del _kind
 
-__all__ = ["PULSE_FIELDS", "DeviceKind", "check_library_matches", "get", "kinds", "names", "register", "resolve", "unregister"]
+__all__ = ["PULSE_FIELDS", "DeviceKind", "check_library_matches", "get", "kinds", "names", "pulsable", "register", "resolve", "unregister"]

@@ -83,9 +83,8 @@ def _named_device(value: str) -> str | None:
     device that cannot take pulses."""
     from ..devices import registry
     from ..errors import InputError
-    from .devices import pulsable_cells
 
-    if value in (SEED, PCM) or value in pulsable_cells():
+    if value in (SEED, PCM) or value in registry.pulsable():
         return value
     if value in registry.names():
         kind, why = registry.get(value), ""
@@ -101,9 +100,9 @@ def _named_device(value: str) -> str | None:
 
 
 def _allowed() -> str:
-    from .devices import pulsable_cells
+    from ..devices import registry
 
-    return ", ".join(map(repr, (*pulsable_cells(), PCM, SEED))) + " or a curve FILE"
+    return ", ".join(map(repr, (*registry.pulsable(), PCM, SEED))) + " or a curve FILE"
 
 
 def _device(args):
@@ -137,7 +136,7 @@ def build_model(args, task):
     """(model, shifts or None) from parsed arguments; raises ValueError on bad input."""
     from ..devices import registry
     from ..errors import InputError
-    from .devices import ShiftDistribution, cell_pulses, get_curve, pulsable_cells, scale_to_curve
+    from .devices import ShiftDistribution, cell_pulses, get_curve, scale_to_curve
     from .model import CrossbarPerceptron
 
     if not 1 <= args.runs <= MAX_RUNS:
@@ -148,14 +147,14 @@ def build_model(args, task):
     read_scale = _read_scale(args.read_scale)  # refused before any certification runs
     device = _device(args)
     pulses = params = None
-    if isinstance(device, str) and device in pulsable_cells():
+    if isinstance(device, str) and device in registry.pulsable():
         kind = registry.get(device)
         params = kind.params()
         pulses = cell_pulses(kind, params, epochs - 1, args.pulse_amplitude, args.pulse_width)
         pulses.check_device(params, half_select=args.backend != "curve")
     elif args.pulse_amplitude is not None or args.pulse_width is not None:
         raise InputError(f"--pulse-amplitude and --pulse-width apply to a pulse-programmable cell device "
-                         f"({', '.join(map(repr, pulsable_cells()))}); {args.device!r} is not one")
+                         f"({', '.join(map(repr, registry.pulsable()))}); {args.device!r} is not one")
     curve = get_curve(device, pulses, args.allow_unvalidated, params)
     k, scale = scale_to_curve(task.k, task.shift_scale, curve)
     shifts = _load_shifts(args.shifts) if args.shifts else None

@@ -384,18 +384,6 @@ def get_curve(device: str | Path | DeviceCurve, pulses: CellPulses | None = None
     return DeviceCurve.from_file(device)
 
 
-def pulsable_cells() -> tuple[str, ...]:
-    """Names of the registered cells that take pulses (step, switching, conductance maps)."""
-    from ..devices import registry
-
-    names = []
-    for kind in registry.kinds("cell"):
-        try:
-            _pulses.check_pulsable(kind)
-        except InputError:
-            continue
-        names.append(kind.name)
-    return tuple(names)
 
 
 def scale_to_curve(k: float, shift_scale: float, curve: DeviceCurve) -> tuple[float, float]:

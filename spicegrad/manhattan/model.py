@@ -84,7 +84,6 @@ from .devices import (
     check_read_voltages,
     check_shifts,
     get_curve,
-    pulsable_cells,
     scale_to_curve,
 )
 from .tasks import SEED_K, SEED_SHIFT_SCALE
@@ -253,7 +252,7 @@ class CrossbarPerceptron:
         self.runs = int(runs)
         if self.runs < 1:
             raise ValueError(f"{_OWNER}.runs = {runs!r}: must be >= 1")
-        cells = pulsable_cells()
+        cells = registry.pulsable()
         named = isinstance(device, str) and device not in ("seed", "pcm")
         if named and device in registry.names("cell") and device not in cells:
             from ..devices.pulses import check_pulsable
