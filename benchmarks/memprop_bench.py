@@ -1,23 +1,31 @@
-"""MEMprop training throughput vs a plain PyTorch LIF network of the same size and T (one run).
+"""MEMprop training throughput vs a plain PyTorch LIF network of the same size and T.
 
     .venv/bin/python benchmarks/memprop_bench.py [--steps 1000] [--batch 128] [--layers 784,100,10]
-                                                 [--iters 3] [--threads 1] [--json out.json]
+                                                 [--runs 5] [--threads 1] [--eager] [--json out.json]
 
 Measures one training iteration (forward over T steps, BPTT backward, Adam step, projection)
 at batch B, for:
 
 * ``memprop-compiled``: :class:`spicegrad.memprop.model.MemPropNet` with the network step
   compiled by torch.compile (what ``spicegrad train memprop`` runs);
-* ``memprop-eager``: the same network, eager;
+* ``memprop-eager`` (``--eager``): the same network, eager;
 * ``lif-eager``: an snnTorch-style Leaky (LIF) network written here: mem <- β·mem + I - S·θ
   (reset by subtraction, reset term detached as in snnTorch), spikes by a Heaviside with the
   arctan surrogate gradient (snnTorch's default), same layer sizes, same T, same loss (NLL of
   the output membrane summed over steps), the first layer's matrix product likewise computed
   once per sample.
 
-Reports samples/s, seconds per time step, the ratio of the MEMprop step to the LIF step, and
+Protocol: every network first runs one untimed iteration (torch.compile happens there; its
+time is reported as ``warmup_s``), then ``--runs`` timed rounds, each one iteration of every
+network in turn (lif, memprop-compiled[, memprop-eager], lif, memprop-compiled, ...), so that
+load from other processes on a shared machine falls on all of them alike. Reported per
+network: the median seconds per iteration (``s_per_iter``; every round in ``s_per_iter_all``)
+and samples/s at that median; for MEMprop ``ratio_to_lif_step`` = median(memprop) /
+median(lif) and ``ratio_per_round`` (memprop / lif of the same round). The 1-, 5- and
+15-minute load averages are recorded before and after.
+
 BPTT memory per sample: the bytes of tensors saved for the backward pass (autograd
-saved-tensor hooks, storages counted once) divided by B.
+saved-tensor hooks, storages counted once) divided by B, from a separate untimed forward.
 """
 
 from __future__ import annotations
@@ -25,7 +33,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
+import statistics
 import time
 
 import torch
@@ -86,28 +96,16 @@ def saved_bytes(fn) -> int:
     return out, sum(seen.values())
 
 
-def bench(name, model, opt, x, y, loss_fn, iters, project=None):
-    times = []
-    mem = None
-    for it in range(iters + 1):  # iteration 0: warm-up (and torch.compile)
-        t0 = time.perf_counter()
-        if it == 1:
-            out, mem = saved_bytes(lambda: model(x))
-        else:
-            out = model(x)
-        loss = loss_fn(out, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if project:
-            project()
-        dt = time.perf_counter() - t0
-        if it > 0:
-            times.append(dt)
-        print(f"  {name} iteration {it}: {dt:.3f} s{' (warm-up)' if it == 0 else ''}", flush=True)
-    best = min(times)
-    return {"s_per_iter": best, "s_per_iter_all": times, "samples_per_s": x.shape[0] / best,
-            "saved_bytes_per_sample": mem / x.shape[0] if mem else None}
+def one_iteration(model, opt, x, y, loss_fn, project=None) -> float:
+    """Seconds for one training iteration: forward, loss, backward, Adam step, projection."""
+    t0 = time.perf_counter()
+    loss = loss_fn(model(x), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if project:
+        project()
+    return time.perf_counter() - t0
 
 
 def main(argv=None) -> dict:
@@ -115,11 +113,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--layers", default="784,100,10")
-    ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5, help="timed interleaved rounds (the median is reported)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--skip-eager", action="store_true", help="skip the eager MEMprop run")
+    ap.add_argument("--eager", action="store_true", help="also time the eager MEMprop network")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
+    if args.runs < 1:
+        ap.error(f"--runs = {args.runs}: need at least 1 round")
     torch.set_num_threads(args.threads)
     layers = tuple(int(n) for n in args.layers.split(","))
     g = torch.Generator().manual_seed(0)
@@ -127,35 +127,55 @@ def main(argv=None) -> dict:
     y = torch.randint(0, layers[-1], (args.batch,), generator=g)
     cfg = MemPropConfig(layers=layers, steps=args.steps)
     results = {"steps": args.steps, "batch": args.batch, "layers": list(layers), "threads": args.threads,
-               "torch": torch.__version__, "cpu": platform.processor() or platform.machine()}
+               "runs": args.runs, "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
+               "loadavg_before": list(os.getloadavg())}
 
-    def run_memprop(compile_):
+    def memprop(compile_):
         net = MemPropNet(cfg, torch.Generator().manual_seed(0), compile=compile_)
         opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-        return bench(f"memprop-{'compiled' if compile_ else 'eager'}", net, opt, x, y,
-                     lambda o, t: memprop_loss(o, t, cfg.logit_volt), args.iters, net.project_)
+        return net, opt, lambda o, t: memprop_loss(o, t, cfg.logit_volt), net.project_
 
-    results["memprop-compiled"] = run_memprop(True)
-    if not args.skip_eager:
-        results["memprop-eager"] = run_memprop(False)
+    def lif_loss(o, t):
+        return torch.nn.functional.cross_entropy(o.reshape(-1, o.shape[-1]), t.repeat(o.shape[0]), reduction="sum") / t.shape[0]
+
     lif = LIFNet(layers, args.steps)
-    opt = torch.optim.Adam(lif.parameters(), lr=1e-4)
-    results["lif-eager"] = bench("lif-eager", lif, opt, x, y,
-                                 lambda o, t: torch.nn.functional.cross_entropy(
-                                     o.reshape(-1, o.shape[-1]), t.repeat(o.shape[0]), reduction="sum") / t.shape[0],
-                                 args.iters)
-    lif_s = results["lif-eager"]["s_per_iter"]
-    for key in ("memprop-compiled", "memprop-eager"):
-        if key in results:
-            results[key]["ratio_to_lif_step"] = results[key]["s_per_iter"] / lif_s
-    print(f"\nT = {args.steps}, batch {args.batch}, layers {layers}, {args.threads} thread(s), torch {torch.__version__}")
-    print(f"{'network':18} {'samples/s':>10} {'ms/step':>8} {'× LIF step':>10} {'BPTT MB/sample':>15}")
-    for key in ("memprop-compiled", "memprop-eager", "lif-eager"):
-        if key in results:
-            r = results[key]
-            mb = (r["saved_bytes_per_sample"] or 0) / 1e6
-            print(f"{key:18} {r['samples_per_s']:10.1f} {r['s_per_iter'] / args.steps * 1e3:8.3f} "
-                  f"{r.get('ratio_to_lif_step', 1.0):10.2f} {mb:15.2f}")
+    nets = {"lif-eager": (lif, torch.optim.Adam(lif.parameters(), lr=1e-4), lif_loss, None),
+            "memprop-compiled": memprop(True)}
+    if args.eager:
+        nets["memprop-eager"] = memprop(False)
+    for name, (model, opt, loss_fn, project) in nets.items():
+        warm = one_iteration(model, opt, x, y, loss_fn, project)  # torch.compile happens here
+        _, mem = saved_bytes(lambda model=model: model(x))
+        results[name] = {"warmup_s": warm, "saved_bytes_per_sample": mem / x.shape[0], "s_per_iter_all": []}
+        print(f"  {name}: warm-up {warm:.3f} s, BPTT {mem / x.shape[0] / 1e6:.3f} MB/sample", flush=True)
+    for r in range(args.runs):
+        for name, (model, opt, loss_fn, project) in nets.items():
+            dt = one_iteration(model, opt, x, y, loss_fn, project)
+            results[name]["s_per_iter_all"].append(dt)
+            print(f"  round {r + 1}: {name} {dt:.3f} s", flush=True)
+    results["loadavg_after"] = list(os.getloadavg())
+    for name in nets:
+        res = results[name]
+        res["s_per_iter"] = statistics.median(res["s_per_iter_all"])
+        res["samples_per_s"] = x.shape[0] / res["s_per_iter"]
+    lif_times = results["lif-eager"]["s_per_iter_all"]
+    for name in ("memprop-compiled", "memprop-eager"):
+        if name in results:
+            res = results[name]
+            res["ratio_to_lif_step"] = res["s_per_iter"] / results["lif-eager"]["s_per_iter"]
+            res["ratio_per_round"] = [m / li for m, li in zip(res["s_per_iter_all"], lif_times, strict=True)]
+    print(f"\nT = {args.steps}, batch {args.batch}, layers {layers}, {args.threads} thread(s), torch {torch.__version__}; "
+          f"median of {args.runs} interleaved rounds; load average {results['loadavg_before'][0]:.2f} before, "
+          f"{results['loadavg_after'][0]:.2f} after")
+    print(f"{'network':18} {'samples/s':>10} {'ms/step':>8} {'× LIF step':>10} {'BPTT MB/sample':>15} {'warm-up s':>10}")
+    for name in nets:
+        res = results[name]
+        print(f"{name:18} {res['samples_per_s']:10.1f} {res['s_per_iter'] / args.steps * 1e3:8.3f} "
+              f"{res.get('ratio_to_lif_step', 1.0):10.3f} {res['saved_bytes_per_sample'] / 1e6:15.3f} "
+              f"{res['warmup_s']:10.1f}")
+    for name in ("memprop-compiled", "memprop-eager"):
+        if name in results:
+            print(f"{name} / lif per round: " + ", ".join(f"{q:.3f}" for q in results[name]["ratio_per_round"]))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)
