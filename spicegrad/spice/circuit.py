@@ -24,9 +24,8 @@ only), sources are :class:`~spicegrad.spice.netlist.Source` objects. A user valu
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,8 +86,20 @@ class _Names:
     def all(self) -> list[str]:
         if self.explicit is not None:
             return self.explicit
-        fmt = self.prefix + "_%d" * len(self.shape)
-        return [fmt % ix for ix in itertools.product(*map(range, self.shape))]
+        return "".join(_join_lines([*self.parts(), "\n"], len(self))).split("\n")[:-1]
+
+    def parts(self) -> list:
+        """The names as :func:`_join_lines` parts: the explicit names, or the prefix and one
+        column of index texts per axis (C order)."""
+        n = len(self)
+        if self.explicit is not None:
+            return [(_texts(self.explicit), np.arange(n))]
+        parts: list = [self.prefix]
+        if self.shape and n:
+            digits = np.arange(max(self.shape)).astype("S")
+            for axis in np.unravel_index(np.arange(n), self.shape):
+                parts += ["_", (digits, axis)]
+        return parts
 
     def at(self, k: int) -> str:
         if self.explicit is not None:
@@ -123,11 +134,82 @@ def _check_prefix(prefix: str, checker) -> str:
     return prefix
 
 
-def _numbers(values: np.ndarray, what: str) -> list[str]:
-    """``number()`` of every value, computed once per distinct value (wires share one value)."""
-    distinct, inverse = np.unique(np.asarray(values, dtype=float), return_inverse=True)
-    texts = [number(v, what) for v in distinct.tolist()]
-    return [texts[i] for i in inverse.ravel().tolist()]
+#: bytes of text assembled at once (bounds the temporaries of a 2 M-device block)
+_CHUNK_BYTES = 1 << 22
+#: stands for the element lines in the rendered frame; cannot occur elsewhere (comments and the
+#: title replace control characters, names and numbers are checked)
+_BLOCKS_MARK = "\x00"
+
+
+def _texts(strings: Sequence[str]) -> np.ndarray:
+    """``strings`` as a byte-string array (UTF-8), a table for :func:`_join_lines`."""
+    encoded = [s.encode() for s in strings]
+    if any(b"\0" in e for e in encoded):
+        raise CircuitError(f"text {next(s for s in strings if chr(0) in s)!r}: contains a NUL character")
+    return np.array(encoded or [b""], dtype="S")
+
+
+def _join_lines(parts: Sequence, n: int) -> Iterator[str]:
+    """``n`` lines of text, concatenated, in pieces of about ``_CHUNK_BYTES``.
+
+    Each part is a constant ``str`` shared by every line, or a column ``(table, index)``: line
+    k takes ``table[index[k]]`` from a byte-string array. Columns are copied side by side into
+    a byte matrix (each at its table's width, padded with NUL) and the padding is dropped: the
+    text is built by numpy, with no Python object per line.
+    """
+    consts = {p: np.frombuffer(p.encode(), np.uint8) for p in parts if isinstance(p, str)}
+    width = sum(consts[p].size if isinstance(p, str) else p[0].dtype.itemsize for p in parts)
+    step = max(1, _CHUNK_BYTES // max(width, 1))
+    for lo in range(0, n, step):
+        hi = min(lo + step, n)
+        buf = np.zeros((hi - lo, width), np.uint8)
+        at = 0
+        for p in parts:
+            if isinstance(p, str):
+                cells = consts[p]
+            else:
+                table, index = p
+                cells = table[index[lo:hi]].view(np.uint8).reshape(hi - lo, table.dtype.itemsize)
+            buf[:, at:at + cells.shape[-1]] = cells
+            at += cells.shape[-1]
+        yield buf[buf != 0].tobytes().decode()
+
+
+def _numbers(values: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``number()`` of every value as a :func:`_join_lines` column (texts, index), formatted
+    once per distinct value (wires share one value); a non-finite value raises ``number()``'s
+    error."""
+    distinct, inverse = np.unique(np.asarray(values, dtype=float).ravel(), return_inverse=True)
+    bad = ~np.isfinite(distinct)
+    if bad.any():
+        number(distinct[np.argmax(bad)].item(), what)  # raises, naming the value
+    # number() of a finite float is its repr; calling repr directly halves the cost per value
+    # (tests/test_crossbar_netlist.py compares the two)
+    return np.array(list(map(repr, distinct.tolist())), dtype="S"), inverse.ravel()
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest node of each node's connected component, for ``n`` nodes joined by the
+    undirected edges ``a[k]``-``b[k]``.
+
+    Union-find in numpy (importing scipy.sparse.csgraph took as long as writing a 2 M-device
+    netlist): every round hooks each edge's larger root onto its smaller one, then pointer
+    jumping makes every node point at its root. A node only ever points to a smaller one, so
+    there is no cycle, and the final root of a component is its smallest member.
+    """
+    root = np.arange(n, dtype=np.int64)
+    while True:
+        ra, rb = root[a], root[b]
+        split = ra != rb
+        if not split.any():
+            return root
+        ra, rb = ra[split], rb[split]
+        np.minimum.at(root, np.maximum(ra, rb), np.minimum(ra, rb))
+        while True:
+            jumped = root[root]
+            if np.array_equal(jumped, root):
+                break
+            root = jumped
 
 
 class CircuitError(InputError):
@@ -347,9 +429,6 @@ class Circuit:
             )
 
     def _nets_without_dc_path(self) -> np.ndarray:
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
         a, b = [], []
         for block in self._blocks:
             for p, q in block.kind.dc_links:
@@ -363,9 +442,8 @@ class Circuit:
             a, b = np.concatenate(a), np.concatenate(b)
         else:
             a = b = np.zeros(0, dtype=np.int64)
-        graph = coo_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n, n))
-        _, label = connected_components(graph, directed=False)
-        return np.nonzero(label != label[0])[0]
+        root = _components(n, a, b)
+        return np.nonzero(root != 0)[0]
 
     def to_networkx(self):
         """The circuit as a bipartite ``networkx.Graph``: nets (``kind="net"``) and elements
@@ -385,40 +463,48 @@ class Circuit:
 
     # --- rendering --------------------------------------------------------------------------
 
-    def _tails(self, block: _Block) -> list[str]:
+    def _tails(self, block: _Block) -> list:
+        """The element lines' ends after the nodes, as :func:`_join_lines` parts."""
         kind, n = block.kind, len(block.names)
         if kind.letter in "RC":
             what = "resistance" if kind.letter == "R" else "capacitance"
             if kind.letter == "R" and np.any(block.values <= 0):
                 k = int(np.nonzero(block.values <= 0)[0][0])
                 raise CircuitError(f"{self._element_at(block, k)}: resistance {block.values[k]!r} must be > 0")
-            return _numbers(block.values, what)
+            return [_numbers(block.values, what)]
         if kind.letter in "VI":
-            return [v.text if isinstance(v, Source) else "DC " + number(v, "source value") for v in block.values]
+            texts = [v.text if isinstance(v, Source) else "DC " + number(v, "source value") for v in block.values]
+            return [(_texts(texts), np.arange(n))]
         if kind.letter == "F":
-            return [f"{check_name(src, 'controlling source')} {number(gain, 'gain')}" for src, gain in block.values]
-        keys = list(block.params)
-        if not keys:
-            return [kind.model] * n
-        columns = [[f"{k}={text}" for text in _numbers(block.params[k], f"parameter {k}")] for k in keys]
-        head = kind.model + " params:"
-        return [" ".join((head, *cells)) for cells in zip(*columns, strict=True)]
+            texts = [f"{check_name(src, 'controlling source')} {number(gain, 'gain')}" for src, gain in block.values]
+            return [(_texts(texts), np.arange(n))]
+        if not block.params:
+            return [kind.model]
+        parts: list = [kind.model + " params:"]
+        for key, values in block.params.items():
+            parts += [f" {key}=", _numbers(values, f"parameter {key}")]
+        return parts
 
-    def _block_text(self, block: _Block) -> str:
-        names = block.names.all()
-        nets = self._net_names
-        node_text = [" ".join(map(nets.__getitem__, row)) for row in block.nodes.tolist()]
-        letter = block.kind.letter
-        return "\n".join(f"{letter}{a} {b} {c}" for a, b, c in zip(names, node_text, self._tails(block), strict=True))
+    def _block_pieces(self, block: _Block, net_names: np.ndarray) -> Iterator[str]:
+        """The block's element lines, each ending in a newline, in pieces (:func:`_join_lines`)."""
+        n = len(block.names)
+        if n == 0:  # an empty block is an empty line
+            yield "\n"
+            return
+        parts = [block.kind.letter, *block.names.parts()]
+        for p in range(block.nodes.shape[1]):
+            parts += [" ", (net_names, block.nodes[:, p])]
+        yield from _join_lines([*parts, " ", *self._tails(block), "\n"], n)
 
-    def render(self) -> str:
-        """Check the graph, then write ngspice text (``.include`` or inlined model libraries)."""
+    def render_pieces(self) -> Iterator[str]:
+        """:meth:`render`'s text in pieces (their concatenation), for writing a large netlist
+        without holding it twice: the graph is checked before the first piece."""
         self.check()
         net = Netlist(self.title, header=list(self.header))
         for lib in self.libraries:
             net.library(lib, "inline" if self.inline_models else "absolute")
-        for block in self._blocks:  # one string per block keeps the peak memory near 2x the text
-            net.lines.append(self._block_text(block))
+        if self._blocks:
+            net.lines.append(_BLOCKS_MARK)
         if self._options:
             net.options(**self._options)
         for what, args in self._analysis:
@@ -431,7 +517,23 @@ class Circuit:
             net.save(*self._saves)
         if self._prints and any(what == "tran" for what, _ in self._analysis):
             net.print_tran(*self._prints)
-        return net.render()
+        frame = net.render()
+        if not self._blocks:
+            yield frame
+            return
+        if frame.count(_BLOCKS_MARK) != 1:
+            bad = [lib for lib in self.libraries if _BLOCKS_MARK in Path(lib).read_text()]
+            raise CircuitError(f"model library {bad[0] if bad else '?'}: contains a NUL character")
+        head, _, rest = frame.partition("\n" + _BLOCKS_MARK + "\n")
+        yield head + "\n"
+        net_names = np.array(self._net_names, dtype="S")  # checked nets: ASCII
+        for block in self._blocks:
+            yield from self._block_pieces(block, net_names)
+        yield rest
+
+    def render(self) -> str:
+        """Check the graph, then write ngspice text (``.include`` or inlined model libraries)."""
+        return "".join(self.render_pieces())
 
     @property
     def n_elements(self) -> int:
