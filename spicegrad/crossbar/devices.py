@@ -94,6 +94,10 @@ class CrossbarDevice:
         state update is not affine in the state (then the transient loops step by step)."""
         return None
 
+    def conductance_line(self, params) -> tuple[float, float, float, float] | None:
+        """(c0, c1, lo, hi) with conductance(s) = c0 + c1·s (S) for lo <= s <= hi, or None."""
+        return None
+
 
 @dataclass(frozen=True)
 class Resistor(CrossbarDevice):
@@ -155,12 +159,25 @@ class RegistryCell(CrossbarDevice):
     def affine_step(self, v, params, dt, integrator):
         return None if self.kind.affine_step is None else self.kind.affine_step(v, params, dt, integrator)
 
+    def conductance_line(self, params):
+        """From the kind's ``affine_conductance`` interval: the line through its conductance at
+        the two ends (evaluated, so the conductance is written once, in the kind)."""
+        if self.kind.affine_conductance is None:
+            return None
+        lo, hi = (float(s) for s in self.kind.affine_conductance)
+        g_lo, g_hi = (float(self.kind.conductance(torch.tensor(s, dtype=torch.float64), params)) for s in (lo, hi))
+        c1 = (g_hi - g_lo) / (hi - lo)
+        return g_lo - c1 * lo, c1, lo, hi
+
     def current(self, v, state, params):
         return self.kind.cell_current(v, state, params)
 
     def is_linear(self, params, states, v_max):
         """Whether the cell reads ohmically (:func:`spicegrad.devices.ohmic.is_ohmic`) at
-        ±(0.1, 0.5, 1)·``v_max`` for the given states."""
+        ±(0.1, 0.5, 1)·``v_max`` for the given states; for meta states (no values) whether the
+        kind declares no ``current`` of its own."""
+        if states.device.type == "meta":
+            return not self.kind.declares("current")
         return is_ohmic(self.kind, params, [u * (float(v_max) or 1.0) for u in _PROBE_V], states)
 
 

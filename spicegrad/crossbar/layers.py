@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import require_dt, require_finite_tensor, require_positive
+from .._checks import has_values, require_dt, require_finite_tensor, require_positive
 from ..devices.integrators import get_integrator
 from ..devices.mif import MIF, MIFParams
 from ..errors import InputError
@@ -54,6 +54,7 @@ from .devices import get_device, get_neuron, resolve_params
 from .mapping import weights_to_conductance
 from .nodal import NodalSystem, ReusedFactorSolver, solve_chord
 from .topology import CrossbarSpec
+from .transient import OUTPUTS, Record, Recorder, chunk_steps, ideal_transient, wired_transient
 
 
 class CrossbarSolver:
@@ -191,38 +192,61 @@ def simulate_crossbar(
     neuron_params=None,
     neuron_integrator: str = "exp-euler",
     stats: dict | None = None,
+    keep=OUTPUTS,
+    every: int = 1,
+    probes=(),
+    chunk: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Transient of the array: ``v_rows`` [T, R] or [T, B, R] (V), initial conductances ``g0``
-    [R, Cp] (S). Returns ``state`` [T+1, B, R, Cp] (MSS: x), ``i`` [T+1, B, Cp] (A, into the
-    ammeters) and ``v_dev`` [T, B, R, Cp] (V); B = 1 for a [T, R] input.
+    [R, Cp] (shared by the runs) or [B, R, Cp] (S). Returns ``state`` [T+1, B, R, Cp] (MSS: x),
+    ``i`` [T+1, B, Cp] (A, into the ammeters), ``v_dev`` [T, B, R, Cp] (V) and ``final_state``
+    [B, R, Cp]; B = 1 for a [T, R] input.
 
-    Sample k of ``v_rows`` is held over [t_k, t_k+1): pass each step's midpoint value
+    What is kept (:class:`~spicegrad.crossbar.transient.Record`): ``keep`` any of ``"state"``,
+    ``"i"``, ``"v_dev"`` (all by default); ``every`` k keeps the states of steps 0, k, 2k, ...
+    only (their indices in ``"state_steps"``); ``probes`` (row, physical column) pairs add
+    ``"probe"`` [T+1, B, P], those devices' states at every step. Batches run in chunks of
+    ``chunk`` steps (default: about 8 MiB of states), so that memory follows what is kept.
+
+    dtype and device: the input's (``v_rows``; ``g0`` is cast to it), float32 included; a meta
+    tensor gives the shapes. With wire resistance the network is solved in float64 on the
+    CPU whatever the input (see :class:`CrossbarLayer`), the states stay in the input's dtype and
+    device. Sample k of ``v_rows`` is held over [t_k, t_k+1): pass each step's midpoint value
     (:func:`row_samples`) for second-order accuracy. ``integrator``: the device's state update,
     ``"exp-euler"`` (default; exact for v held over the step) or ``"euler"``.
     ``neurons="mif"`` adds one MIF neuron per output, fed I⁺ - I⁻ as in the netlist:
-    ``v_mem``, ``neuron_x1``, ``neuron_x2`` [T+1, B, C] (see :func:`neuron_transient`).
-    ``stats`` (a dict, optional) receives the wired solver's counters."""
+    ``v_mem``, ``neuron_x1``, ``neuron_x2`` [T+1, B, C] (see :func:`neuron_transient`; needs
+    ``"i"`` kept). ``stats`` (a dict, optional) receives the wired solver's counters."""
     require_dt("simulate_crossbar", dt)
     require_finite_tensor("simulate_crossbar", "v_rows", v_rows)
     get_integrator(integrator)
     neuron = get_neuron(neurons)
     dev = get_device(device)
     params = resolve_params(dev, params)
-    v = v_rows.to(torch.float64)
-    v = v[:, None, :] if v.ndim == 2 else v
+    if not v_rows.is_floating_point():
+        raise InputError(f"v_rows: dtype {v_rows.dtype}; need a floating-point tensor")
+    v = v_rows[:, None, :] if v_rows.ndim == 2 else v_rows
     if v.ndim != 3 or v.shape[-1] != spec.rows or v.shape[0] == 0:
-        raise ValueError(f"v_rows: shape {tuple(v_rows.shape)}; need [T, {spec.rows}] or [T, B, {spec.rows}], T >= 1")
+        raise InputError(f"v_rows: shape {tuple(v_rows.shape)}; need [T, {spec.rows}] or [T, B, {spec.rows}], T >= 1")
+    shape = (spec.rows, spec.physical_cols)
+    g0 = torch.as_tensor(g0).to(v)
+    if g0.shape[-2:] != shape or g0.ndim not in (2, 3) or (g0.ndim == 3 and g0.shape[0] not in (1, v.shape[1])):
+        raise InputError(f"g0: shape {tuple(g0.shape)}; need {list(shape)} or [{v.shape[1]}, {shape[0]}, {shape[1]}] "
+                         "(runs, rows, physical columns)")
+    record = Record.of(keep, every, probes, shape)
+    if neuron is not None and not record.wants("i"):
+        raise InputError("neurons: the neurons are driven by the column currents; keep 'i'")
     solver = CrossbarSolver(spec)
-    state0 = dev.state_from_conductance(torch.as_tensor(g0, dtype=torch.float64), params)
-    linear = dev.is_linear(params, state0, float(v.detach().abs().max()))
+    state0 = dev.state_from_conductance(g0, params).expand(v.shape[1], *shape)
+    linear = dev.is_linear(params, state0, float(v.detach().abs().max()) if has_values(v) else 0.0)
     if not dev.stateful and linear:
-        out = _stateless_transient(solver, dev, params, state0, v)
+        out = _stateless_transient(solver, dev, params, state0, v, record)
     elif solver.system is None:
-        out = _ideal_transient(dev, params, state0.expand(v.shape[1], *state0.shape[-2:]), v, dt, integrator,
-                               linear)
+        out = ideal_transient(dev, params, state0, v, dt, integrator, linear, record,
+                              chunk_steps(v.shape[1], *shape, chunk))
     else:
-        out = _wired_transient(solver, dev, params, state0.expand(v.shape[1], *state0.shape[-2:]), v, dt,
-                               integrator, stats, linear)
+        solve_step = _wired_solver(solver.system, dev, params, state0, v, stats, linear)
+        out = wired_transient(solve_step, dev, params, state0, v, dt, integrator, record)
     if neuron is not None:
         out.update(neuron_transient(spec, out["i"], dt, neuron_params, neuron_integrator))
     return out
@@ -258,89 +282,49 @@ def neuron_transient(spec: CrossbarSpec, i: torch.Tensor, dt: float, params=None
     return {"v_mem": out["v"], "neuron_x1": out["x1"], "neuron_x2": out["x2"]}
 
 
-def _stateless_transient(solver, dev, params, state0, v):
+def _stateless_transient(solver, dev, params, state0, v, record):
     """Resistor/PCM read: one conductance, all time steps as one batch (one factorisation)."""
     steps, batch = v.shape[0], v.shape[1]
-    g = dev.conductance(state0, params)
-    out = solver.solve(g, torch.cat([v, v[-1:]]).reshape(-1, v.shape[-1]))
-    return {"state": state0.expand(steps + 1, batch, *g.shape), "i": out["i"].reshape(steps + 1, batch, -1),
-            "v_dev": out["v_dev"].reshape(steps + 1, batch, *g.shape)[:-1]}
-
-
-def _affine_scan(alpha: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inclusive scan over dim 0 of x_k+1 = alpha_k·x_k + beta_k: (P_k, Q_k) with
-    x_k+1 = P_k·x_0 + Q_k, in ceil(log2 T) vectorised passes (Hillis-Steele); differentiable."""
-    d = 1
-    while d < alpha.shape[0]:
-        a_prev = torch.cat([torch.ones_like(alpha[:d]), alpha[:-d]])
-        b_prev = torch.cat([torch.zeros_like(beta[:d]), beta[:-d]])
-        alpha, beta = alpha * a_prev, alpha * b_prev + beta
-        d *= 2
-    return alpha, beta
-
-
-def _ideal_transient(dev, params, state, v, dt, integrator, linear=True):
-    """Ideal wires: every device of row i sees V_i, so its update is x <- alpha_ik·x + beta_ik with
-    per-row coefficients (MSS under either integrator). The whole trajectory is one affine scan
-    over time (no per-step loop); the currents follow in one batch. Devices whose update is not
-    affine in the state are stepped one by one; a stateless device keeps its state. Non-linear
-    cells (``linear`` False): column current Σ_rows current(V_i, x_ik)."""
-    aff = dev.affine_step(v[..., None], params, dt, integrator) if dev.stateful else None
-    if not dev.stateful:
-        states = state.expand(v.shape[0] + 1, *state.shape)
-    elif aff is None:
-        states = [state]
-        for k in range(v.shape[0]):
-            states.append(dev.step(v[k][:, :, None], states[-1], params, dt, integrator))
-        states = torch.stack(states)
+    g = dev.conductance(state0[0], params)
+    if solver.system is not None and not has_values(v):
+        i, v_dev = v.new_empty(steps + 1, batch, g.shape[-1]), v.new_empty(steps + 1, batch, *g.shape)
     else:
-        p, q = _affine_scan(*aff)
-        states = torch.cat([state[None], p * state + q])
-    v_read = torch.cat([v, v[-1:]])
-    if not linear:
-        return {"state": states, "i": dev.current(v_read[..., None], states, params).sum(-2),
-                "v_dev": v[:, :, :, None].expand(-1, -1, -1, states.shape[-1])}
-    g = dev.conductance(states, params)
-    return {"state": states, "i": torch.einsum("tbr,tbrc->tbc", v_read, g),
-            "v_dev": v[:, :, :, None].expand(-1, -1, -1, g.shape[-1])}
+        out = solver.solve(g, torch.cat([v, v[-1:]]).reshape(-1, v.shape[-1]))
+        i, v_dev = out["i"].to(v).reshape(steps + 1, batch, -1), out["v_dev"].to(v).reshape(steps + 1, batch, *g.shape)
+    rec = Recorder(record, steps)
+    rec.currents, rec.voltages = [i], [v_dev[:-1]]
+    rec.states_block(0, state0.expand(steps + 1, *state0.shape))
+    return rec.result()
 
 
-def _wired_transient(solver, dev, params, state, v, dt, integrator, stats, linear=True):
-    """Wire resistance: per step the nodal solve with G(state_k) (one
-    :class:`~spicegrad.crossbar.nodal.ReusedFactorSolver` per run of the batch), then the state
-    update. Non-linear cells (``linear`` False): each step's solve is a chord iteration
-    (:func:`~spicegrad.crossbar.nodal.solve_chord`) from the last step's device voltages, its
-    count in ``stats["chord_iterations"]``; a stateless device keeps its state."""
-    steps = v.shape[0]
-    factors = [ReusedFactorSolver(solver.system) for _ in range(state.shape[0])]
-    states, currents, voltages = [state], [], []
-    previous = state
-    guesses, chords = [None] * state.shape[0], 0
-    for k in range(steps + 1):
-        # (choice) conductances at the step midpoint, extrapolated from the last step's change:
-        # second order like the midpoint row samples, at one solve per step
-        mid = state + 0.5 * (state - previous)
-        g = dev.conductance(mid, params)  # with non-linear cells: the chords' v -> 0 limit
-        previous = state
-        if linear:
-            outs = [solver.system.solve(g[b], v[min(k, steps - 1), b : b + 1], factors[b]) for b in range(g.shape[0])]
-        else:
-            outs = []
-            for b in range(g.shape[0]):
-                out, its = solve_chord(solver.system, lambda u, x=mid[b]: dev.current(u, x, params), g[b],
-                                       v[min(k, steps - 1), b : b + 1], factors[b], guesses[b], f" (step {k}, run {b})")
-                outs.append(out)
-                guesses[b], chords = out["v_dev"][0], chords + its
-        currents.append(torch.cat([o["i"] for o in outs]))
-        if k == steps:
-            break
-        voltages.append(torch.cat([o["v_dev"] for o in outs]))
-        if dev.stateful:
-            state = dev.step(voltages[-1], state, params, dt, integrator)
-        states.append(state)
-    if stats is not None:
+def _wired_solver(system, dev, params, state0, v, stats, linear):
+    """The per-step network solve of :func:`~spicegrad.crossbar.transient.wired_transient`: one
+    differentiable :class:`~spicegrad.crossbar.nodal.ReusedFactorSolver` per run (the runs'
+    conductances part as their states do, so one factorisation cannot serve the batch: see
+    :mod:`spicegrad.crossbar.nodal`), and for non-linear cells a chord iteration per run and step (:func:`~spicegrad.crossbar.nodal.solve_chord`, started
+    from the run's last device voltages; its count in ``stats["chord_iterations"]``).
+    ``stats`` receives the counters as the run goes."""
+    steps, batch = v.shape[0], v.shape[1]
+    stats = {} if stats is None else stats
+    if not has_values(v):  # meta: shapes only
+        return lambda k, g, mid: (v.new_empty(batch, g.shape[-1]), v.new_empty(g.shape))
+    factors = [ReusedFactorSolver(system) for _ in range(batch)]
+    guesses = [None] * batch
+
+    def solve_runs(k, g, mid):
+        outs = []
+        for b in range(batch):
+            rows = v[min(k, steps - 1), b : b + 1]
+            if linear:
+                outs.append(system.solve(g[b], rows, factors[b]))
+                continue
+            out, its = solve_chord(system, lambda u, x=mid[b]: dev.current(u, x, params), g[b], rows, factors[b],
+                                   guesses[b], f" (step {k}, run {b})")
+            guesses[b] = out["v_dev"][0]
+            stats["chord_iterations"] = stats.get("chord_iterations", 0) + its
+            outs.append(out)
         for key in ("factorisations", "solves", "iterations"):
             stats[key] = sum(getattr(f, key) for f in factors)
-        if not linear:
-            stats["chord_iterations"] = chords
-    return {"state": torch.stack(states), "i": torch.stack(currents), "v_dev": torch.stack(voltages)}
+        return torch.cat([o["i"] for o in outs]).to(v), torch.cat([o["v_dev"] for o in outs]).to(v)
+
+    return solve_runs

@@ -46,6 +46,8 @@ Gradients flow through the unrolled iterations (the start voltages are detached)
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 from scipy.sparse import csc_matrix
@@ -70,6 +72,19 @@ def symmetric_csc(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int
     its CSR arrays, and the CSR arrays of A read as CSC give Aᵀ = A."""
     indptr = np.searchsorted(rows, np.arange(n + 1))
     return csc_matrix((values, cols, indptr), shape=(n, n))
+
+
+def solve_columns(lu, b: np.ndarray) -> np.ndarray:
+    """``lu.solve(b)`` one column at a time. (choice, measured) SuperLU's solve of several
+    right-hand sides at once is far slower per column than one at a time: a 4096-unknown
+    32x32 wired array with 64 columns took 225 ms in one call and 21 ms column by column
+    (scipy 1.x, one thread)."""
+    if b.ndim < 2 or b.shape[1] == 1:
+        return lu.solve(b)
+    out = np.empty_like(b)
+    for j in range(b.shape[1]):
+        out[:, j] = lu.solve(np.ascontiguousarray(b[:, j]))
+    return out
 
 
 def pcg(matvec, precond, b: np.ndarray, rtol: float, max_iter: int) -> tuple[np.ndarray | None, int]:
@@ -116,11 +131,11 @@ class ReusedFactorSolver:
     def solve_with(self, a: csc_matrix, lu, b: np.ndarray) -> np.ndarray:
         """u = A⁻¹·b by CG preconditioned with ``lu``; a direct solve when CG does not converge."""
         self.solves += 1
-        u, its = pcg(a.dot, lu.solve, b, self.rtol, self.max_iter)
+        u, its = pcg(a.dot, partial(solve_columns, lu), b, self.rtol, self.max_iter)
         self.iterations += its
         if u is None:  # CG did not converge: solve this one directly
             self.factorisations += 1
-            u = splu(a, permc_spec=PERMC).solve(b)
+            u = solve_columns(splu(a, permc_spec=PERMC), b)
         return u
 
     def forward(self, values: np.ndarray, b: np.ndarray):
@@ -129,7 +144,7 @@ class ReusedFactorSolver:
         if self.lu is None:
             lu = self._factor(a)
             self.solves += 1
-            return lu.solve(b), a, lu
+            return solve_columns(lu, b), a, lu
         lu, before = self.lu, self.iterations
         u = self.solve_with(a, lu, b)
         if self.iterations - before > self.refactor_after:
@@ -188,7 +203,7 @@ def sparse_solve(values: torch.Tensor, rhs: torch.Tensor, system: NodalSystem) -
     pattern), differentiable any number of times in ``values`` and ``rhs`` [n, batch]."""
     lu = splu(symmetric_csc(values.detach().cpu().numpy(), system.rows, system.cols, system.n_unknowns),
               permc_spec=PERMC)
-    return _SymmetricSolve.apply(values, rhs, lu.solve, *system.pattern)
+    return _SymmetricSolve.apply(values, rhs, partial(solve_columns, lu), *system.pattern)
 
 
 def chord_conductance(current, small_signal: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ entry point names a :class:`DeviceKind` (or a callable returning one or several)
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,7 +49,10 @@ class DeviceKind:
       (numpy, S); ``rest(params)`` -> instance parameters that start a neuron at rest.
     * ``step(v, state, params, dt, integrator)`` -> next state: the twin's cell update in a
       crossbar transient; ``affine_step(v, params, dt, integrator)`` -> (alpha, beta) when that
-      update is affine in the state (the transient then runs as one scan); ``read_disturbs``:
+      update is affine in the state (the transient then runs as one scan); ``affine_conductance``
+      (lo, hi): a state interval on which ``conductance(state)`` is affine in the state (MSS:
+      (0, 1)), which lets an ideal crossbar transient sum the column currents as matrix products
+      without forming every state; ``read_disturbs``:
       whether a read voltage moves the state (False for a pulse-programmed cell such as PCM).
     * ``adapter``: the validator adapter, ``"module:attribute"`` or a callable ``kind -> Adapter``;
       ``cases``: the kind's validation cases file (.toml) when it is not in the shipped folder.
@@ -87,6 +91,7 @@ class DeviceKind:
     rest: Callable | str | None = None
     step: Callable | str | None = None
     affine_step: Callable | str | None = None
+    affine_conductance: tuple[float, float] | None = None
     current: Callable | str | None = None
     switching: Callable | str | None = None
     adapter: str | Callable | None = None
@@ -114,6 +119,12 @@ class DeviceKind:
             _check_params(self.name, params)
         if self.role == "cell" and len(self.pins) < 2:
             raise InputError(f"DeviceKind {self.name!r}: a cell needs at least two pins (te, be), got {self.pins}")
+        interval = self.affine_conductance
+        if interval is not None and not (isinstance(interval, tuple) and len(interval) == 2
+                                         and all(isinstance(u, (int, float)) and math.isfinite(u) for u in interval)
+                                         and interval[0] < interval[1]):
+            raise InputError(f"DeviceKind {self.name!r}: affine_conductance = {interval!r}: need a (lo, hi) pair of "
+                             "finite states with lo < hi, or None")
         missing = set(self.grounded_pins) - set(self.pins)
         if missing:
             raise InputError(f"DeviceKind {self.name!r}: grounded_pins {sorted(missing)} are not pins of {self.pins}")
@@ -322,7 +333,8 @@ for _kind in (
         twin=f"{_MSS}:MSS", states=("x",), initial_state="x0",
         conductance=f"{_MSS}:mss_conductance", state_from_conductance=f"{_MSS}:mss_state_from_conductance",
         conductance_range=f"{_MSS}:mss_conductance_range", program=_mss_program,
-        step=f"{_MSS}:mss_step", affine_step=f"{_MSS}:mss_affine_step", current=f"{_MSS}:mss_current",
+        step=f"{_MSS}:mss_step", affine_step=f"{_MSS}:mss_affine_step", affine_conductance=(0.0, 1.0),
+        current=f"{_MSS}:mss_current",
         switching=_mss_switching,
         adapter="spicegrad.validate.adapters.mss:ADAPTER", demo="spicegrad.compare.mss:demo_comparison",
         provenance="Molter & Nugent, CNNA 2016 (arXiv:1608.04659); Knowm public models",
