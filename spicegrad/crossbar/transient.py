@@ -111,7 +111,7 @@ class Recorder:
     def _kept(self, first: int, n: int) -> torch.Tensor:
         """Offsets in the block of steps first..first+n-1 whose state is kept."""
         start = (-first) % self.record.every
-        return torch.arange(start, n, self.record.every)
+        return torch.arange(start, max(start, n), self.record.every)
 
     def states_block(self, first: int, x: torch.Tensor) -> None:
         """States x [n, B, R, Cp] of steps first..first+n-1."""
@@ -127,9 +127,9 @@ class Recorder:
     def affine_block(self, first: int, p: torch.Tensor, q: torch.Tensor, x0: torch.Tensor) -> None:
         """States P·x0 + Q of steps first..first+n-1 (p, q [n, B, R, 1]), formed only where kept."""
         if self.record.wants("state"):
-            kept = self._kept(first, p.shape[0]).to(p.device)
-            self.states.append(p[kept] * x0 + q[kept])
-            self.steps_kept.append(kept.cpu() + first)
+            kept = self._kept(first, p.shape[0])
+            self.states.append(p[kept.to(p.device)] * x0 + q[kept.to(p.device)])
+            self.steps_kept.append(kept + first)
         if self.record.probes:
             r, c = self.probe_r.to(p.device), self.probe_c.to(p.device)
             self.probed.append(p[:, :, r, 0] * x0[:, r, c] + q[:, :, r, 0])
