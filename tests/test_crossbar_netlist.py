@@ -203,6 +203,139 @@ def test_circuit_graph_is_available_as_networkx():
     assert set(g["Rr"]) == {"a", "0"} and g.nodes["a"]["kind"] == "net"
 
 
+# --- the writer: vectorised, and equal to the element-by-element definition --------------------
+
+
+def _one_by_one(circuit: Circuit) -> str:
+    """The netlist as the writer rendered it before issue 18, one element at a time (the
+    definition that the vectorised writer must reproduce byte for byte)."""
+    from spicegrad.spice.netlist import Netlist, Source, number
+
+    net = Netlist(circuit.title, header=list(circuit.header))
+    for lib in circuit.libraries:
+        net.library(lib, "inline" if circuit.inline_models else "absolute")
+    for block in circuit._blocks:
+        names, kind, n = block.names.all(), block.kind, len(block.names)
+        if kind.letter in "RC":
+            tails = [number(v) for v in block.values.tolist()]
+        elif kind.letter in "VI":
+            tails = [v.text if isinstance(v, Source) else "DC " + number(v) for v in block.values]
+        elif kind.letter == "F":
+            tails = [f"{src} {number(gain)}" for src, gain in block.values]
+        elif block.params:
+            tails = [" ".join([kind.model + " params:", *(f"{k}={number(v[i])}" for k, v in block.params.items())])
+                     for i in range(n)]
+        else:
+            tails = [kind.model] * n
+        net.lines.append("\n".join(f"{kind.letter}{names[i]} {' '.join(circuit.net_name(j) for j in block.nodes[i])} "
+                                    f"{tails[i]}" for i in range(n)))
+    if circuit._options:
+        net.options(**circuit._options)
+    for what, args in circuit._analysis:
+        if what == "tran":
+            net.tran(args[0], args[1], max_step=args[2], uic=args[3])
+        else:
+            net.op()
+    if circuit._saves:
+        net.save(*circuit._saves)
+    if circuit._prints and circuit.analysis == "tran":
+        net.print_tran(*circuit._prints)
+    return net.render()
+
+
+@pytest.mark.parametrize("device", ["mss", "pcm", "resistor", "yakopcic"])
+@pytest.mark.parametrize("wires", [{}, {"r_wire": 1.0}, {"r_wire": 2.5, "r_driver": 10.0, "r_sense": 5.0}])
+def test_rendered_crossbar_equals_the_element_by_element_definition(device, wires):
+    from spicegrad.crossbar import crossbar_circuit
+    from spicegrad.crossbar.devices import get_device
+
+    dev = get_device(device)
+    lo, hi = dev.g_range(dev.default_params())
+    spec = CrossbarSpec(9, 7, "differential", **wires)
+    g = np.random.default_rng(3).uniform(lo, hi, size=(9, 14))
+    g[0, :4] = lo  # repeated values share one text
+    c = crossbar_circuit(spec, device, g, save_states=device != "resistor", neurons="mif",
+                         stimuli=[Sine(0.1 + 0.01 * i, 1e3) for i in range(9)])
+    assert c.render() == _one_by_one(c)
+
+
+def test_rendered_circuit_of_every_element_kind_equals_the_definition():
+    """Explicit and generated names (1-D, 2-D, 0-D), an empty block, sources, CCCS, capacitors,
+    subcircuits with and without parameters, repeated and awkward numbers."""
+    from spicegrad.spice.circuit import CCCS, ISOURCE, subcircuit
+
+    c = Circuit("every kind")
+    c.add(VSOURCE, "in", ["a", "0"], 1.5)
+    c.add(RESISTOR, "x", ["a", "b"], 1e3)
+    c.add(CAPACITOR, "c1", ["b", "0"], 1e-12)
+    c.add(ISOURCE, "i1", ["b", "0"], 1e-3)
+    c.add_block(RESISTOR, ["q1", "Q2"], [["a", "b"], ["b", "0"]], [5e-324, 1.7976931348623157e308])
+    ids = c.nets("m", (2, 3))
+    c.add_block(RESISTOR, ("mm", (2, 3)), np.stack([ids.ravel(), np.zeros(6, np.int64)], 1),
+                [1e16, 1e-5, 1 / 3, 0.0001, 123456789.0, 1e16])
+    c.add_block(RESISTOR, ("mr", (6,)), np.stack([ids.ravel(), np.full(6, c.net("a"))], 1), [2.5] * 6)
+    c.add_block(RESISTOR, ("none", (0,)), np.zeros((0, 2), np.int64), [])
+    c.add_block(RESISTOR, ("one", ()), [[c.net("a"), 0]], [7.0])
+    c.add(CCCS, "f", ["b", "0"], ("Vin", 2.0))
+    k = subcircuit("foo", ("p", "q"), ((0, 1),))
+    c.add_block(k, ("s", (2,)), [[c.net("a"), 0], [c.net("b"), 0]], params={"alpha": [1.0, -2.5e-300], "beta": 3.0})
+    c.add_block(k, ["e1"], [["a", "0"]])
+    c.tran(1e-9, 1e-6)
+    c.save("v(a)")
+    c.print_results("v(a)", "v(b)")
+    text = c.render()
+    assert text == _one_by_one(c)
+    assert "Rone 0 7.0\n" not in text and "Rone a 0 7.0\n" in text and "Rmm_1_2 m_1_2 0 1e+16\n" in text
+
+
+def test_generated_names_are_the_c_order_product():
+    from itertools import product
+
+    from spicegrad.spice.circuit import _Names
+
+    for shape in [(3,), (2, 12), (11, 1, 3), (), (0,), (2, 0)]:
+        expected = ["p" + "".join(f"_{i}" for i in ix) for ix in product(*map(range, shape))]
+        assert _Names("p", shape).all() == expected, shape
+
+
+def test_numbers_are_number_of_each_value_and_reject_non_finite():
+    from spicegrad.spice.circuit import _numbers
+    from spicegrad.spice.netlist import number
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([10.0 ** rng.uniform(-300, 300, 2000) * rng.choice([-1, 1], 2000),
+                             [0.1, 1e16, 9999999999999998.0, 1e-4, 9.999e-5, 5e-324, 2.0 ** 60, 1e22, 3.0, 3.0]])
+    table, index = _numbers(values, "v")
+    assert [t.decode() for t in table[index]] == [number(v) for v in values.tolist()]
+    table, index = _numbers(np.full(5, 2.5), "v")  # one value: one text
+    assert table.tolist() == [b"2.5"] and index.tolist() == [0] * 5
+    for bad in (np.nan, np.inf, -np.inf):
+        with pytest.raises(ValueError, match="parameter x0 .*must be a finite real number"):
+            _numbers(np.array([1.0, bad, 2.0]), "parameter x0")
+        with pytest.raises(ValueError, match="must be a finite real number"):
+            _numbers(np.full(3, bad), "v")
+
+
+def test_components_agree_with_scipy():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from spicegrad.spice.circuit import _components
+
+    rng = np.random.default_rng(1)
+    n = 400
+    chain = rng.permutation(n)  # a path through every node in random label order
+    graphs = [(chain[:-1], chain[1:]), (np.full(n - 1, n - 1), np.arange(n - 1)),  # path; star on the largest
+              (np.zeros(0, np.int64), np.zeros(0, np.int64))]
+    graphs += [(rng.integers(0, n, m), rng.integers(0, n, m)) for m in (50, 200, 400, 2000)]
+    for a, b in graphs:
+        root = _components(n, a, b)
+        _, label = connected_components(coo_matrix((np.ones(a.size), (a, b)), shape=(n, n)), directed=False)
+        same = label[:, None] == label[None, :]
+        assert np.array_equal(root[:, None] == root[None, :], same)
+        assert all(root[i] == np.flatnonzero(label == label[i]).min() for i in range(n))
+
+
 # --- tiling ------------------------------------------------------------------------------------
 
 

@@ -162,7 +162,7 @@ def _join_lines(parts: Sequence, n: int) -> Iterator[str]:
     step = max(1, _CHUNK_BYTES // max(width, 1))
     for lo in range(0, n, step):
         hi = min(lo + step, n)
-        buf = np.zeros((hi - lo, width), np.uint8)
+        buf = np.empty((hi - lo, width), np.uint8)  # every byte is written below
         at = 0
         for p in parts:
             if isinstance(p, str):
@@ -179,13 +179,17 @@ def _numbers(values: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
     """``number()`` of every value as a :func:`_join_lines` column (texts, index), formatted
     once per distinct value (wires share one value); a non-finite value raises ``number()``'s
     error."""
-    distinct, inverse = np.unique(np.asarray(values, dtype=float).ravel(), return_inverse=True)
+    values = np.asarray(values, dtype=float).ravel()
+    if values.size and values.min() == values.max():  # one value (a wire block): no sort
+        distinct, inverse = values[:1], np.broadcast_to(np.intp(0), values.shape)
+    else:
+        distinct, inverse = np.unique(values, return_inverse=True)
     bad = ~np.isfinite(distinct)
     if bad.any():
         number(distinct[np.argmax(bad)].item(), what)  # raises, naming the value
     # number() of a finite float is its repr; calling repr directly halves the cost per value
     # (tests/test_crossbar_netlist.py compares the two)
-    return np.array(list(map(repr, distinct.tolist())), dtype="S"), inverse.ravel()
+    return np.array(list(map(repr, distinct.tolist())), dtype="S"), inverse
 
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -198,18 +202,20 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     there is no cycle, and the final root of a component is its smallest member.
     """
     root = np.arange(n, dtype=np.int64)
+    ra, rb = a, b  # every node its own root
     while True:
-        ra, rb = root[a], root[b]
         split = ra != rb
         if not split.any():
             return root
-        ra, rb = ra[split], rb[split]
+        if not split.all():
+            a, b, ra, rb = a[split], b[split], ra[split], rb[split]  # joined ends stay joined
         np.minimum.at(root, np.maximum(ra, rb), np.minimum(ra, rb))
         while True:
             jumped = root[root]
             if np.array_equal(jumped, root):
                 break
             root = jumped
+        ra, rb = root[a], root[b]
 
 
 class CircuitError(InputError):
