@@ -240,6 +240,11 @@ def alpha_envelope(cfg: MemPropConfig, dtype=torch.float32, device=None) -> torc
 
 # --- the fused MIF step ------------------------------------------------------------------------
 
+#: largest |log c| of a switch-sigmoid constant for the one-exponential form (FusedMIFStep)
+SHARED_EXP_LOG_MAX = 24.0
+#: clamp of that exponential's exponent: c·E stays below e^(24 + 64) = e^88, float32's largest
+SHARED_EXP_CLAMP = 64.0
+
 
 class FusedMIFStep:
     """One exp-euler (Strang-split) MIF step with the parameters baked in as constants.
@@ -275,6 +280,43 @@ class FusedMIFStep:
             g_off=1.0 / p.r_off, km=-dt / p.c_mem,
         )
         self.exact = integrator == "exp-euler"
+        self.shared = self._shared_exponential()
+
+    def _shared_exponential(self) -> dict | None:
+        """Constants for the four switch sigmoids from one exponential, or None where a constant
+        would leave the float range (thresholds far beyond ``SHARED_EXP_LOG_MAX``·V_T).
+
+        With E = exp(-vd1/V_T) every sigmoid argument is ±vd1/V_T plus a constant (vd2 = pol2·(V -
+        v2) = -pol2·vd1 + pol2·(v1 - v2), pol2 = ±1), so σ(w) = 1/(1 + exp(-w)) = 1/(1 + c·E^s)
+        with c = exp(constant) and s = ±1: one exp per neuron where four sigmoids took four."""
+        p, iv = self.p, 1.0 / self.p.v_t
+        d21 = (p.v2 - p.v1) * iv
+        if p.pol2 > 0:  # vd2 = V - v2: exp(-vd2/V_T) = E·exp(d21)
+            logs = {"on2": p.v_on2 * iv + d21, "off2": p.v_off2 * iv - d21}
+            powers = {"on2": 1, "off2": -1}
+        else:  # vd2 = v2 - V: exp(-vd2/V_T) = exp(-d21)/E
+            logs = {"on2": p.v_on2 * iv - d21, "off2": p.v_off2 * iv + d21}
+            powers = {"on2": -1, "off2": 1}
+        logs.update(on1=p.v_on1 * iv, off1=p.v_off1 * iv)
+        powers.update(on1=1, off1=-1)
+        if max(abs(x) for x in logs.values()) > SHARED_EXP_LOG_MAX:
+            return None
+        return {k: (math.exp(logs[k]), powers[k]) for k in ("on1", "off1", "on2", "off2")}
+
+    def _sigmoids(self, v):
+        """(σ_on1, σ_off1, σ_on2, σ_off2) at membrane ``v``."""
+        c = self.c
+        if self.shared is not None:
+            # E = exp(-vd1/V_T), its exponent clamped to ±SHARED_EXP_CLAMP so that c·E and c/E stay
+            # finite (no inf/inf, no 0·inf in the backward pass): the clamp acts only where every
+            # sigmoid is within exp(-(SHARED_EXP_CLAMP - SHARED_EXP_LOG_MAX)) = e^-40 of 0 or 1.
+            e = torch.exp(((c["v1"] - v) * c["inv_vt"]).clamp(-SHARED_EXP_CLAMP, SHARED_EXP_CLAMP))
+            return tuple(1.0 / (1.0 + (k * e if power > 0 else k / e)) for k, power in
+                         (self.shared[name] for name in ("on1", "off1", "on2", "off2")))
+        vd1 = v - c["v1"]
+        vd2 = c["pol2"] * (v - c["v2"])
+        return (torch.sigmoid((vd1 - c["v_on1"]) * c["inv_vt"]), torch.sigmoid(-(vd1 + c["v_off1"]) * c["inv_vt"]),
+                torch.sigmoid((vd2 - c["v_on2"]) * c["inv_vt"]), torch.sigmoid(-(vd2 + c["v_off2"]) * c["inv_vt"]))
 
     def carry(self, v):
         """Half-step device coefficients at membrane ``v``: (x1_inf, e1, x2_inf, e2); () for the
@@ -282,12 +324,7 @@ class FusedMIFStep:
         if not self.exact:
             return ()
         c = self.c
-        vd1 = v - c["v1"]
-        vd2 = c["pol2"] * (v - c["v2"])
-        on1 = torch.sigmoid((vd1 - c["v_on1"]) * c["inv_vt"])
-        off1 = torch.sigmoid(-(vd1 + c["v_off1"]) * c["inv_vt"])
-        on2 = torch.sigmoid((vd2 - c["v_on2"]) * c["inv_vt"])
-        off2 = torch.sigmoid(-(vd2 + c["v_off2"]) * c["inv_vt"])
+        on1, off1, on2, off2 = self._sigmoids(v)
         b1 = on1 + c["nu_off"] * off1 + c["nu_leak"]
         b2 = on2 + c["nu_off"] * off2 + c["nu_leak"]
         return on1 / b1, torch.exp(c["k1"] * b1), on2 / b2, torch.exp(c["k2"] * b2)
@@ -340,9 +377,13 @@ class MemPropNet(torch.nn.Module):
     ``record=True`` it returns a dict that also holds every layer's membrane trace.
     """
 
-    def __init__(self, cfg: MemPropConfig, generator: torch.Generator | None = None, compile: bool = False):
+    def __init__(self, cfg: MemPropConfig, generator: torch.Generator | None = None, compile: bool = False,
+                 chunk: int = 10):
         super().__init__()
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise ValueError(f"MemPropNet: chunk = {chunk!r}: the number of time steps per compiled call, an integer >= 1")
         self.cfg = cfg
+        self.chunk = chunk
         self.g_range = cfg.synapse_range
         self.x_pos = torch.nn.ParameterList()
         self.x_neg = torch.nn.ParameterList()
@@ -353,9 +394,13 @@ class MemPropNet(torch.nn.Module):
             self.x_neg.append(torch.nn.Parameter((0.5 - 0.5 * w).float()))
         self.register_buffer("envelope", alpha_envelope(cfg), persistent=False)
         self.step = FusedMIFStep(cfg.mif_params, cfg.dt, cfg.integrator)
-        # torch.compile fuses the whole network step (matmuls, concatenation, MIF update) into a
-        # few kernels for the forward and the backward pass; eager is the reference.
-        self._compiled_step = torch.compile(self._network_step, dynamic=False, fullgraph=True) if compile else None
+        # torch.compile fuses ``chunk`` network steps (matmuls, concatenation, MIF updates) into one
+        # graph: a few kernels per step for the forward and the backward pass, but one Python call,
+        # one guard check and one autograd node per chunk instead of per step (at batch 128 and a
+        # few hundred neurons that per-call overhead, not the arithmetic, is what a one-step graph
+        # costs), and the partitioner keeps only the chunk's boundary and its crossbar inputs for
+        # the backward pass, recomputing the elementwise rest. Eager is the reference.
+        self._compiled_steps = torch.compile(self._network_steps, dynamic=False, fullgraph=True) if compile else None
         rest = mif_rest_state(cfg.mif_params)
         self.rest = tuple(float(t) for t in rest)
         self.sizes = list(cfg.layers[1:])
@@ -393,8 +438,19 @@ class MemPropNet(torch.nn.Module):
         i_in = currents[0] if len(currents) == 1 else torch.cat(currents, dim=1)
         return self.step.advance(i_in, v, x1, x2, carry)
 
+    def _network_steps(self, envs, u, v, x1, x2, carry, *ws):
+        """``len(envs)`` network steps (:meth:`_network_step`) in a row; returns the output
+        layer's membranes after each, stacked [len(envs), B, classes], then the final state."""
+        lo_out = self.offsets[-2]
+        outs = []
+        for k in range(envs.shape[0]):
+            v, x1, x2, carry = self._network_step(envs[k], u, v, x1, x2, carry, *ws)
+            outs.append(v[:, lo_out:])
+        return torch.stack(outs), v, x1, x2, carry
+
     def forward(self, images: torch.Tensor, record: bool = False, check_finite: bool = False, eager: bool = False):
-        """``eager=True`` bypasses the compiled step (e.g. for a one-off batch of another shape)."""
+        """``eager=True`` bypasses the compiled steps (e.g. for a one-off batch of another shape);
+        ``record`` and ``check_finite`` run eagerly, one step at a time."""
         c = self.cfg
         b = images.shape[0]
         x = images.reshape(b, -1).to(self.x_pos[0].dtype)
@@ -409,11 +465,16 @@ class MemPropNet(torch.nn.Module):
         x2 = torch.full_like(v, self.rest[2])
         env = self.envelope.to(device=x.device, dtype=x.dtype)
         lo_out = self.offsets[-2]
-        outs, trace = [], []
-        step = self._network_step if (eager or check_finite) else (self._compiled_step or self._network_step)
         carry = self.step.carry(v)
+        if self._compiled_steps is not None and not (eager or check_finite or record):
+            outs = []
+            for k in range(0, c.steps, self.chunk):
+                out, v, x1, x2, carry = self._compiled_steps(env[k: k + self.chunk], u, v, x1, x2, carry, *weights[1:])
+                outs.append(out)
+            return torch.cat(outs)
+        outs, trace = [], []
         for k in range(c.steps):
-            v, x1, x2, carry = step(env[k], u, v, x1, x2, carry, *weights[1:])
+            v, x1, x2, carry = self._network_step(env[k], u, v, x1, x2, carry, *weights[1:])
             if check_finite:
                 self._check_finite(k, v, x1, x2)
             outs.append(v[:, lo_out:])

@@ -173,7 +173,7 @@ def evaluate(net: MemPropNet, images: torch.Tensor, labels: torch.Tensor, batch_
 
 def _diagnose(net: MemPropNet, x: torch.Tensor, y: torch.Tensor) -> str:
     """Where a non-finite loss came from: re-run the batch eagerly with per-step checks."""
-    compiled, net._compiled_step = net._compiled_step, None
+    compiled, net._compiled_steps = net._compiled_steps, None
     try:
         with torch.no_grad():
             v_out = net(x, check_finite=True)
@@ -181,7 +181,7 @@ def _diagnose(net: MemPropNet, x: torch.Tensor, y: torch.Tensor) -> str:
     except NonFiniteError as exc:
         return str(exc)
     finally:
-        net._compiled_step = compiled
+        net._compiled_steps = compiled
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
