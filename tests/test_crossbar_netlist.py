@@ -287,6 +287,12 @@ def test_rendered_circuit_of_every_element_kind_equals_the_definition():
     assert text == _one_by_one(c)
     assert "Rone 0 7.0\n" not in text and "Rone a 0 7.0\n" in text and "Rmm_1_2 m_1_2 0 1e+16\n" in text
 
+    from spicegrad.spice.netlist import Source
+
+    c.add(VSOURCE, "nul", ["a", "0"], Source("DC 1\0"))  # a NUL would vanish from the text: refused
+    with pytest.raises(CircuitError, match="NUL"):
+        c.render()
+
 
 def test_generated_names_are_the_c_order_product():
     from itertools import product

@@ -17,9 +17,15 @@ node or element:
 
 Rendering reuses :mod:`spicegrad.spice.netlist`'s checks: every name and node passes
 ``check_name``/``check_node`` (a generated name ``prefix_i_j`` is checked through its prefix:
-digits and ``_`` cannot leave the character set), every number passes ``number`` (finite floats
-only), sources are :class:`~spicegrad.spice.netlist.Source` objects. A user value such as
+digits and ``_`` cannot leave the character set), every number is ``number``'s text (finite
+floats only; formatted once per distinct value), sources are
+:class:`~spicegrad.spice.netlist.Source` objects. A user value such as
 ``"1\\n.control\\nshell ..."`` is therefore rejected wherever it enters.
+
+The element lines are assembled by numpy, block by block (:func:`_join_lines`: columns of
+byte strings side by side, padding dropped), without a Python object per element: a
+1024x1024 differential crossbar renders in about 1.6 s of CPU time (benchmarks/crossbar_bench.py).
+:meth:`Circuit.render_pieces` gives the text in pieces of a few MB for streaming writers.
 """
 
 from __future__ import annotations
