@@ -32,6 +32,7 @@ Every field is checked on load; a bad file raises :class:`CaseError` naming file
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
 import re
@@ -232,19 +233,39 @@ def load_cases(paths: list[Path] | None = None) -> list[Case]:
             raise CaseError(f"{p}: no such case file or folder")
     cases: list[Case] = []
     for f in files:
-        try:
-            doc = tomllib.loads(f.read_text(encoding="utf-8"))
-        except UnicodeDecodeError as exc:
-            raise CaseError(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise CaseError(f"{f}: not valid TOML ({exc})") from exc
-        tables = doc.get("case")
-        if (not isinstance(tables, list) or not all(isinstance(x, dict) for x in tables)
-                or set(doc) - {"case"}):
-            raise CaseError(f"{f}: expected only [[case]] tables, found keys {sorted(doc)}")
-        cases += [make_case(t, str(f)) for t in tables]
+        cases += _load_file(f)
     names = [c.name for c in cases]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise CaseError(f"case names must be unique; repeated: {dupes}")
     return cases
+
+
+#: parsed case files by (path, sha256 of the text, the registered device kinds): a validation run
+#: reads the shipped cases once for its selection and again for every certificate it stores
+_PARSED: dict[tuple[str, str, tuple], tuple[Case, ...]] = {}
+_PARSED_MAX = 64
+
+
+def _load_file(f: Path) -> list[Case]:
+    """The checked cases of one file; a file already parsed with the same text (under the same
+    registered device kinds, which the checks consult) is not checked again."""
+    raw = f.read_bytes()
+    key = (str(f.resolve()), hashlib.sha256(raw).hexdigest(), tuple((k.name, id(k)) for k in registry.kinds()))
+    if key in _PARSED:
+        return list(_PARSED[key])
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CaseError(f"{f}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError(f"{f}: not valid TOML ({exc})") from exc
+    tables = doc.get("case")
+    if (not isinstance(tables, list) or not all(isinstance(x, dict) for x in tables)
+            or set(doc) - {"case"}):
+        raise CaseError(f"{f}: expected only [[case]] tables, found keys {sorted(doc)}")
+    cases = tuple(make_case(t, str(f)) for t in tables)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[key] = cases
+    return list(cases)

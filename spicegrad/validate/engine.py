@@ -16,6 +16,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import torch
 
 from .. import __version__
 from ..errors import SimulatorError
@@ -59,23 +60,45 @@ def params_record(case: Case) -> dict[str, Any]:
     return dataclasses.asdict(get_adapter(case.model).params(case))
 
 
-def run_case(case: Case, use_cache: bool = True) -> dict[str, Any]:
+def run_case(case: Case, use_cache: bool = True, plot: bool = False) -> dict[str, Any]:
     """Everything the report needs about one case; ``traces`` holds the arrays for plots.
 
     With ``use_cache`` a result computed before by the same code and tools is reused
     (:mod:`.memo`), and ngspice results are reused by netlist (:mod:`spicegrad.spice.cache`).
+    ``plot``: draw the report's plot of the case here (``plot_png``, PNG bytes; kept with the
+    memoised result), so a fanned-out run draws in its workers.
     """
     from . import memo
 
-    if use_cache:
-        cached = memo.load(case)
-        if cached is not None:
-            cached["from_cache"] = True
-            return cached
-    result = _run_case(case, use_cache)
+    cached = cached_case(case) if use_cache else None
+    if cached is not None and (not plot or "plot_png" in cached or cached["status"] == "error"):
+        return cached
+    result = cached if cached is not None else _run_case(case, use_cache)
+    if plot and result["status"] != "error":
+        from .report import case_png
+
+        result["plot_png"] = case_png(result)
     if use_cache and result["status"] != "error":  # an ngspice failure is not a result to keep
-        memo.store(case, result)
+        memo.store(case, {k: v for k, v in result.items() if k != "from_cache"})
     return result
+
+
+def cached_case(case: Case) -> dict[str, Any] | None:
+    """The memoised result of ``case`` (marked ``from_cache``), or None where there is none."""
+    from . import memo
+
+    cached = memo.load(case)
+    if cached is not None:
+        cached["from_cache"] = True
+    return cached
+
+
+def cached_sweep(case: Case, dts: tuple[float, ...] | None = None, integrators: tuple[str, ...] | None = None,
+                 quick: bool = False) -> dict | None:
+    """The memoised result of :func:`dt_sweep` with these arguments, or None."""
+    from . import memo
+
+    return memo.load(case, sweep={"dts": dts, "integrators": integrators, "quick": quick})
 
 
 def _run_case(case: Case, use_cache: bool) -> dict[str, Any]:
@@ -91,7 +114,9 @@ def _run_case(case: Case, use_cache: bool) -> dict[str, Any]:
     else:
         # The twin's own warnings (e.g. forward Euler past its stability bound) belong in the
         # report, not on the terminal.
-        with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+        # The twin runs without autograd: the validator reads its values, never its gradients
+        # (same arithmetic, without the graph's bookkeeping at every step).
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"), torch.no_grad():
             warnings.simplefilter("always")
             if case.mode == "stochastic":
                 result = _stochastic(case, adapter, t, a)
@@ -194,12 +219,11 @@ def dt_sweep(
     """:func:`sweep_dt`, memoised like :func:`run_case` (see :mod:`.memo`)."""
     from . import memo
 
-    args = {"dts": dts, "integrators": integrators, "quick": quick}
-    if use_cache and (cached := memo.load(case, sweep=args)) is not None:
+    if use_cache and (cached := cached_sweep(case, dts, integrators, quick)) is not None:
         return cached
     result = sweep_dt(case, dts, integrators, quick)
     if use_cache:
-        memo.store(case, result, sweep=args)
+        memo.store(case, result, sweep={"dts": dts, "integrators": integrators, "quick": quick})
     return result
 
 
@@ -232,7 +256,7 @@ def sweep_dt(
             b = reference(t)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                with np.errstate(all="ignore"):
+                with np.errstate(all="ignore"), torch.no_grad():
                     c = adapter.twin(variant)
             errors = _errors(variant, t, b, c)
             blown = any(diverged(b[n], c[n]) for n in c)

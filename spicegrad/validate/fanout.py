@@ -9,6 +9,7 @@ order the tasks finish in, so a fanned-out run gives exactly the serial run's re
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import threading
@@ -19,18 +20,19 @@ from .._extras import require
 from .._progress import progress as progress_bar
 from ..errors import InputError
 from .cases import Case
-from .engine import dt_sweep, run_case
+from .engine import cached_case, cached_sweep, dt_sweep, run_case
 
 
 class SchedulerError(InputError, RuntimeError):
     """The Dask scheduler could not be reached."""
 
 
-def _tasks(cases: Sequence[Case], sweeps: Sequence[Case], use_cache: bool, quick: bool) -> list[tuple[Callable, tuple]]:
+def _tasks(cases: Sequence[Case], sweeps: Sequence[Case], use_cache: bool, quick: bool,
+           plot: bool = False) -> list[tuple[Callable, tuple]]:
     """One task per case and one per (sweep case, integrator): the sweeps are the long poles."""
     from .adapters import get_adapter
 
-    tasks = [(run_case, (c, use_cache)) for c in cases]
+    tasks = [(run_case, (c, use_cache, plot)) for c in cases]
     for c in sweeps:
         tasks += [(dt_sweep, (c, None, (integ,), quick, use_cache)) for integ in get_adapter(c.model).integrators]
     return tasks
@@ -51,6 +53,21 @@ def _merge_sweeps(parts: list[dict]) -> list[dict]:
 WORKER_WAIT_S = 30.0
 RESULT_WAIT_S = 3600.0
 MAX_LOCAL_WORKERS = 256
+
+
+#: most local worker processes ``workers="auto"`` starts, and the fewest tasks it fans out
+AUTO_WORKERS = 2
+AUTO_MIN_TASKS = 8
+
+
+def auto_workers(n_tasks: int) -> int | None:
+    """``workers="auto"``: one local process per CPU (at most :data:`AUTO_WORKERS`) for
+    :data:`AUTO_MIN_TASKS` tasks or more; None (run here) on one CPU, for fewer tasks (a local
+    cluster costs seconds to start) or where Dask is not installed."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cpus < 2 or n_tasks < AUTO_MIN_TASKS or importlib.util.find_spec("distributed") is None:
+        return None
+    return min(cpus, AUTO_WORKERS)
 
 
 def check_workers(workers: object) -> int | None:
@@ -138,26 +155,43 @@ def run_suite(
     cases: Sequence[Case],
     sweeps: Sequence[Case] = (),
     *,
-    workers: int | None = None,
+    workers: int | str | None = None,
     scheduler: str | None = None,
     use_cache: bool = True,
     progress: bool = True,
     quick: bool = False,
+    plot: bool = False,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(case results, sweep results), each in input order; ``quick`` sweeps dt only upward
-    from each case's own dt."""
-    tasks = _tasks(cases, sweeps, use_cache, quick)
+    from each case's own dt. With ``use_cache``, results already on disk are read in this
+    process and only the others are run (fanned out, if asked). ``workers="auto"``: see
+    :func:`auto_workers`, counted over the tasks left to run. ``plot``: each case task also
+    draws the report's plot of its case (see :func:`~.engine.run_case`)."""
+    if workers != "auto":
+        check_workers(workers)  # a bad value is refused even when every result is on disk
+    tasks = _tasks(cases, sweeps, use_cache, quick, plot)
     bar = progress_bar(total=len(tasks), enabled=progress, desc="validating", unit="task")
-    if workers is None and scheduler is None:
-        out = []
-        for fn, args in tasks:
-            out.append(fn(*args))
+    out: list = [None] * len(tasks)
+    if use_cache:  # results on disk are read here: only the others travel to workers
+        for i, (fn, args) in enumerate(tasks):
+            hit = cached_case(args[0]) if fn is run_case else cached_sweep(*args[:4])
+            if hit is not None and (fn is not run_case or not plot or "plot_png" in hit):
+                out[i] = hit
+                bar.update()
+    todo = [i for i, r in enumerate(out) if r is None]
+    if workers == "auto":
+        workers = auto_workers(len(todo)) if scheduler is None else None
+    if todo and workers is None and scheduler is None:
+        for i in todo:
+            fn, args = tasks[i]
+            out[i] = fn(*args)
             bar.update()
-    else:
+    elif todo:
         client, cluster = dask_client(workers, scheduler)
         try:
-            futures = [client.submit(fn, *args, pure=False) for fn, args in tasks]
-            out = gather(client, futures, on_result=bar.update)
+            futures = [client.submit(tasks[i][0], *tasks[i][1], pure=False) for i in todo]
+            for i, r in zip(todo, gather(client, futures, on_result=bar.update), strict=True):
+                out[i] = r
         finally:
             client.close()
             if cluster is not None:

@@ -4,7 +4,7 @@ A validation case is deterministic (stochastic cases are seeded), so its result 
 the case definition, the source of spicegrad and of the model library, and the versions of
 ngspice, torch, numpy and scipy. The key hashes all of them: any edit to a twin, a reference,
 a subcircuit or a dependency makes every entry stale. Entries are ``<key>.json`` (everything but
-the traces) + ``<key>.npz`` (the traces) + ``<key>.sha256`` (of both); one that fails its
+the traces) + ``<key>.npz`` (the traces, and the report's plot once one was drawn) + ``<key>.sha256`` (of both); one that fails its
 checksum is deleted and recomputed, never trusted. Folder: <cache>/cases
 (:func:`spicegrad.spice.cache_layout.cases_dir`).
 """
@@ -29,6 +29,9 @@ from ..spice.library import models_dir
 from ..spice.runner import ngspice_version
 
 log = logging.getLogger("spicegrad.validate")
+
+#: the npz entry that holds a case's report plot (PNG bytes), beside its traces
+PLOT_KEY = "plot_png"
 
 
 @functools.lru_cache(maxsize=1)
@@ -86,7 +89,10 @@ def load(case, **extra) -> dict | None:
             raise ValueError("checksum mismatch")
         result = json.loads(meta)
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            traces = _unflatten({k: z[k] for k in z.files})
+            flat = {k: z[k] for k in z.files}
+        if PLOT_KEY in flat:
+            result["plot_png"] = flat.pop(PLOT_KEY).tobytes()
+        traces = _unflatten(flat)
         if traces:
             result["traces"] = traces
         return result
@@ -99,9 +105,12 @@ def load(case, **extra) -> dict | None:
 
 def store(case, result: dict, **extra) -> None:
     meta_path, npz_path, sum_path = _paths(case_key(case, **extra))
-    meta = json.dumps({k: v for k, v in result.items() if k != "traces"}, default=float).encode()
+    meta = json.dumps({k: v for k, v in result.items() if k not in ("traces", "plot_png")}, default=float).encode()
+    arrays = _flatten(result.get("traces", {}))
+    if result.get("plot_png"):
+        arrays[PLOT_KEY] = np.frombuffer(result["plot_png"], dtype=np.uint8)
     buf = io.BytesIO()
-    np.savez(buf, **_flatten(result.get("traces", {})))
+    np.savez(buf, **arrays)
     data = buf.getvalue()
     atomic_write_bytes(npz_path, data)
     atomic_write_bytes(meta_path, meta)

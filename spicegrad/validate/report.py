@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import __version__
 from .._figure import subplots
-from .._io import atomic_savefig, atomic_write_json, atomic_write_text
+from .._io import atomic_savefig, atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..compare.plots import display_scale
 from ..errors import InputError
 from ..spice import ngspice_version
@@ -79,6 +79,16 @@ def _worst(d: np.ndarray) -> np.ndarray:
 
 
 def plot_case(result: dict, path: Path) -> Path:
+    """Write the case's plot (:func:`case_png`) to ``path``."""
+    return atomic_write_bytes(path, case_png(result))
+
+
+def case_png(result: dict) -> bytes:
+    """The report's plot of one case (A, B, C over time; errors below) as PNG bytes. The
+    validator draws it where the case ran (a Dask worker, when fanned out) and keeps it with the
+    case's memoised result, so a report does not redraw what it drew before."""
+    import io
+
     tr = result["traces"]
     t = tr["t"]
     names = list(tr["C"])
@@ -128,8 +138,9 @@ def plot_case(result: dict, path: Path) -> Path:
         bottom.legend(fontsize=7, loc="best")
     fig.suptitle(f"{result['name']}: {result['status']}  (dt = {result['dt']:g} s, {result['integrator']})")
     fig.tight_layout()
-    atomic_savefig(fig, path, dpi=90)
-    return path
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return buf.getvalue()
 
 
 def plot_sweep(sweep: dict, units: dict[str, str], path: Path) -> Path:
@@ -259,7 +270,10 @@ def write_report(results: list[dict], sweeps: list[dict], directory: str | Path)
         (tmp / "plots").mkdir()
         rows, sections = [], []
         for r in results:
-            png = plot_case(r, tmp / "plots" / f"{plot_name(r['name'])}.png") if r["status"] != "error" else None
+            png = None
+            if r["status"] != "error":
+                png = tmp / "plots" / f"{plot_name(r['name'])}.png"
+                atomic_write_bytes(png, r["plot_png"]) if r.get("plot_png") else plot_case(r, png)
             verdict = r["status"] + ("" if r["expect"] == "pass" else f" (expected: {r['expect']})")
             css = "expected" if r["expect"] != "pass" and r["as_expected"] else r["status"]
             rows.append(
