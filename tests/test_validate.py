@@ -297,3 +297,58 @@ def test_reference_steps_at_most_max_step_and_refuses_times_outside_its_span():
     assert bounded(end)[0, 0] == pytest.approx(bounded(2e-6)[0, 0])
     with pytest.raises(ValueError, match="outside"):
         bounded(2.1e-6)
+
+
+# -- the quick run (issue 18): one proof per claim, no dt sweep, results on disk reused --------
+
+def test_quick_run_covers_every_model_sweeps_nothing_and_keeps_its_negative_controls():
+    from spicegrad.validate.choices import validated_models
+    from spicegrad.validate.suite import plan
+
+    cases, sweeps = plan(quick=True)
+    assert sweeps == [] and len(plan(sweep=True)[1]) >= 5  # dt advice is the full run's
+    passing = {c.model for c in cases if c.expect == "pass"}
+    assert passing >= {"mss", "mif", "pcm", "vteam", "yakopcic", "crossbar", "stdp"} and passing >= set(validated_models())
+    controls = {c.model for c in cases if c.expect != "pass"}
+    assert controls >= {"mss", "mif", "vteam", "yakopcic", "stdp"}  # the quick run can fail
+    # every stochastic mode and the common-random-number mode keep a quick case
+    assert {(c.model, c.mode) for c in cases} >= {("mss", "stochastic"), ("pcm", "stochastic"), ("pcm", "crn")}
+
+
+def _yakopcic_cases(tmp_path, **changes):
+    from spicegrad.validate.cases import cases_dir
+
+    text = (cases_dir() / "yakopcic.toml").read_text()
+    head = text.index('[[case]]\nname = "yakopcic-set-pulses"')
+    block = text[head:text.index("[[case]]", head + 8)]
+    for old, new in changes.items():
+        assert old in block
+        block = block.replace(old, new)
+    path = tmp_path / "one.toml"
+    path.write_text(block)
+    return path
+
+
+def test_quick_run_fails_when_a_twin_disagrees(tmp_path):
+    from spicegrad.validate.suite import run_validation
+
+    good = run_validation(quick=True, cases=[_yakopcic_cases(tmp_path)], progress=False)
+    assert good.passed and good.results[0]["status"] == "passed"
+    # the same case, quick, with the twin's vp 50 mV off the circuit's and still expected to pass
+    path = _yakopcic_cases(tmp_path, **{'integrator = "exp-euler"': 'integrator = "exp-euler"\ntwin_params = { vp = 0.21 }'})
+    bad = run_validation(quick=True, cases=[path], progress=False)
+    r, = bad.results
+    assert not bad.passed and r["status"] == "failed" and "model" in r["causes"]
+    assert r["metrics"]["x"]["max_abs"] > 2e-3  # judged against the unchanged tolerance
+
+
+def test_results_on_disk_are_read_here_and_never_sent_to_workers(shipped):
+    from spicegrad.validate import run_suite
+
+    case = shipped["yakopcic-set-pulses"]
+    (cold,), _ = run_suite([case], progress=False, plot=True, workers="auto")  # one task: no cluster
+    assert cold["plot_png"][:8] == b"\x89PNG\r\n\x1a\n" and not cold.get("from_cache")
+    # warm: nothing is left to run, so an unreachable scheduler is never contacted
+    (warm,), _ = run_suite([case], progress=False, plot=True, scheduler="tcp://127.0.0.1:9")
+    assert warm["from_cache"] and warm["plot_png"] == cold["plot_png"]
+    assert warm["metrics"] == json.loads(json.dumps(cold["metrics"]))
