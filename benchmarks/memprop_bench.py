@@ -21,8 +21,10 @@ network in turn (lif, memprop-compiled[, memprop-eager], lif, memprop-compiled, 
 load from other processes on a shared machine falls on all of them alike. Reported per
 network: the median seconds per iteration (``s_per_iter``; every round in ``s_per_iter_all``)
 and samples/s at that median; for MEMprop ``ratio_to_lif_step`` = median(memprop) /
-median(lif) and ``ratio_per_round`` (memprop / lif of the same round). The 1-, 5- and
-15-minute load averages are recorded before and after.
+median(lif) and ``ratio_per_round`` (memprop / lif of the same round). The same medians of
+process CPU time (``cpu_s_per_iter``, ``cpu_ratio_to_lif_step``) are recorded too: with one
+thread they count the work done, not the time spent waiting for a core that other processes
+hold. The 1-, 5- and 15-minute load averages are recorded before and after.
 
 BPTT memory per sample: the bytes of tensors saved for the backward pass (autograd
 saved-tensor hooks, storages counted once) divided by B, from a separate untimed forward.
@@ -96,16 +98,16 @@ def saved_bytes(fn) -> int:
     return out, sum(seen.values())
 
 
-def one_iteration(model, opt, x, y, loss_fn, project=None) -> float:
-    """Seconds for one training iteration: forward, loss, backward, Adam step, projection."""
-    t0 = time.perf_counter()
+def one_iteration(model, opt, x, y, loss_fn, project=None) -> tuple[float, float]:
+    """(wall, CPU) seconds of one training iteration: forward, loss, backward, Adam step, projection."""
+    t0, c0 = time.perf_counter(), time.process_time()
     loss = loss_fn(model(x), y)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     if project:
         project()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main(argv=None) -> dict:
@@ -144,19 +146,22 @@ def main(argv=None) -> dict:
     if args.eager:
         nets["memprop-eager"] = memprop(False)
     for name, (model, opt, loss_fn, project) in nets.items():
-        warm = one_iteration(model, opt, x, y, loss_fn, project)  # torch.compile happens here
+        warm, _ = one_iteration(model, opt, x, y, loss_fn, project)  # torch.compile happens here
         _, mem = saved_bytes(lambda model=model: model(x))
-        results[name] = {"warmup_s": warm, "saved_bytes_per_sample": mem / x.shape[0], "s_per_iter_all": []}
+        results[name] = {"warmup_s": warm, "saved_bytes_per_sample": mem / x.shape[0], "s_per_iter_all": [],
+                         "cpu_s_per_iter_all": []}
         print(f"  {name}: warm-up {warm:.3f} s, BPTT {mem / x.shape[0] / 1e6:.3f} MB/sample", flush=True)
     for r in range(args.runs):
         for name, (model, opt, loss_fn, project) in nets.items():
-            dt = one_iteration(model, opt, x, y, loss_fn, project)
+            dt, cpu = one_iteration(model, opt, x, y, loss_fn, project)
             results[name]["s_per_iter_all"].append(dt)
-            print(f"  round {r + 1}: {name} {dt:.3f} s", flush=True)
+            results[name]["cpu_s_per_iter_all"].append(cpu)
+            print(f"  round {r + 1}: {name} {dt:.3f} s ({cpu:.3f} s CPU)", flush=True)
     results["loadavg_after"] = list(os.getloadavg())
     for name in nets:
         res = results[name]
         res["s_per_iter"] = statistics.median(res["s_per_iter_all"])
+        res["cpu_s_per_iter"] = statistics.median(res["cpu_s_per_iter_all"])
         res["samples_per_s"] = x.shape[0] / res["s_per_iter"]
     lif_times = results["lif-eager"]["s_per_iter_all"]
     for name in ("memprop-compiled", "memprop-eager"):
@@ -164,15 +169,17 @@ def main(argv=None) -> dict:
             res = results[name]
             res["ratio_to_lif_step"] = res["s_per_iter"] / results["lif-eager"]["s_per_iter"]
             res["ratio_per_round"] = [m / li for m, li in zip(res["s_per_iter_all"], lif_times, strict=True)]
+            res["cpu_ratio_to_lif_step"] = res["cpu_s_per_iter"] / results["lif-eager"]["cpu_s_per_iter"]
     print(f"\nT = {args.steps}, batch {args.batch}, layers {layers}, {args.threads} thread(s), torch {torch.__version__}; "
           f"median of {args.runs} interleaved rounds; load average {results['loadavg_before'][0]:.2f} before, "
           f"{results['loadavg_after'][0]:.2f} after")
-    print(f"{'network':18} {'samples/s':>10} {'ms/step':>8} {'× LIF step':>10} {'BPTT MB/sample':>15} {'warm-up s':>10}")
+    print(f"{'network':18} {'samples/s':>10} {'ms/step':>8} {'× LIF step':>10} {'CPU × LIF':>10} "
+          f"{'BPTT MB/sample':>15} {'warm-up s':>10}")
     for name in nets:
         res = results[name]
         print(f"{name:18} {res['samples_per_s']:10.1f} {res['s_per_iter'] / args.steps * 1e3:8.3f} "
-              f"{res.get('ratio_to_lif_step', 1.0):10.3f} {res['saved_bytes_per_sample'] / 1e6:15.3f} "
-              f"{res['warmup_s']:10.1f}")
+              f"{res.get('ratio_to_lif_step', 1.0):10.3f} {res.get('cpu_ratio_to_lif_step', 1.0):10.3f} "
+              f"{res['saved_bytes_per_sample'] / 1e6:15.3f} {res['warmup_s']:10.1f}")
     for name in ("memprop-compiled", "memprop-eager"):
         if name in results:
             print(f"{name} / lif per round: " + ", ".join(f"{q:.3f}" for q in results[name]["ratio_per_round"]))
