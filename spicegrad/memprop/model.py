@@ -253,11 +253,13 @@ class FusedMIFStep:
     (a test pins them together, rtol 1e-10). It is a deliberate fused copy of the device
     equations (G = 1/r_off + dG·x, the switch sigmoids, ν_off and ν_leak, the membrane's
     exponential relaxation), kept as such for ``torch.compile`` rather than built from
-    :mod:`spicegrad.devices.mif`'s functions; its sigmoids multiply by 1/V_T where those divide
-    by V_T, so its last bits differ from theirs. It is written as a closed expression per state,
+    :mod:`spicegrad.devices.mif`'s functions; its four switch sigmoids are computed from one
+    exponential of the membrane voltage (:meth:`_sigmoids`; four separate sigmoids where the
+    parameters would overflow that form), so its last bits differ from theirs (~1e-16 relative at
+    float64, tests/test_memprop_pin.py). It is written as a closed expression per state,
     y <- y_inf + (y - y_inf)·exp(-b·h) with y_inf = a/b (b > 0: σ_on + ν_off·σ_off never vanishes
     for thresholds a few V_T apart), a handful of elementwise ops that ``torch.compile`` fuses
-    (with the crossbar products, in :meth:`MemPropNet._network_step`) into a few kernels for the
+    (with the crossbar products, in :meth:`MemPropNet._network_steps`) into a few kernels for the
     forward and the backward pass. Only ``exp-euler`` is written out; other integrators call
     :func:`mif_step`.
 
