@@ -39,6 +39,7 @@ def timed_suite(cases, sweeps, cache: str, quick: bool, **kwargs) -> float:
     results, _ = run_suite(cases, sweeps, progress=False, quick=quick, **kwargs)
     elapsed = time.perf_counter() - start
     assert all(r["as_expected"] for r in results), [r["name"] for r in results if not r["as_expected"]]
+    print(f"run_suite {kwargs or 'serial'}: {elapsed:.1f} s (load {os.getloadavg()[0]:.2f})", flush=True)
     return elapsed
 
 
@@ -48,6 +49,7 @@ def timed_quick(cache: str, report: Path) -> float:
     run = run_validation(quick=True, report=report, progress=False)
     elapsed = time.perf_counter() - start
     assert run.passed, [r["name"] for r in run.results if not r["as_expected"]]
+    print(f"validate --quick --report: {elapsed:.1f} s (load {os.getloadavg()[0]:.2f})", flush=True)
     return elapsed
 
 

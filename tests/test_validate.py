@@ -319,7 +319,7 @@ def _yakopcic_cases(tmp_path, **changes):
     from spicegrad.validate.cases import cases_dir
 
     text = (cases_dir() / "yakopcic.toml").read_text()
-    head = text.index('[[case]]\nname = "yakopcic-set-pulses"')
+    head = text.rindex("[[case]]", 0, text.index('name = "yakopcic-set-pulses"'))
     block = text[head:text.index("[[case]]", head + 8)]
     for old, new in changes.items():
         assert old in block

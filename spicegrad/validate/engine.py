@@ -98,7 +98,12 @@ def cached_sweep(case: Case, dts: tuple[float, ...] | None = None, integrators: 
     """The memoised result of :func:`dt_sweep` with these arguments, or None."""
     from . import memo
 
-    return memo.load(case, sweep={"dts": dts, "integrators": integrators, "quick": quick})
+    return memo.load(case, sweep=_sweep_key(dts, integrators, quick))
+
+
+def _sweep_key(dts, integrators, quick: bool) -> dict:
+    """The arguments that shape a sweep's result, as its memo key takes them."""
+    return {"dts": dts, "integrators": integrators, "quick": quick}
 
 
 def _run_case(case: Case, use_cache: bool) -> dict[str, Any]:
@@ -223,7 +228,7 @@ def dt_sweep(
         return cached
     result = sweep_dt(case, dts, integrators, quick)
     if use_cache:
-        memo.store(case, result, sweep={"dts": dts, "integrators": integrators, "quick": quick})
+        memo.store(case, result, sweep=_sweep_key(dts, integrators, quick))
     return result
 
 

@@ -56,7 +56,7 @@ MAX_LOCAL_WORKERS = 256
 
 
 #: most local worker processes ``workers="auto"`` starts, and the fewest tasks it fans out
-AUTO_WORKERS = 2
+AUTO_WORKERS = 4
 AUTO_MIN_TASKS = 8
 
 

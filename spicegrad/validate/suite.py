@@ -20,6 +20,7 @@ from .certificates import store_certificate
 from .fanout import run_suite
 from .report import check_report_folder, write_report
 
+
 @dataclass
 class ValidationRun:
     """What :func:`run_validation` did: per-case results, dt sweeps, the report folder (or None)."""
