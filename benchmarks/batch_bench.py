@@ -1,7 +1,8 @@
 """Batched crossbar transients: twin throughput against ngspice, memory and accuracy (issue 18).
 
     .venv/bin/python benchmarks/batch_bench.py [--batches 64,256] [--spice-runs 2] [--workers 1]
-        [--wired 32,64] [--largest 64,96,128,192] [--device cpu|cuda] [--quick]
+        [--wired 32,64:200] [--largest 64,96,128,192] [--device cpu|cuda] [--sections ideal,wired,largest]
+    [--quick]
 
 One run measures, on the same machine and load:
 
@@ -18,14 +19,17 @@ One run measures, on the same machine and load:
    independent reference (DOP853, rtol 1e-10, of each device's ODE under the exact sines), for
    ngspice (max step dt/10, its states at the same times) and both twin dtypes.
 2. **Wired arrays** (2.5 Ω wires, driver and sense resistances) at each ``--wired`` size: the
-   twin on 4 runs at once (per-run differentiable solves) and ngspice on one of them;
-   twin-ngspice state difference (no independent reference at these sizes).
+   twin on 4 runs at once (each run its own reused factorisation) and ngspice on one of them,
+   over 1 ms or, written N:STEPS, a shorter window on both sides (64x64 wired in ngspice takes
+   far longer than 10 minutes for 1 ms); twin-ngspice state difference (no independent
+   reference at these sizes).
 3. **Largest wired array in 60 s**: the twin on one 1 ms transient at each ``--largest`` size,
    ascending, until one takes longer than 60 s.
 
 ``--device cuda`` runs the twin on a GPU (the wired solves stay on the CPU, see
 :class:`spicegrad.CrossbarLayer`); peak memory is then the host's. ``--quick`` shrinks everything for a smoke test (100 µs, 8x8, B = 4, 16). Writes
-benchmarks/results/batch.json and prints the README's table.
+benchmarks/results/batch.json section by section (``--sections`` reruns some and keeps the
+others, each with its own load averages) and prints the README's table.
 """
 
 from __future__ import annotations
@@ -175,9 +179,10 @@ def ideal_section(args, steps: int) -> list[dict]:
     return rows
 
 
-def wired_section(args, steps: int) -> list[dict]:
+def wired_section(args, default_steps: int) -> list[dict]:
     rows = []
-    for n in args.wired:
+    for n, steps in args.wired:
+        steps = steps or default_steps
         amplitudes, g0 = inputs(n, 4)
         sp = spice(n, amplitudes, g0, steps, R_WIRE, 1, 1)
         row = twin(n, 4, steps, "float64", "lean", R_WIRE, threads=1)
@@ -209,10 +214,11 @@ def table(report: dict) -> str:
         lines.append(f"| twin {r['dtype']}, {kept} | {r['batch']} | {r['seconds_per_transient'] * 1e3:.2f} ms | "
                      f"{r['ngspice_s_per_transient']:.1f} s | {r['throughput_ratio']:,.0f}x | {r['mib_per_transient']:.2f} | "
                      f"{r['twin_vs_ref_max_dx']:.1e} / {r['ngspice_vs_ref_max_dx']:.1e} |")
-    lines += ["", f"| MSS, {ms:g} ms, {R_WIRE:g} Ω wires | twin s/transient (4 runs) | ngspice s/transient | ratio | twin vs ngspice max abs dx |",
-              "|---|---|---|---|---|"]
+    lines += ["", f"| MSS, {R_WIRE:g} Ω wires | simulated | twin s/transient (4 runs) | ngspice s/transient | ratio | "
+              "twin vs ngspice max abs dx |", "|---|---|---|---|---|---|"]
     for r in report["wired"]:
-        lines.append(f"| {r['n']}×{r['n']} | {r['seconds_per_transient']:.2f} | {r['ngspice_s_per_transient']:.1f} | "
+        lines.append(f"| {r['n']}×{r['n']} | {r['steps'] * DT * 1e6:g} µs | {r['seconds_per_transient']:.2f} | "
+                     f"{r['ngspice_s_per_transient']:.1f} | "
                      f"{r['throughput_ratio']:.0f}x | {r['twin_vs_ngspice_max_dx']:.1e} |")
     big = report["largest"]
     lines += ["", "Largest wired array simulated for 1 ms in 60 s: "
@@ -227,9 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", default="64,256")
     ap.add_argument("--spice-runs", type=int, default=2)
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--wired", default="32,64")
+    ap.add_argument("--wired", default="32,64:200", help="N or N:STEPS (a shorter window, on both sides)")
     ap.add_argument("--largest", default="64,96,128,192")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sections", default="ideal,wired,largest",
+                    help="which sections to run; the others keep their stored results")
     ap.add_argument("--device", default="cpu", help="where the twin runs: cpu, cuda, cuda:1, ... (ngspice: the CPU)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(RESULTS))
@@ -239,25 +247,31 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     DEVICE[0] = args.device
     args.batches = [int(b) for b in args.batches.split(",")]
-    args.wired = [int(n) for n in args.wired.split(",") if n]
+    args.wired = [tuple(int(u) for u in (item + ":0").split(":")[:2]) for item in args.wired.split(",") if item]
     args.largest = [int(n) for n in args.largest.split(",") if n]
     steps = 1000
     if args.quick:
-        steps, args.n, args.batches, args.wired, args.largest = 100, 8, [4, 16], [8], [8, 16]
+        steps, args.n, args.batches, args.wired, args.largest = 100, 8, [4, 16], [(8, 0)], [8, 16]
     from spicegrad import __version__
     from spicegrad.spice import ngspice_version
 
-    report = {"spicegrad": __version__, "ngspice": ngspice_version(), "machine": platform.machine(),
-              "cpus": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-              "n": args.n, "steps": steps, "dt": DT, "workers": args.workers, "device": args.device}
-    report["ideal"] = ideal_section(args, steps)
-    report["wired"] = wired_section(args, steps)
-    report["largest"] = largest_section(args, steps)
-    report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
+    report = json.loads(out.read_text()) if out.exists() else {}
+    report.update({"spicegrad": __version__, "ngspice": ngspice_version(), "machine": platform.machine(),
+                   "cpus": os.cpu_count(), "n": args.n, "steps": steps, "dt": DT})
+    sections = {"ideal": ideal_section, "wired": wired_section, "largest": largest_section}
+    for name in args.sections.split(","):
+        load = [round(x, 2) for x in os.getloadavg()]
+        result = sections[name](args, steps)
+        # each section is one run (its ratios measured together); stored as soon as it is done
+        report[name] = result
+        report.setdefault("conditions", {})[name] = {
+            "load_average_at_start": load, "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            "workers": args.workers, "device": args.device}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+    if all(k in report for k in sections):
+        print(table(report))
     return 0
 
 
