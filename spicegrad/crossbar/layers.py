@@ -59,7 +59,7 @@ from .devices import get_device, get_neuron, resolve_params
 from .mapping import weights_to_conductance
 from .nodal import NodalSystem, ReusedFactorSolver, solve_chord
 from .topology import CrossbarSpec
-from .transient import OUTPUTS, Record, Recorder, chunk_steps, ideal_transient, wired_transient
+from .transient import OUTPUTS, Record, Recorder, ideal_transient, require_chunk, wired_transient
 
 
 class CrossbarSolver:
@@ -239,6 +239,7 @@ def simulate_crossbar(
         raise InputError(f"g0: shape {tuple(g0.shape)}; need {list(shape)} or [{v.shape[1]}, {shape[0]}, {shape[1]}] "
                          "(runs, rows, physical columns)")
     record = Record.of(keep, every, probes, shape)
+    require_chunk(chunk)
     if neuron is not None and not record.wants("i"):
         raise InputError("neurons: the neurons are driven by the column currents; keep 'i'")
     solver = CrossbarSolver(spec)
@@ -247,8 +248,7 @@ def simulate_crossbar(
     if not dev.stateful and linear:
         out = _stateless_transient(solver, dev, params, state0, v, record)
     elif solver.system is None:
-        out = ideal_transient(dev, params, state0, v, dt, integrator, linear, record,
-                              chunk_steps(v.shape[1], *shape, chunk))
+        out = ideal_transient(dev, params, state0, v, dt, integrator, linear, record, chunk)
     else:
         solve_step = _wired_solver(solver.system, dev, params, state0, v, stats, linear)
         out = wired_transient(solve_step, dev, params, state0, v, dt, integrator, record)

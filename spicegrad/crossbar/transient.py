@@ -35,6 +35,10 @@ from ..errors import InputError
 #: (choice) elements of one chunk's states (steps x B x R x Cp) the ideal loop forms at a time:
 #: 2**20 float64 values are 8 MiB, inside a core's cache share on the machines we measured
 CHUNK_ELEMENTS = 2**20
+#: (choice, measured) the most steps one chunk of the per-row scan covers: its log-depth passes
+#: grow with the chunk; 32-64 steps were fastest for 64 and 256 runs of a 32x32 array (4.6-5.9 ms
+#: per run over 1000 steps, against 5.9-7.9 at 128 and 10-11 at 512, one thread)
+SCAN_STEPS = 64
 #: what a transient can keep (``Record.keep``)
 OUTPUTS = ("state", "i", "v_dev")
 
@@ -76,11 +80,17 @@ class Record:
         return name in self.keep
 
 
+def require_chunk(chunk: int | None) -> int | None:
+    """``chunk`` (steps per chunk, or None for the default), or InputError."""
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+        raise InputError(f"chunk = {chunk!r}: must be a whole number of steps >= 1")
+    return chunk
+
+
 def chunk_steps(batch: int, rows: int, cols: int, chunk: int | None) -> int:
-    """Steps per chunk: ``chunk`` when given, else :data:`CHUNK_ELEMENTS` worth of states."""
-    if chunk is not None:
-        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-            raise InputError(f"chunk = {chunk!r}: must be a whole number of steps >= 1")
+    """Steps per chunk: ``chunk`` when given, else :data:`CHUNK_ELEMENTS` worth of values of
+    ``cols`` per row (the per-row scan of an ideal array has cols = 1)."""
+    if require_chunk(chunk) is not None:
         return chunk
     return max(1, CHUNK_ELEMENTS // max(1, batch * rows * cols))
 
@@ -153,9 +163,14 @@ def _has_values(*tensors: torch.Tensor) -> bool:
     return all(t.device.type != "meta" for t in tensors)
 
 
-def ideal_transient(dev, params, x0, v, dt, integrator, linear, record: Record, chunk: int) -> dict:
-    """Ideal wires (see the module docstring): x0 [B, R, Cp] (broadcast views allowed), v [T, B, R]."""
+def ideal_transient(dev, params, x0, v, dt, integrator, linear, record: Record, chunk: int | None) -> dict:
+    """Ideal wires (see the module docstring): x0 [B, R, Cp] (broadcast views allowed), v [T, B, R].
+    ``chunk``: steps per chunk (default: the per-row scan's :data:`CHUNK_ELEMENTS`; a chunk
+    whose states must be formed is formed in pieces of that many states)."""
     steps = v.shape[0]
+    batch, rows, cols = x0.shape
+    piece = chunk_steps(batch, rows, cols, chunk)
+    chunk = chunk or min(SCAN_STEPS, chunk_steps(batch, rows, 1, None))
     rec = Recorder(record, steps)
     line = dev.conductance_line(params) if linear else None
     if line is not None and _has_values(x0):
@@ -167,7 +182,9 @@ def ideal_transient(dev, params, x0, v, dt, integrator, linear, record: Record, 
             c0, c1, _, _ = line
             return c0 * vr.sum(-1, keepdim=True) + c1 * (
                 torch.einsum("nbr,brc->nbc", vr * p[..., 0], x0) + (vr * q[..., 0]).sum(-1, keepdim=True))
-        x = p * x0 + q if x is None else x
+        if x is None:  # form the states, a piece at a time
+            return torch.cat([currents(first + a, min(piece, n - a), x=p[a : a + piece] * x0 + q[a : a + piece])
+                              for a in range(0, n, piece)])
         if not linear:
             return dev.current(vr[..., None], x, params).sum(-2)
         return torch.einsum("nbr,nbrc->nbc", vr, dev.conductance(x, params))
