@@ -211,7 +211,8 @@ def simulate_crossbar(
     ``"i"``, ``"v_dev"`` (all by default); ``every`` k keeps the states of steps 0, k, 2k, ...
     only (their indices in ``"state_steps"``); ``probes`` (row, physical column) pairs add
     ``"probe"`` [T+1, B, P], those devices' states at every step. Batches run in chunks of
-    ``chunk`` steps (default: about 8 MiB of states), so that memory follows what is kept.
+    ``chunk`` steps (default: see :func:`~spicegrad.crossbar.transient.ideal_transient`), so
+    that memory follows what is kept.
 
     dtype and device: the input's (``v_rows``; ``g0`` is cast to it), float32 included; a meta
     tensor gives the shapes. With wire resistance the network is solved in float64 on the

@@ -152,7 +152,7 @@ class Recorder:
             out["state"], out["state_steps"] = torch.cat(self.states), torch.cat(self.steps_kept)
         if self.record.wants("i"):
             out["i"] = torch.cat(self.currents)
-        if self.record.wants("v_dev"):
+        if self.record.wants("v_dev") and self.voltages:
             out["v_dev"] = torch.cat(self.voltages)
         if self.record.probes:
             out["probe"] = torch.cat(self.probed)
@@ -165,8 +165,10 @@ def _has_values(*tensors: torch.Tensor) -> bool:
 
 def ideal_transient(dev, params, x0, v, dt, integrator, linear, record: Record, chunk: int | None) -> dict:
     """Ideal wires (see the module docstring): x0 [B, R, Cp] (broadcast views allowed), v [T, B, R].
-    ``chunk``: steps per chunk (default: the per-row scan's :data:`CHUNK_ELEMENTS`; a chunk
-    whose states must be formed is formed in pieces of that many states)."""
+    ``chunk``: steps per chunk (default: :data:`CHUNK_ELEMENTS` of the per-row scan's values,
+    at most :data:`SCAN_STEPS`; a chunk whose states must be formed is formed in pieces of
+    :data:`CHUNK_ELEMENTS` states). The device voltages are the row voltages: ``"v_dev"`` is a
+    broadcast view of ``v``, no memory."""
     steps = v.shape[0]
     batch, rows, cols = x0.shape
     piece = chunk_steps(batch, rows, cols, chunk)
@@ -197,10 +199,8 @@ def ideal_transient(dev, params, x0, v, dt, integrator, linear, record: Record, 
                 rec.currents.append(currents(k, 1, x=x[None]))
             rec.states_block(k, x[None])
             if k < steps:
-                if record.wants("v_dev"):
-                    rec.voltages.append(v[k, :, :, None].expand(x.shape)[None])
                 x = dev.step(v[k][:, :, None], x, params, dt, integrator)
-        return rec.result()
+        return _with_voltages(rec.result(), record, v, cols)
     ones = torch.ones(*x0.shape[:-1], 1, dtype=x0.dtype, device=x0.device)
     p, q = ones[None], torch.zeros_like(ones)[None]
     _emit(rec, record, 0, p, q, x0, currents)
@@ -213,10 +213,15 @@ def ideal_transient(dev, params, x0, v, dt, integrator, linear, record: Record, 
         else:
             p = ones[None].expand(last - first, *ones.shape)
             q = torch.zeros_like(p)
-        if record.wants("v_dev"):
-            rec.voltages.append(v[first:last, :, :, None].expand(-1, -1, -1, x0.shape[-1]))
         _emit(rec, record, first + 1, p, q, x0, currents)
-    return rec.result()
+    return _with_voltages(rec.result(), record, v, cols)
+
+
+def _with_voltages(out: dict, record: Record, v: torch.Tensor, cols: int) -> dict:
+    """Ideal wires: every device sees its row voltage; ``v_dev`` [T, B, R, Cp] as a view of v."""
+    if record.wants("v_dev"):
+        out["v_dev"] = v[:, :, :, None].expand(-1, -1, -1, cols)
+    return out
 
 
 def _emit(rec: Recorder, record: Record, first: int, p, q, x0, currents) -> None:
