@@ -109,7 +109,7 @@ def _add_validate(sub, help: str) -> None:
 
     val = sub.add_parser("validate", help=help)
     val.add_argument("--model", choices=[*validated_models(), "all"], default="all")
-    val.add_argument("--quick", action="store_true", help="only the cases marked quick (< 60 s)")
+    val.add_argument("--quick", action="store_true", help="only the cases marked quick, no dt sweeps (36 s cold on 2 idle cores)")
     val.add_argument("--report", metavar="DIR", help="write DIR/index.html and DIR/summary.json")
     fan = val.add_mutually_exclusive_group()
     fan.add_argument("--workers", type=int, metavar="N", help="fan out on a local Dask cluster of N processes")
