@@ -94,9 +94,12 @@ def test_bad_record_arguments_name_the_value():
     spec, g0, v = batch(runs=2, steps=5)
     for kwargs, match in [({"keep": ("i", "x")}, "keep = 'x'"), ({"every": 0}, "every = 0"),
                           ({"probes": [(4, 0)]}, r"\(4, 0\) lies outside"), ({"probes": ["ab"]}, "not a \\(row"),
-                          ({"chunk": -1}, "chunk = -1")]:
+                          ({"chunk": -1}, "chunk = -1"), ({"keep": None}, "keep = None"),
+                          ({"probes": [(0.5, 1)]}, "whole numbers")]:
         with pytest.raises(InputError, match=match):
             simulate_crossbar(spec, "mss", g0, v, DT, **kwargs)
+    out = simulate_crossbar(spec, "mss", g0, v, DT, keep="state", every=np.int64(2), probes=np.array([[1, 2]]))
+    assert out["state"].shape[0] == 3 and out["probe"].shape == (6, 2, 1)
     with pytest.raises(InputError, match=r"g0: shape \(3, 4, 6\)"):
         simulate_crossbar(spec, "mss", torch.cat([g0, g0[:1]]), v, DT)
     with pytest.raises(InputError, match="keep 'i'"):
@@ -111,3 +114,35 @@ def test_a_declared_affine_conductance_is_affine_on_its_interval(name):
     x = torch.linspace(lo, hi, 101, dtype=torch.float64)
     assert torch.allclose(kind.conductance(x, params), c0 + c1 * x, rtol=1e-13, atol=0)
 
+
+
+def test_read_only_cells_take_each_runs_own_conductances():
+    spec = CrossbarSpec(2, 2)
+    g0 = torch.stack([torch.full((2, 4), 2e-4), torch.full((2, 4), 8e-4)]).double()
+    v = torch.ones(3, 2, 2, dtype=torch.float64)
+    for wired in (spec, CrossbarSpec(2, 2, r_wire=1.0)):
+        together = simulate_crossbar(wired, "resistor", g0, v, DT, keep="i")["i"]
+        for b in range(2):
+            alone = simulate_crossbar(wired, "resistor", g0[b], v[:, b], DT, keep="i")["i"][:, 0]
+            assert torch.allclose(together[:, b], alone, rtol=1e-13, atol=0)
+
+
+def test_shared_inputs_broadcast_over_per_run_initial_states_and_half_precision_is_refused():
+    spec, g0, v = batch(runs=3, steps=10)
+    out = simulate_crossbar(spec, "mss", g0, v[:, 0], DT, keep="i")
+    assert out["i"].shape == (11, 3, 6)
+    assert torch.allclose(out["i"][:, 2], simulate_crossbar(spec, "mss", g0[2], v[:, 0], DT)["i"][:, 0], rtol=1e-13)
+    with pytest.raises(InputError, match="float32 or float64"):
+        simulate_crossbar(spec, "mss", g0, v.half(), DT)
+    with pytest.raises(ValueError, match="g0 contains a non-finite"):
+        simulate_crossbar(spec, "mss", g0 * float("nan"), v, DT)
+
+
+def test_a_wrong_affine_conductance_declaration_is_refused():
+    import dataclasses
+
+    from spicegrad.crossbar.devices import RegistryCell
+
+    kind = dataclasses.replace(registry.get("mss"), affine_conductance=(0.0, 2.0))  # MSS clamps at x = 1
+    with pytest.raises(InputError, match="not on one line"):
+        RegistryCell.of(kind).conductance_line(MSSParams())

@@ -165,9 +165,15 @@ class RegistryCell(CrossbarDevice):
         if self.kind.affine_conductance is None:
             return None
         lo, hi = (float(s) for s in self.kind.affine_conductance)
-        g_lo, g_hi = (float(self.kind.conductance(torch.tensor(s, dtype=torch.float64), params)) for s in (lo, hi))
-        c1 = (g_hi - g_lo) / (hi - lo)
-        return g_lo - c1 * lo, c1, lo, hi
+        probes = torch.linspace(lo, hi, 5, dtype=torch.float64)
+        g = self.kind.conductance(probes, params)
+        c1 = float(g[-1] - g[0]) / (hi - lo)
+        line = float(g[0]) - c1 * lo + c1 * probes
+        if not torch.allclose(g, line, rtol=1e-9, atol=0.0):  # a declaration the conductance does not keep
+            raise InputError(f"device {self.name!r}: affine_conductance = {self.kind.affine_conductance!r}, but its "
+                             f"conductance at {probes.tolist()} is {g.tolist()} S, not on one line: declare the "
+                             "interval on which conductance(state) is affine")
+        return float(g[0]) - c1 * lo, c1, lo, hi
 
     def current(self, v, state, params):
         return self.kind.cell_current(v, state, params)

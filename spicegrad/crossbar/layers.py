@@ -229,16 +229,20 @@ def simulate_crossbar(
     neuron = get_neuron(neurons)
     dev = get_device(device)
     params = resolve_params(dev, params)
-    if not v_rows.is_floating_point():
-        raise InputError(f"v_rows: dtype {v_rows.dtype}; need a floating-point tensor")
+    if v_rows.dtype not in (torch.float32, torch.float64):
+        raise InputError(f"v_rows: dtype {v_rows.dtype}; need float32 or float64 (half precision cannot hold "
+                         "the device rates)")
     v = v_rows[:, None, :] if v_rows.ndim == 2 else v_rows
     if v.ndim != 3 or v.shape[-1] != spec.rows or v.shape[0] == 0:
         raise InputError(f"v_rows: shape {tuple(v_rows.shape)}; need [T, {spec.rows}] or [T, B, {spec.rows}], T >= 1")
     shape = (spec.rows, spec.physical_cols)
     g0 = torch.as_tensor(g0).to(v)
+    if g0.ndim == 3 and v.shape[1] == 1:  # runs that differ only in their initial states share the inputs
+        v = v.expand(-1, g0.shape[0], -1)
     if g0.shape[-2:] != shape or g0.ndim not in (2, 3) or (g0.ndim == 3 and g0.shape[0] not in (1, v.shape[1])):
         raise InputError(f"g0: shape {tuple(g0.shape)}; need {list(shape)} or [{v.shape[1]}, {shape[0]}, {shape[1]}] "
-                         "(runs, rows, physical columns)")
+                         "(runs, rows, physical columns; the runs are v_rows' B)")
+    require_finite_tensor("simulate_crossbar", "g0", g0)
     record = Record.of(keep, every, probes, shape)
     require_chunk(chunk)
     if neuron is not None and not record.wants("i"):
@@ -289,14 +293,20 @@ def neuron_transient(spec: CrossbarSpec, i: torch.Tensor, dt: float, params=None
 
 
 def _stateless_transient(solver, dev, params, state0, v, record):
-    """Resistor/PCM read: one conductance, all time steps as one batch (one factorisation)."""
+    """Resistor/PCM read: conductances that do not move; all time steps of a run as one batch
+    (one factorisation per distinct array: one for runs that share ``g0``, one per run else)."""
     steps, batch = v.shape[0], v.shape[1]
-    g = dev.conductance(state0[0], params)
+    shared = state0.stride(0) == 0
+    g = dev.conductance(state0[:1] if shared else state0, params)
     if solver.system is not None and not has_values(v):
-        i, v_dev = v.new_empty(steps + 1, batch, g.shape[-1]), v.new_empty(steps + 1, batch, *g.shape)
+        i, v_dev = v.new_empty(steps + 1, batch, g.shape[-1]), v.new_empty(steps + 1, batch, *g.shape[-2:])
     else:
-        out = solver.solve(g, torch.cat([v, v[-1:]]).reshape(-1, v.shape[-1]))
-        i, v_dev = out["i"].to(v).reshape(steps + 1, batch, -1), out["v_dev"].to(v).reshape(steps + 1, batch, *g.shape)
+        rows = torch.cat([v, v[-1:]])  # [T+1, B, R]
+        outs = [solver.solve(g[0], rows.reshape(-1, v.shape[-1]))] if shared else \
+               [solver.solve(g[b], rows[:, b]) for b in range(batch)]
+        i = torch.stack([o["i"].to(v).reshape(steps + 1, -1, g.shape[-1]) for o in outs], 1).reshape(steps + 1, batch, -1)
+        v_dev = torch.stack([o["v_dev"].to(v).reshape(steps + 1, -1, *g.shape[-2:]) for o in outs], 1)
+        v_dev = v_dev.reshape(steps + 1, batch, *g.shape[-2:])
     rec = Recorder(record, steps)
     rec.currents, rec.voltages = [i], [v_dev[:-1]]
     rec.states_block(0, state0.expand(steps + 1, *state0.shape))

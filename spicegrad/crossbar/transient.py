@@ -26,6 +26,7 @@ I = Σ_r current(V, x) instead. Both give the same numbers to rounding (tests/te
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 import torch
@@ -58,18 +59,22 @@ class Record:
     @classmethod
     def of(cls, keep, every, probes, shape: tuple[int, int]) -> Record:
         """Checked arguments of :func:`simulate_crossbar` for an array of ``shape`` (R, Cp)."""
+        allowed = ", ".join(map(repr, OUTPUTS))
+        if not isinstance(keep, (str, list, tuple, set, frozenset)):
+            raise InputError(f"keep = {keep!r}: a name or a sequence of names among {allowed}")
         keep = (keep,) if isinstance(keep, str) else tuple(keep)
         bad = [k for k in keep if k not in OUTPUTS]
         if bad:
-            raise InputError(f"keep = {bad[0]!r}: must be among {', '.join(map(repr, OUTPUTS))}")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise InputError(f"every = {every!r}: must be a whole number of steps >= 1")
+            raise InputError(f"keep = {bad[0]!r}: must be among {allowed}")
+        every = whole_steps("every", every)
         pairs = []
-        for p in probes or ():
+        for p in [] if probes is None else list(probes):
             try:
-                r, c = (int(u) for u in p)
+                r, c = (operator.index(u) for u in p)
+                if any(isinstance(u, bool) for u in p):
+                    raise TypeError
             except (TypeError, ValueError):
-                raise InputError(f"probes: {p!r} is not a (row, column) pair") from None
+                raise InputError(f"probes: {p!r} is not a (row, column) pair of whole numbers") from None
             if not (0 <= r < shape[0] and 0 <= c < shape[1]):
                 raise InputError(f"probes: ({r}, {c}) lies outside the {shape[0]} x {shape[1]} array "
                                  "(rows, physical columns)")
@@ -80,18 +85,27 @@ class Record:
         return name in self.keep
 
 
-def require_chunk(chunk: int | None) -> int | None:
+def whole_steps(name: str, value) -> int:
+    """``value`` as a whole number of steps >= 1 (Python, numpy or 0-d tensor integers), or InputError."""
+    try:
+        steps = operator.index(value)
+    except TypeError:
+        steps = None
+    if isinstance(value, bool) or steps is None or steps < 1:
+        raise InputError(f"{name} = {value!r}: must be a whole number of steps >= 1")
+    return steps
+
+
+def require_chunk(chunk) -> int | None:
     """``chunk`` (steps per chunk, or None for the default), or InputError."""
-    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
-        raise InputError(f"chunk = {chunk!r}: must be a whole number of steps >= 1")
-    return chunk
+    return None if chunk is None else whole_steps("chunk", chunk)
 
 
 def chunk_steps(batch: int, rows: int, cols: int, chunk: int | None) -> int:
     """Steps per chunk: ``chunk`` when given, else :data:`CHUNK_ELEMENTS` worth of values of
     ``cols`` per row (the per-row scan of an ideal array has cols = 1)."""
-    if require_chunk(chunk) is not None:
-        return chunk
+    if chunk is not None:
+        return whole_steps("chunk", chunk)
     return max(1, CHUNK_ELEMENTS // max(1, batch * rows * cols))
 
 
