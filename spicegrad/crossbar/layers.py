@@ -203,18 +203,21 @@ def simulate_crossbar(
     chunk: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Transient of the array: ``v_rows`` [T, R] or [T, B, R] (V), initial conductances ``g0``
-    [R, Cp] (shared by the runs) or [B, R, Cp] (S). Returns ``state`` [T+1, B, R, Cp] (MSS: x),
-    ``i`` [T+1, B, Cp] (A, into the ammeters), ``v_dev`` [T, B, R, Cp] (V) and ``final_state``
-    [B, R, Cp]; B = 1 for a [T, R] input.
+    [R, Cp] or [1, R, Cp] (shared by the runs) or [B, R, Cp] (S; with [T, R] inputs the B runs
+    share them). Returns ``state`` [n, B, R, Cp] (MSS: x; n = T+1 unless ``every``) with its
+    step indices ``state_steps`` [n], ``i`` [T+1, B, Cp] (A, into the ammeters), ``v_dev``
+    [T, B, R, Cp] (V) and ``final_state`` [B, R, Cp]; B = 1 for a [T, R] input and a shared g0.
+    ``params``: one record for every run and device (vary parameters with one call per set);
+    ``g0`` is not checked against the device's conductance range.
 
     What is kept (:class:`~spicegrad.crossbar.transient.Record`): ``keep`` any of ``"state"``,
     ``"i"``, ``"v_dev"`` (all by default); ``every`` k keeps the states of steps 0, k, 2k, ...
-    only (their indices in ``"state_steps"``); ``probes`` (row, physical column) pairs add
-    ``"probe"`` [T+1, B, P], those devices' states at every step. Batches run in chunks of
-    ``chunk`` steps (default: see :func:`~spicegrad.crossbar.transient.ideal_transient`), so
-    that memory follows what is kept.
+    only; ``probes`` (row, physical column) pairs add ``"probe"`` [T+1, B, P], those devices'
+    states at every step. On ideal wires the steps run in chunks of ``chunk`` (default at most
+    64 steps, :func:`~spicegrad.crossbar.transient.ideal_transient`), so that memory follows
+    what is kept; wired arrays step one step at a time (``chunk`` unused).
 
-    dtype and device: the input's (``v_rows``; ``g0`` is cast to it), float32 included; a meta
+    dtype and device: the input's (``v_rows``, float32 or float64; ``g0`` is cast to it); a meta
     tensor gives the shapes. With wire resistance the network is solved in float64 on the
     CPU whatever the input (see :class:`CrossbarLayer`), the states stay in the input's dtype and
     device. Sample k of ``v_rows`` is held over [t_k, t_k+1): pass each step's midpoint value

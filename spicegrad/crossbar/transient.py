@@ -18,7 +18,7 @@ the column currents need no state at all:
 
     I_kc = Σ_r V_kr·G(x_krc) = c0·Σ_r V_kr + c1·[ Σ_r (V_kr·P_kr)·x0_rc + Σ_r V_kr·Q_kr ]
 
-one matrix product per chunk ([steps·B, R] by [R, Cp] per run). The interval is checked per
+one batched matrix product per chunk ([steps, R] by [R, Cp] for each run). The interval is checked per
 chunk from the per-row extremes of x_0 (exact, as x_k is monotone in x_0); a chunk that leaves
 it, a meta tensor (no values to check) or a non-linear cell forms the chunk's states and sums
 I = Σ_r current(V, x) instead. Both give the same numbers to rounding (tests/test_transient.py).
@@ -38,7 +38,8 @@ from ..errors import InputError
 CHUNK_ELEMENTS = 2**20
 #: (choice, measured) the most steps one chunk of the per-row scan covers: its log-depth passes
 #: grow with the chunk; 32-64 steps were fastest for 64 and 256 runs of a 32x32 array (4.6-5.9 ms
-#: per run over 1000 steps, against 5.9-7.9 at 128 and 10-11 at 512, one thread)
+#: per run over 1000 steps, against 5.9-7.9 at 128 and 10-11 at 512, one thread, in a timing run
+#: at load 3-4 before benchmarks/batch_bench.py's committed one)
 SCAN_STEPS = 64
 #: what a transient can keep (``Record.keep``)
 OUTPUTS = ("state", "i", "v_dev")
