@@ -169,6 +169,8 @@ def run_suite(
     draws the report's plot of its case (see :func:`~.engine.run_case`)."""
     if workers != "auto":
         check_workers(workers)  # a bad value is refused even when every result is on disk
+    if workers not in (None, "auto") or scheduler:
+        require("dask")  # asked for a fan-out: without the extra, say so even when nothing is left to run
     tasks = _tasks(cases, sweeps, use_cache, quick, plot)
     bar = progress_bar(total=len(tasks), enabled=progress, desc="validating", unit="task")
     out: list = [None] * len(tasks)
