@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .._checks import has_values
 from ..errors import InputError
 
 #: (choice) elements of one chunk's states (steps x B x R x Cp) the ideal loop forms at a time:
@@ -174,10 +175,6 @@ class Recorder:
         return out
 
 
-def _has_values(*tensors: torch.Tensor) -> bool:
-    return all(t.device.type != "meta" for t in tensors)
-
-
 def ideal_transient(dev, params, x0, v, dt, integrator, linear, record: Record, chunk: int | None) -> dict:
     """Ideal wires (see the module docstring): x0 [B, R, Cp] (broadcast views allowed), v [T, B, R].
     ``chunk``: steps per chunk (default: :data:`CHUNK_ELEMENTS` of the per-row scan's values,
@@ -190,12 +187,12 @@ def ideal_transient(dev, params, x0, v, dt, integrator, linear, record: Record, 
     chunk = chunk or min(SCAN_STEPS, chunk_steps(batch, rows, 1, None))
     rec = Recorder(record, steps)
     line = dev.conductance_line(params) if linear else None
-    if line is not None and _has_values(x0):
+    if line is not None and has_values(x0):
         lo_hi = (x0.amin(-1, keepdim=True), x0.amax(-1, keepdim=True))  # [B, R, 1]: x_k is monotone in x0
 
     def currents(first: int, n: int, p=None, q=None, x=None) -> torch.Tensor:
         vr = torch.cat([v[first : min(first + n, steps)], v[-1:].expand(max(0, first + n - steps), -1, -1)])
-        if p is not None and line is not None and _has_values(p) and _inside(p, q, lo_hi, line):
+        if p is not None and line is not None and has_values(p) and _inside(p, q, lo_hi, line):
             c0, c1, _, _ = line
             return c0 * vr.sum(-1, keepdim=True) + c1 * (
                 torch.einsum("nbr,brc->nbc", vr * p[..., 0], x0) + (vr * q[..., 0]).sum(-1, keepdim=True))
