@@ -63,7 +63,8 @@ def main(argv: list[str]) -> int:
               f"{cert.get('integrator')}; cases {cases}")
     membranes = metrics["operating_range"]["membrane_V_per_layer"]
     print(f"membranes of the first test images: {', '.join(f'{lo * 1e3:.0f}..{hi * 1e3:.0f} mV' for lo, hi in membranes)}")
-    print(f"test accuracy after {metrics['epochs_done']} epochs: {metrics['test_accuracy'][-1] * 100:.1f} % "
+    print(f"test accuracy of the network of epoch {metrics['selected_epoch']} of {metrics['epochs_done']} (selected on "
+          f"validation): {metrics['test_accuracy'] * 100:.1f} % "
           f"(chance 10 %); {metrics['samples_per_s']:.0f} training samples/s; {seconds:.1f} s in all")
     print(f"checkpoint: {out / 'checkpoint.pt'}")
     return 0

@@ -192,7 +192,7 @@ def test_resuming_a_finished_run_redraws_its_outputs(trained, tmp_path):
     cfg = MemPropTrainConfig(net=TINY, image_size=14, epochs=1, batch_size=32, lr=1e-2, seed=3)
     metrics = train_memprop(cfg, copy, data=data, resume=True, compile=False, progress=False, plots=True,
                             certificates=NO_CERT, log=lambda *_: None)
-    assert metrics["test_accuracy"] and (copy / "metrics.json").exists() and (copy / "curves.png").exists()
+    assert metrics["test_accuracy"] is not None and (copy / "metrics.json").exists() and (copy / "curves.png").exists()
 
 
 # --- 5. the validation gate ----------------------------------------------------------------------

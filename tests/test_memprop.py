@@ -116,10 +116,14 @@ def test_training_run_writes_metrics_checkpoint_and_plots(tmp_path, data_dir):
     m = train_memprop(tiny_train(), out, data=data_dir, compile=False, progress=False, certificates=NO_CERT,
                       log=lambda *_: None)
     saved = json.loads((out / "metrics.json").read_text())
-    assert len(saved["test_accuracy"]) == 2 and len(saved["train_loss"]) == 2
+    assert len(saved["val_accuracy"]) == 2 and len(saved["train_loss"]) == 2
     assert isinstance(saved["samples_per_s"], float) and saved["samples_per_s"] > 0
     assert saved["train_loss"][1] < saved["train_loss"][0]
-    assert m["test_accuracy"] == saved["test_accuracy"]
+    assert m["test_accuracy"] == saved["test_accuracy"] and 0 <= saved["test_accuracy"] <= 1
+    # the selected epoch is the best on validation; the test set was scored once, with that network
+    assert saved["selected_val_accuracy"] == max(saved["val_accuracy"])
+    assert saved["val_accuracy"][saved["selected_epoch"] - 1] == saved["selected_val_accuracy"]
+    assert saved["split"]["validation"] >= 1 and "test_accuracy_per_epoch" not in saved
     for name in ("curves.png", "output_traces.png", "hidden_activity.png", "checkpoint.pt"):
         assert (out / name).stat().st_size > 1000
     ck = load_checkpoint(out / "checkpoint.pt")
@@ -131,8 +135,8 @@ def test_resume_after_interruption_reproduces_the_uninterrupted_run(tmp_path, da
     full = train_memprop(tiny_train(epochs=3), tmp_path / "full", **kw)
     train_memprop(tiny_train(epochs=1), tmp_path / "cut", **kw)
     resumed = train_memprop(tiny_train(epochs=3), tmp_path / "cut", resume=True, **kw)
-    assert resumed["test_accuracy"] == full["test_accuracy"]
-    assert resumed["train_loss"] == full["train_loss"]
+    assert resumed["test_accuracy"] == full["test_accuracy"] and resumed["val_accuracy"] == full["val_accuracy"]
+    assert resumed["train_loss"] == full["train_loss"] and resumed["selected_epoch"] == full["selected_epoch"]
     a = load_checkpoint(tmp_path / "full" / "checkpoint.pt")["model"]
     b = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["model"]
     for k in a:
@@ -235,7 +239,8 @@ def test_cli_trains_tiny_network(tmp_path, data_dir, monkeypatch, capsys):
                "--hidden", "16", "--steps", "50", "--epochs", "1", "--batch-size", "32", "--lr", "1e-2",
                "--no-progress", "--no-compile"])
     assert rc == 0, capsys.readouterr().err
-    assert "test accuracy per epoch" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "validation accuracy per epoch" in out and "selected on validation" in out
 
 
 @pytest.mark.slow  # 16 s: runs the MIF certification cases cold; moved to keep the default run under 5 min

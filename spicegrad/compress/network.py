@@ -31,7 +31,7 @@ from .._io import atomic_write_bytes
 from ..devices.mss import mss_conductance_unclamped
 from ..errors import InputError
 from ..memprop.model import MemPropNet
-from ..memprop.train import CheckpointError, MemPropTrainConfig, load_checkpoint
+from ..memprop.train import CheckpointError, MemPropTrainConfig, load_checkpoint, selected_weights
 from .levels import DeviceLevels
 from .quantization import quantize_ste
 
@@ -160,7 +160,7 @@ class CompressedMemPropNet(MemPropNet):
 
 
 def _require_weights(state: dict[str, Any], path: Path) -> dict[str, torch.Tensor]:
-    model = state.get("model")
+    model = selected_weights(state)
     if not isinstance(model, dict) or not any(str(k).startswith("x_pos.") for k in model):
         have = sorted(state) if isinstance(state, dict) else type(state).__name__
         raise CompressError(
@@ -200,7 +200,8 @@ def save_compressed(net: CompressedMemPropNet, state: dict[str, Any], path: str 
     """Write ``net`` (snapped) into a copy of the checkpoint dict ``state`` at ``path`` (atomic)."""
     net = CompressedMemPropNet.from_net(net)
     net.snap_()
-    out = {k: v for k, v in state.items() if k != "compression"}
+    # the compressed network replaces the trained one (and its validation-selected copy, "best")
+    out = {k: v for k, v in state.items() if k not in ("compression", "best")}
     # quantisation may have moved range into the current scales: the saved network is this one
     out["config"] = dataclasses.replace(MemPropTrainConfig.from_dict(state["config"]), net=net.cfg).to_dict()
     out["model"] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}

@@ -29,6 +29,9 @@ def add_memprop_parser(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="checkpoint, metrics.json and plots go here")
     p.add_argument("--train-subset", type=int, metavar="N", help="first N training samples only")
     p.add_argument("--test-subset", type=int, metavar="N", help="first N test samples only")
+    p.add_argument("--validation", type=int, metavar="N",
+                   help="hold out the last N training images for validation (epoch selection); default 5000 of the "
+                        "full 60000, a twelfth of a --train-subset")
     p.add_argument("--image-size", type=int, default=28, metavar="PX", help="downsample to PX x PX (e.g. 14)")
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--steps", type=int, default=1000, help="time steps per sample")
@@ -78,7 +81,7 @@ def config_from_args(args: argparse.Namespace):
     )
     return MemPropTrainConfig(
         net=net, dataset=args.dataset, image_size=args.image_size, train_subset=args.train_subset,
-        test_subset=args.test_subset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        test_subset=args.test_subset, validation=args.validation, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_milestones=args.lr_milestones, lr_gamma=args.lr_gamma, seed=args.seed, allow_unvalidated=args.allow_unvalidated,
     )
 
@@ -95,6 +98,9 @@ def run_memprop(args: argparse.Namespace) -> int:
                             resume=args.resume, compile=not args.no_compile, progress=not args.no_progress,
                             device=args.device)
     if metrics:
-        print(f"test accuracy per epoch: {', '.join(f'{a * 100:.2f}' for a in metrics['test_accuracy'])} %; "
-              f"{metrics['samples_per_s']:.1f} training samples/s; written to {Path(args.out).resolve()}")
+        test = (f"test accuracy {metrics['test_accuracy'] * 100:.2f} % (the network of epoch {metrics['selected_epoch']}, "
+                "selected on validation)" if metrics["test_accuracy"] is not None else "not tested yet")
+        print(f"validation accuracy per epoch: {', '.join(f'{a * 100:.2f}' for a in metrics['val_accuracy'])} %; "
+              f"{test}; " + (f"{metrics['samples_per_s']:.1f} training samples/s; " if metrics["samples_per_s"] else "")
+              + f"written to {Path(args.out).resolve()}")
     return 0

@@ -13,8 +13,15 @@
   run would have. (choice) The last incomplete training batch of an epoch is dropped (every
   step sees ``batch_size`` samples, and the compiled step keeps one shape); the test set is
   evaluated in full.
+* (choice) **sound evaluation**: the last ``validation`` images of the training set (default
+  :func:`validation_size`: 5,000 of Fashion-MNIST's 60,000, a twelfth of a subset) are held out,
+  fixed, and never trained on; after every epoch the network is scored on them, and the epoch
+  with the best validation accuracy (the earliest of ties) is the *selected* network. The test
+  set is scored **once**, after the last epoch, with the selected network (``test_accuracy`` in
+  metrics.json, with ``selected_epoch``); no choice sees it.
 * after every epoch, an atomic checkpoint ``DIR/checkpoint.pt`` (model, Adam state, epoch,
-  history, configuration, certificates), ``DIR/metrics.json`` and the plots.
+  history, configuration, certificates, the selected network as ``best``), ``DIR/metrics.json``
+  and the plots.
 * a non-finite loss or gradient stops training with :class:`TrainingDiverged`, naming the
   layer and step (the batch is re-run with per-step checks); the last good checkpoint (previous
   epoch) is left untouched.
@@ -62,6 +69,7 @@ class MemPropTrainConfig:
     image_size: int = 28
     train_subset: int | None = None
     test_subset: int | None = None
+    validation: int | None = None  # training images held out at the end (None: validation_size)
     epochs: int = 50
     batch_size: int = 128
     lr: float = 1e-4
@@ -74,6 +82,10 @@ class MemPropTrainConfig:
         for name in ("epochs", "batch_size", "image_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"MemPropTrainConfig.{name} = {getattr(self, name)!r}: must be >= 1")
+        if self.validation is not None and (isinstance(self.validation, bool) or not isinstance(self.validation, int)
+                                            or self.validation < 1):
+            raise ValueError(f"MemPropTrainConfig.validation = {self.validation!r}: the number of training images held "
+                             "out for validation, an integer >= 1 (or None for the default)")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"MemPropTrainConfig.lr = {self.lr!r}: must be > 0")
         milestones = tuple(int(m) for m in self.lr_milestones)
@@ -101,6 +113,21 @@ class MemPropTrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MemPropTrainConfig:
         return cls(**{**d, "net": MemPropConfig.from_dict(d["net"])})
+
+
+#: training images held out for validation from a full training set (Fashion-MNIST's last 5,000 of 60,000)
+VALIDATION_FULL = 5000
+
+
+def validation_size(n_train: int, requested: int | None = None) -> int:
+    """How many of ``n_train`` training images (the last ones) are held out for validation:
+    ``requested``, else :data:`VALIDATION_FULL` for a training set of 60,000 and a twelfth (at
+    least 1) of a smaller one. At least one image must be left to train on."""
+    n_val = requested if requested is not None else VALIDATION_FULL if n_train >= 60000 else max(1, n_train // 12)
+    if n_val >= n_train:
+        raise InputError(f"validation = {n_val}: must be below the {n_train} training images (the last {n_val} are held "
+                         "out; at least one must be left to train on)")
+    return n_val
 
 
 #: fields that may differ between a checkpoint and a resumed run: the schedule's length, and the
@@ -205,20 +232,42 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     for key, kind in (("model", dict), ("compression", dict), ("epoch", int)):
         if key in state and state[key] is not None and not isinstance(state[key], kind):
             raise CheckpointError(f"{path}: {key} is a {type(state[key]).__name__}, expected a {kind.__name__}")
-    if isinstance(state.get("model"), dict) and not all(isinstance(v, torch.Tensor) for v in state["model"].values()):
-        raise CheckpointError(f"{path}: model holds values that are not tensors")
+    best = state.get("best")
+    if best is not None and not (isinstance(best, dict) and isinstance(best.get("model"), dict)
+                                 and isinstance(best.get("epoch"), int)):
+        raise CheckpointError(f"{path}: best (the validation-selected network) is not a table of epoch and model")
     try:
-        require_finite_tensors(state.get("model"), f"{path}: model")
         require_finite_tensors(state.get("optimizer"), f"{path}: optimizer")
     except InputError as exc:
         raise CheckpointError(str(exc)) from None
-    model = state.get("model")
-    for name, value in model.items() if isinstance(model, dict) else ():
+    for where, model in (("model", state.get("model")), ("best.model", (best or {}).get("model"))):
+        _check_weights(model, f"{path}: {where}")
+    return state
+
+
+def _check_weights(model: dict | None, where: str) -> None:
+    """Tensors, finite, synapse states in [0, 1]: else a CheckpointError naming ``where``."""
+    if model is None:
+        return
+    if not all(isinstance(v, torch.Tensor) for v in model.values()):
+        raise CheckpointError(f"{where} holds values that are not tensors")
+    try:
+        require_finite_tensors(model, where)
+    except InputError as exc:
+        raise CheckpointError(str(exc)) from None
+    for name, value in model.items():
         if name.startswith(("x_pos.", "x_neg.")) and value.numel() and (value.min() < 0 or value.max() > 1):
-            raise CheckpointError(f"{path}: synapse state {name} spans [{float(value.min()):.4g}, "
+            raise CheckpointError(f"{where}: synapse state {name} spans [{float(value.min()):.4g}, "
                                   f"{float(value.max()):.4g}]; a synapse's normalised conductance (the MSS state x) "
                                   "lies in [0, 1] (a damaged file)")
-    return state
+
+
+def selected_weights(state: dict[str, Any]) -> dict[str, torch.Tensor] | None:
+    """The network a checkpoint stands for: the validation-selected one (``best``) once a run
+    has finished all its epochs (its test accuracy is that network's), else the latest epoch's
+    (``model``), which is also what a compressed checkpoint holds."""
+    best = state.get("best")
+    return best["model"] if best is not None and state.get("test") is not None else state.get("model")
 
 
 def _check_synapse(state: dict[str, Any], cfg: MemPropTrainConfig, path: Path) -> None:
@@ -274,12 +323,12 @@ def _check_compatible(saved: dict[str, Any], cfg: MemPropTrainConfig, path: Path
 
 
 def load_net(path: str | Path, compile: bool = False) -> tuple[MemPropNet, dict[str, Any]]:
-    """The trained network of a checkpoint (and the checkpoint dict)."""
+    """The trained network of a checkpoint (:func:`selected_weights`) and the checkpoint dict."""
     state = load_checkpoint(path)
     cfg = _config_of(state, Path(path))
     net = MemPropNet(cfg.net, compile=compile)
     try:
-        net.load_state_dict(state["model"])
+        net.load_state_dict(selected_weights(state))
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the network {cfg.net.layers}: {exc}") from exc
     return net, state
@@ -358,20 +407,26 @@ def train_memprop(
     certs = certificates if certificates is not None else certify(cfg)
     net = MemPropNet(cfg.net, torch.Generator().manual_seed(cfg.seed), compile=compile).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    history: dict[str, list] = {"test_accuracy": [], "train_loss": [], "test_loss": [], "samples_per_s": [],
+    history: dict[str, list] = {"val_accuracy": [], "train_loss": [], "val_loss": [], "samples_per_s": [],
                                 "epoch_wall_s": [], "batch_loss": []}
-    start_epoch = 0
+    start_epoch, best, tested = 0, None, None
     if state is not None:
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         history = state["history"]
         start_epoch = state["epoch"]
+        best, tested = state.get("best"), state.get("test")
         log(f"resuming from {ckpt_path} after epoch {start_epoch}")
     elif resume:
         log(f"no checkpoint at {ckpt_path}: starting from scratch")
 
-    x_train, y_train = train.flat().to(device), train.labels.to(device)
+    n_val = validation_size(len(train), cfg.validation)
+    x_all, y_all = train.flat().to(device), train.labels.to(device)
+    x_train, y_train = x_all[:-n_val], y_all[:-n_val]
+    x_val, y_val = x_all[-n_val:], y_all[-n_val:]
     x_test, y_test = test.flat().to(device), test.labels.to(device)
+    split = {"train": len(y_train), "validation": n_val, "validation_images": f"the last {n_val} of the training set",
+             "test": len(y_test)}
     metrics: dict[str, Any] = {}
     if compile and start_epoch < cfg.epochs:  # the first batch below waits for the compiler, silently
         log("compiling the network step with torch.compile: the first batch waits for it "
@@ -381,7 +436,7 @@ def train_memprop(
         for group in opt.param_groups:
             group["lr"] = cfg.lr_at(epoch)
         losses, seen = [], 0
-        bar = progress_bar(epoch_batches(len(train), cfg.batch_size, cfg.seed, epoch), enabled=progress,
+        bar = progress_bar(epoch_batches(len(y_train), cfg.batch_size, cfg.seed, epoch), enabled=progress,
                            desc=f"epoch {epoch + 1}/{cfg.epochs}")
         for step, idx in enumerate(bar):
             x, y = x_train[idx], y_train[idx]
@@ -409,9 +464,12 @@ def train_memprop(
                 seen += y.shape[0]
             bar.set_postfix(loss=f"{losses[-1]:.4g}")
         train_s = time.perf_counter() - t_first
-        ev = evaluate(net, x_test, y_test, cfg.batch_size, progress)
-        history["test_accuracy"].append(ev["accuracy"])
-        history["test_loss"].append(ev["loss"])
+        ev = evaluate(net, x_val, y_val, cfg.batch_size, progress)
+        history["val_accuracy"].append(ev["accuracy"])
+        history["val_loss"].append(ev["loss"])
+        if best is None or ev["accuracy"] > best["val_accuracy"]:
+            best = {"epoch": epoch + 1, "val_accuracy": ev["accuracy"],
+                    "model": {k: v.detach().clone() for k, v in net.state_dict().items()}}
         history["train_loss"].append(sum(losses) / len(losses))
         history["samples_per_s"].append(seen / train_s if seen else float("nan"))
         history["epoch_wall_s"].append(time.perf_counter() - t0)
@@ -420,22 +478,43 @@ def train_memprop(
             "format": CHECKPOINT_FORMAT, "spicegrad_version": __version__, "config": cfg.to_dict(),
             "epoch": epoch + 1, "model": net.state_dict(), "optimizer": opt.state_dict(), "history": history,
             "certificates": certs, "allow_unvalidated": cfg.allow_unvalidated, "synapse": synapse_record(cfg.net),
+            "best": best, "test": None,
         }
+        if epoch + 1 == cfg.epochs:  # the test set, once: the validation-selected network
+            tested = _test_once(net, best, x_test, y_test, cfg.batch_size, progress)
+            state["test"] = tested
         _save_checkpoint(ckpt_path, state)
-        metrics = _write_outputs(net, cfg, history, certs, x_test, y_test, test.classes, out, plots)
+        metrics = _write_outputs(net, cfg, history, certs, split, best, tested, x_test, y_test, test.classes, out, plots)
         log(f"epoch {epoch + 1}/{cfg.epochs}: train loss {history['train_loss'][-1]:.4g}, "
-            f"test accuracy {ev['accuracy'] * 100:.2f} %, {history['samples_per_s'][-1]:.1f} samples/s")
+            f"validation accuracy {ev['accuracy'] * 100:.2f} %, {history['samples_per_s'][-1]:.1f} samples/s"
+            + (f"; test accuracy of the selected epoch {tested['epoch']}: {tested['accuracy'] * 100:.2f} %"
+               if tested else ""))
     if not metrics and start_epoch > 0:  # resumed a finished run: redraw what an interruption may have left stale
-        metrics = _write_outputs(net, cfg, history, certs, x_test, y_test, test.classes, out, plots)
+        if tested is None and start_epoch >= cfg.epochs:  # a run from before the selected network was tested
+            tested = _test_once(net, best, x_test, y_test, cfg.batch_size, progress)
+        metrics = _write_outputs(net, cfg, history, certs, split, best, tested, x_test, y_test, test.classes, out, plots)
     return metrics
 
 
-def _write_outputs(net: MemPropNet, cfg: MemPropTrainConfig, history: dict, certs: dict, x_test: torch.Tensor,
-                   y_test: torch.Tensor, classes, out: Path, plots: bool) -> dict[str, Any]:
+def _test_once(net: MemPropNet, best: dict[str, Any], x_test: torch.Tensor, y_test: torch.Tensor, batch_size: int,
+               progress: bool) -> dict[str, Any]:
+    """Test accuracy and loss of the validation-selected network (``best``); ``net`` is left as it was."""
+    current = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(best["model"])
+    try:
+        ev = evaluate(net, x_test, y_test, batch_size, progress)
+    finally:
+        net.load_state_dict(current)
+    return {"epoch": best["epoch"], "accuracy": ev["accuracy"], "loss": ev["loss"]}
+
+
+def _write_outputs(net: MemPropNet, cfg: MemPropTrainConfig, history: dict, certs: dict, split: dict,
+                   best: dict | None, tested: dict | None, x_test: torch.Tensor, y_test: torch.Tensor, classes, out: Path,
+                   plots: bool) -> dict[str, Any]:
     """metrics.json and the plots of the network as it is now (after an epoch, or on resume)."""
     with torch.no_grad():  # a few test samples, recorded eagerly, for plots and voltage peaks
         rec = net(x_test[:4], record=True, eager=True)
-    metrics = _metrics(cfg, history, certs)
+    metrics = _metrics(cfg, history, certs, split, best, tested)
     metrics["synapse_drift"] = _synapse_drift(net, x_test[:4])
     # The operating envelope the twin is trusted over: compare with the validated cases'.
     metrics["operating_range"] = {
@@ -451,17 +530,25 @@ def _write_outputs(net: MemPropNet, cfg: MemPropTrainConfig, history: dict, cert
     return metrics
 
 
-def _metrics(cfg: MemPropTrainConfig, history: dict, certs: dict) -> dict[str, Any]:
+def _metrics(cfg: MemPropTrainConfig, history: dict, certs: dict, split: dict, best: dict | None,
+             tested: dict | None) -> dict[str, Any]:
     sps = [s for s in history["samples_per_s"] if math.isfinite(s)]
     return {
-        "test_accuracy": history["test_accuracy"],
+        "protocol": "epoch selected by validation accuracy (earliest of ties); test set scored once, after the "
+                    "last epoch, with the selected network",
+        "split": split,
+        "val_accuracy": history["val_accuracy"],
         "train_loss": history["train_loss"],
-        "test_loss": history["test_loss"],
+        "val_loss": history["val_loss"],
+        "selected_epoch": best["epoch"] if best else None,
+        "selected_val_accuracy": best["val_accuracy"] if best else None,
+        "test_accuracy": tested["accuracy"] if tested else None,
+        "test_loss": tested["loss"] if tested else None,
         "samples_per_s": sum(sps) / len(sps) if sps else None,
         "samples_per_s_per_epoch": history["samples_per_s"],
         "epoch_wall_s": history["epoch_wall_s"],
-        "epochs_done": len(history["test_accuracy"]),
-        "best_test_accuracy": max(history["test_accuracy"]),
+        "train_wall_s": sum(history["epoch_wall_s"]),
+        "epochs_done": len(history["val_accuracy"]),
         "config": cfg.to_dict(),
         "certificates": certs,
         "allow_unvalidated": cfg.allow_unvalidated,
