@@ -56,3 +56,20 @@ def torch_device(text: str) -> str:
     elif device.type != "cpu":
         raise argparse.ArgumentTypeError(f"{text!r}: spicegrad trains on cpu or cuda")
     return text
+
+
+def comma_names(text: str) -> tuple[str, ...]:
+    """``"v_on1,v2"`` -> ("v_on1", "v2"); an empty string gives () (names are checked where they are used)."""
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def name_range(text: str) -> tuple[str, float, float]:
+    """``"v_on1=0.05:0.3"`` -> ("v_on1", 0.05, 0.3): a name and a closed range of numbers."""
+    name, sep, rest = text.partition("=")
+    lo, colon, hi = rest.partition(":")
+    try:
+        if not (sep and colon and name.strip()):
+            raise ValueError
+        return name.strip(), float(lo), float(hi)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=LO:HI, e.g. v_on1=0.05:0.3") from None

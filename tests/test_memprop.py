@@ -201,8 +201,8 @@ def test_nan_loss_stops_naming_layer_and_step_and_keeps_last_good_checkpoint(tmp
     original = FusedMIFStep.advance
     calls = {"n": 0}
 
-    def poisoned(self, i_in, v, x1, x2, carry):
-        v, x1, x2, carry = original(self, i_in, v, x1, x2, carry)
+    def poisoned(self, i_in, v, x1, x2, carry, c=None):
+        v, x1, x2, carry = original(self, i_in, v, x1, x2, carry, c)
         calls["n"] += 1
         if calls["n"] % TINY.steps == 37:  # step 36 of every sample, output layer
             v = v.clone()

@@ -84,8 +84,8 @@ def test_fused_step_stays_finite_with_finite_gradients_far_outside_the_threshold
     x1, x2 = torch.full_like(v, 0.5), torch.full_like(v, 0.5)
     out = fused(torch.zeros_like(v), v, x1, x2)
     assert all(bool(torch.isfinite(t).all()) for t in out)
-    sig = torch.stack(fused._sigmoids(v.detach().double()))
-    ref = torch.stack(FusedMIFStep._sigmoids(_unshared(fused), v.detach().double()))
+    sig = torch.stack(fused._sigmoids(v.detach().double(), fused.c))
+    ref = torch.stack(FusedMIFStep._sigmoids(_unshared(fused), v.detach().double(), fused.c))
     torch.testing.assert_close(sig, ref, rtol=1e-14, atol=1e-17)  # saturated: within e^-40
     sum(t.sum() for t in out).backward()
     assert bool(torch.isfinite(v.grad).all())

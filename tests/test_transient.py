@@ -8,7 +8,12 @@ from spicegrad.crossbar.devices import get_device
 from spicegrad.crossbar.layers import simulate_crossbar
 from spicegrad.crossbar.topology import CrossbarSpec
 from spicegrad.devices import registry
-from spicegrad.devices.mss import MSSParams, mss_conductance_range, mss_step, mss_state_from_conductance
+from spicegrad.devices.mss import (
+    MSSParams,
+    mss_conductance_range,
+    mss_state_from_conductance,
+    mss_step,
+)
 from spicegrad.errors import InputError
 
 DT = 1e-6

@@ -280,9 +280,12 @@ def mif_step(i_in, state: MIFState, p, dt: float, integrator: str | Integrator =
     return _STEP_SCHEMES.get(integ.name, _step_simultaneous)(i_in, state, p, dt, integ)
 
 
-def _floats(p) -> SimpleNamespace:
+def _detached(p) -> SimpleNamespace:
+    """The parameters as float64 tensors without gradient (floats become 0-d tensors), for the
+    bracket search of the rest voltage."""
+
     def value(x):
-        return float(x.detach()) if torch.is_tensor(x) else float(x)
+        return x.detach().to(torch.float64) if torch.is_tensor(x) else torch.tensor(float(x), dtype=torch.float64)
 
     return SimpleNamespace(**{name: value(getattr(p, name)) for name in MIFCoeffs._fields})
 
@@ -299,24 +302,26 @@ def _rest_current(v, p):
     return conductance(x1, p) * (v - p.v1) + conductance(x2, p) * (v - p.v2)
 
 
-def _bisect_rest_voltage(pf: SimpleNamespace) -> float:
-    lo, hi = min(pf.v1, pf.v2), max(pf.v1, pf.v2)
-    if lo == hi:
-        return lo
-    f = lambda v: _rest_current(torch.tensor(v, dtype=torch.float64), pf).item()  # noqa: E731
+def _bisect_rest_voltage(pf: SimpleNamespace) -> torch.Tensor:
+    """Rest voltage by bisection on [min(v1, v2), max(v1, v2)], elementwise over parameter
+    tensors (float64; the shape of the parameters broadcast together, 0-d for scalars)."""
+    shape = torch.broadcast_shapes(*(getattr(pf, name).shape for name in MIFCoeffs._fields))
+    lo = torch.minimum(pf.v1, pf.v2).expand(shape).clone()
+    hi = torch.maximum(pf.v1, pf.v2).expand(shape).clone()
     for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if f(mid) > 0.0:  # the rest current grows with V at both ends of the bracket
-            hi = mid
-        else:
-            lo = mid
-        if hi - lo < 1e-15:
+        if not bool(((hi - lo) >= 1e-15).any()):
             break
+        mid = 0.5 * (lo + hi)
+        up = _rest_current(mid, pf) > 0.0  # the rest current grows with V at both ends of the bracket
+        hi = torch.where(up, mid, hi)
+        lo = torch.where(up, lo, mid)
     return 0.5 * (lo + hi)
 
 
 def mif_rest_state(p, like: torch.Tensor | None = None) -> MIFState:
-    """The zero-input equilibrium (V, x1, x2) as 0-d tensors in the dtype/device of ``like``.
+    """The zero-input equilibrium (V, x1, x2) as tensors in the dtype/device of ``like``: 0-d
+    for scalar parameters, elementwise (the parameters' broadcast shape) where some are tensors,
+    e.g. one value per neuron (:class:`MIFCoeffs`).
 
     V is found by bisection in float64, then corrected once by Newton with the parameters as
     given (floats or tensors): the value is unchanged and the gradient with respect to tensor
@@ -324,14 +329,14 @@ def mif_rest_state(p, like: torch.Tensor | None = None) -> MIFState:
     """
     dtype = like.dtype if like is not None else torch.float64
     device = like.device if like is not None else None
-    pf = _floats(p)
+    pf = _detached(p)
     v_star = _bisect_rest_voltage(pf)
     h = 1e-7
-    v_pm = torch.tensor([v_star - h, v_star + h], dtype=torch.float64)
-    f_pm = _rest_current(v_pm, pf)
-    slope = ((f_pm[1] - f_pm[0]) / (2 * h)).item()
-    v0 = torch.tensor(v_star, dtype=dtype, device=device)
-    v = v0 - _rest_current(v0, p) / slope if slope != 0.0 else v0
+    slope = (_rest_current(v_star + h, pf) - _rest_current(v_star - h, pf)) / (2 * h)
+    v0 = v_star.to(dtype=dtype, device=device)
+    slope = slope.to(dtype=dtype, device=device)
+    safe = torch.where(slope != 0.0, slope, torch.ones_like(slope))
+    v = torch.where(slope != 0.0, v0 - _rest_current(v0, p) / safe, v0)
     x1, x2 = _x_eq(v, p)
     return MIFState(v, x1, x2)
 

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from .._progress import progress
+from ..devices.mif import MIFParams, mif_rest_state
 from ..errors import InputError
 from ..memprop.choices import DEFAULT_SYNAPSE
 from ..memprop.drift import static_check
@@ -117,8 +118,7 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
         raise ValueError(f"export: read_scale = {read_scale}: must lie in (0, 1]")
     if cfg.v_ref != 0.0:
         raise ValueError(f"export: v_ref = {cfg.v_ref} V is not supported (word-line buffers are unity-gain to ground)")
-    mif = cfg.mif_params
-    rest = dict(zip(("v0", "x10", "x20"), net.rest, strict=True))
+    neurons = [_neuron_instances(net, layer) for layer in range(net.n_layers)]  # MIF parameters + rest per neuron
     syn, kind = cfg.synapse_params, cfg.synapse_kind
     grounded = _synapse_pins(kind)
     check_include_mode(include)
@@ -165,7 +165,7 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
             s = cfg.current_scale[layer] / read_scale
             n.cccs(f"p{layer}_{j}", "0", m, f"V{bp}", s)
             n.cccs(f"n{layer}_{j}", m, "0", f"V{bn}", s)
-            n.subckt(f"n{layer + 1}_{j}", (m,), "mif", {**mif.spice_params(), **rest})
+            n.subckt(f"n{layer + 1}_{j}", (m,), "mif", neurons[layer][j])
             if layer + 1 < net.n_layers:
                 n.vcvs(f"w{layer + 1}_{j}", f"w{layer + 1}_{j}", "0", m, "0", read_scale)
     t_stop = cfg.steps * cfg.dt
@@ -180,6 +180,20 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
                                "gains / r)", "synapses": "fixed conductances" if static else f"programmed {kind.name} devices"},
                       libraries=libraries, include=include, hint=run_hint(outputs, "tran"))
     return n.render()
+
+
+def _neuron_instances(net: MemPropNet, layer: int) -> list[dict[str, float]]:
+    """The subcircuit parameters of each MIF neuron of ``layer``: its device parameters (the
+    seed preset's, or the co-designed values the network learned) and its rest state as the
+    initial condition, computed once per distinct parameter set."""
+    rest_of: dict[MIFParams, dict[str, float]] = {}
+    out = []
+    for p in net.neuron_params(layer):
+        if p not in rest_of:
+            rest = [float(t) for t in mif_rest_state(p)]
+            rest_of[p] = {**p.spice_params(), **dict(zip(("v0", "x10", "x20"), rest, strict=True))}
+        out.append(rest_of[p])
+    return out
 
 
 def compression_masks(state: dict[str, Any]) -> list[torch.Tensor] | None:

@@ -17,3 +17,8 @@ def synapse_names() -> tuple[str, ...]:
     ``DeviceKind.declares``, which imports nothing). A device whose read is not ohmic is listed
     here and refused when the configuration is built (:func:`.model.synapse_kind` says why)."""
     return tuple(k.name for k in registry.kinds("cell") if all(k.declares(f) for f in SYNAPSE_FIELDS))
+
+#: co-designed neurons: what the analysis of the seed neuron's response says to learn (both
+#: device thresholds and both bias voltages; spicegrad.memprop.neurons), and how values are shared
+DEFAULT_LEARNED = ("v_on1", "v_on2", "v1", "v2")
+SHARING = ("layer", "neuron")

@@ -97,6 +97,7 @@ from ..devices.mss import MSSParams
 from ..devices.ohmic import OHMIC_RTOL, ohmic_deviation
 from ..errors import InputError, TrainingDiverged
 from .choices import DEFAULT_SYNAPSE, SYNAPSE_FIELDS
+from .neurons import SHARING, LearnedNeurons, resolve_bounds
 
 #: MSS synapse devices (choice, seed 002 §V-A): Knowm's model with the network's 1 kΩ-100 kΩ range.
 SYNAPSE_PARAMS = MSSParams.preset("knowm-default").replace(r_on=1e3, r_off=1e5)
@@ -155,6 +156,9 @@ class MemPropConfig:
     synapse_r_on: float = SYNAPSE_PARAMS.r_on  # Ω (mss synapses only)
     synapse_r_off: float = SYNAPSE_PARAMS.r_off  # Ω (mss synapses only)
     synapse: str = DEFAULT_SYNAPSE  # a registered cell device (spicegrad.devices.registry)
+    learn_mif: tuple[str, ...] = ()  # MIF fields learned with the synapses (spicegrad.memprop.neurons)
+    mif_sharing: str = "layer"  # learned fields: one value per layer or per neuron
+    mif_bounds: tuple[tuple[str, float, float], ...] = ()  # (name, lo, hi) replacing neurons.BOUNDS
 
     def __post_init__(self) -> None:
         if len(self.layers) < 2 or any(int(n) < 1 for n in self.layers):
@@ -179,6 +183,15 @@ class MemPropConfig:
         if self.synapse_r_on >= self.synapse_r_off:
             raise ValueError(f"MemPropConfig.synapse_r_on = {self.synapse_r_on}: must be below synapse_r_off = {self.synapse_r_off}")
         MIFParams.preset(self.mif_preset)  # raises on an unknown preset
+        if isinstance(self.learn_mif, str) or isinstance(self.mif_bounds, str):
+            raise InputError("MemPropConfig.learn_mif / mif_bounds: need a sequence of names / of (name, lo, hi)")
+        object.__setattr__(self, "learn_mif", tuple(self.learn_mif))
+        object.__setattr__(self, "mif_bounds", tuple(tuple(b) for b in self.mif_bounds))
+        if self.mif_sharing not in SHARING:
+            raise InputError(f"MemPropConfig.mif_sharing = {self.mif_sharing!r}: one of {', '.join(SHARING)}")
+        if self.mif_bounds and not self.learn_mif:
+            raise InputError("MemPropConfig.mif_bounds: bounds given, but no MIF parameter is learned (learn_mif)")
+        resolve_bounds(self.learn_mif, self.mif_bounds, self.mif_params, self.mif_preset)
         synapse_kind(self.synapse, lambda: self.synapse_params)
         if self.synapse != DEFAULT_SYNAPSE:
             for name in ("synapse_r_on", "synapse_r_off"):
@@ -218,6 +231,7 @@ class MemPropConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        d["mif_bounds"] = [list(b) for b in self.mif_bounds]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     @classmethod
@@ -271,18 +285,23 @@ class FusedMIFStep:
     ``fused(i, v, x1, x2)``, is the stand-alone form (it computes the carry at ``v`` first).
     """
 
-    def __init__(self, p: MIFParams, dt: float, integrator: str = "exp-euler"):
+    def __init__(self, p: MIFParams, dt: float, integrator: str = "exp-euler", shared_exp: bool = True):
         self.p, self.dt, self.integrator = p, float(dt), integrator
-        nu_off = p.vol_form + (1.0 - p.vol_form) * p.nu
-        nu_leak = p.vol_form * p.nu
-        self.c = dict(
-            v1=p.v1, v2=p.v2, pol2=p.pol2, inv_vt=1.0 / p.v_t, v_on1=p.v_on1, v_off1=p.v_off1,
-            v_on2=p.v_on2, v_off2=p.v_off2, nu_off=nu_off, nu_leak=nu_leak,
-            k1=-0.5 * dt / p.tau1, k2=-0.5 * dt / p.tau2, dg=1.0 / p.r_on - 1.0 / p.r_off,
-            g_off=1.0 / p.r_off, km=-dt / p.c_mem,
-        )
+        self.c = self.constants(p)
         self.exact = integrator == "exp-euler"
-        self.shared = self._shared_exponential()
+        self.shared = self._shared_exponential() if shared_exp else None
+
+    def constants(self, p) -> dict:
+        """The step's constants from parameters ``p`` (:class:`MIFParams`, or :class:`MIFCoeffs`
+        whose fields may be tensors, e.g. one value per neuron: learned neurons pass them to
+        :meth:`advance` as ``c``; such a step is built with ``shared_exp=False``)."""
+        dt = self.dt
+        return dict(
+            v1=p.v1, v2=p.v2, pol2=p.pol2, inv_vt=1.0 / p.v_t, v_on1=p.v_on1, v_off1=p.v_off1,
+            v_on2=p.v_on2, v_off2=p.v_off2, nu_off=p.vol_form + (1.0 - p.vol_form) * p.nu, nu_leak=p.vol_form * p.nu,
+            k1=-0.5 * dt / p.tau1, k2=-0.5 * dt / p.tau2, dg=1.0 / p.r_on - 1.0 / p.r_off,
+            g_off=1.0 / p.r_off, km=-dt / p.c_mem, params=p,
+        )
 
     def _shared_exponential(self) -> dict | None:
         """Constants for the four switch sigmoids from one exponential, or None where a constant
@@ -305,9 +324,8 @@ class FusedMIFStep:
             return None
         return {k: (math.exp(logs[k]), powers[k]) for k in ("on1", "off1", "on2", "off2")}
 
-    def _sigmoids(self, v):
+    def _sigmoids(self, v, c):
         """(σ_on1, σ_off1, σ_on2, σ_off2) at membrane ``v``."""
-        c = self.c
         if self.shared is not None:
             # E = exp(-vd1/V_T), its exponent clamped to ±SHARED_EXP_CLAMP so that c·E and c/E stay
             # finite (no inf/inf, no 0·inf in the backward pass): the clamp acts only where every
@@ -320,13 +338,13 @@ class FusedMIFStep:
         return (torch.sigmoid((vd1 - c["v_on1"]) * c["inv_vt"]), torch.sigmoid(-(vd1 + c["v_off1"]) * c["inv_vt"]),
                 torch.sigmoid((vd2 - c["v_on2"]) * c["inv_vt"]), torch.sigmoid(-(vd2 + c["v_off2"]) * c["inv_vt"]))
 
-    def carry(self, v):
+    def carry(self, v, c: dict | None = None):
         """Half-step device coefficients at membrane ``v``: (x1_inf, e1, x2_inf, e2); () for the
-        generic integrators, which carry nothing."""
+        generic integrators, which carry nothing. ``c``: :meth:`constants` (default the step's own)."""
         if not self.exact:
             return ()
-        c = self.c
-        on1, off1, on2, off2 = self._sigmoids(v)
+        c = self.c if c is None else c
+        on1, off1, on2, off2 = self._sigmoids(v, c)
         b1 = on1 + c["nu_off"] * off1 + c["nu_leak"]
         b2 = on2 + c["nu_off"] * off2 + c["nu_leak"]
         return on1 / b1, torch.exp(c["k1"] * b1), on2 / b2, torch.exp(c["k2"] * b2)
@@ -336,19 +354,19 @@ class FusedMIFStep:
         inf1, e1, inf2, e2 = carry
         return inf1 + (x1 - inf1) * e1, inf2 + (x2 - inf2) * e2
 
-    def advance(self, i_in, v, x1, x2, carry):
+    def advance(self, i_in, v, x1, x2, carry, c: dict | None = None):
         """One step from (v, x1, x2) with ``carry`` = :meth:`carry` (v); returns the new state
-        and the carry at the new membrane voltage."""
+        and the carry at the new membrane voltage. ``c``: :meth:`constants` (default the step's own)."""
+        c = self.c if c is None else c
         if not self.exact:
-            return (*mif_step(i_in, MIFState(v, x1, x2), self.p, self.dt, self.integrator), ())
-        c = self.c
+            return (*mif_step(i_in, MIFState(v, x1, x2), c["params"], self.dt, self.integrator), ())
         x1, x2 = self._relax(x1, x2, carry)
         g1 = c["g_off"] + c["dg"] * x1
         g2 = c["g_off"] + c["dg"] * x2
         gt = g1 + g2
         v_inf = (i_in + g1 * c["v1"] + g2 * c["v2"]) / gt
         v = v_inf + (v - v_inf) * torch.exp(c["km"] * gt)
-        carry = self.carry(v)
+        carry = self.carry(v, c)
         x1, x2 = self._relax(x1, x2, carry)
         return v, x1, x2, carry
 
@@ -395,7 +413,11 @@ class MemPropNet(torch.nn.Module):
             self.x_pos.append(torch.nn.Parameter((0.5 + 0.5 * w).float()))
             self.x_neg.append(torch.nn.Parameter((0.5 - 0.5 * w).float()))
         self.register_buffer("envelope", alpha_envelope(cfg), persistent=False)
-        self.step = FusedMIFStep(cfg.mif_params, cfg.dt, cfg.integrator)
+        # co-designed neurons (cfg.learn_mif): their constants are per-neuron tensors, rebuilt
+        # every forward from the learned values, so the step takes them as an argument
+        self.neurons = (LearnedNeurons(cfg.mif_params, cfg.mif_preset, cfg.learn_mif, cfg.mif_sharing, cfg.mif_bounds,
+                                       list(cfg.layers[1:])) if cfg.learn_mif else None)
+        self.step = FusedMIFStep(cfg.mif_params, cfg.dt, cfg.integrator, shared_exp=self.neurons is None)
         # torch.compile fuses ``chunk`` network steps (matmuls, concatenation, MIF updates) into one
         # graph: a few kernels per step for the forward and the backward pass, but one Python call,
         # one guard check and one autograd node per chunk instead of per step (at batch 128 and a
@@ -423,30 +445,54 @@ class MemPropNet(torch.nn.Module):
         g_pos, g_neg = self.conductances(layer)
         return self.cfg.current_scale[layer] * (g_pos - g_neg)
 
+    def synapse_parameters(self) -> list[torch.nn.Parameter]:
+        """The synapse pairs' normalised conductances (projected onto [0, 1] after each step)."""
+        return list(self.x_pos) + list(self.x_neg)
+
+    def neuron_parameters(self) -> list[torch.nn.Parameter]:
+        """The learned neurons' unconstrained parameters θ (none for the seed neuron)."""
+        return [] if self.neurons is None else list(self.neurons.parameters())
+
     @torch.no_grad()
     def project_(self) -> None:
         """Put every u± back into [0, 1] (conductance into [g_min, g_max])."""
-        for p in list(self.x_pos) + list(self.x_neg):
+        for p in self.synapse_parameters():
             p.clamp_(0.0, 1.0)
 
-    def _network_step(self, env_k, u, v, x1, x2, carry, *ws):
+    def neuron_params(self, layer: int) -> list[MIFParams]:
+        """The MIF parameters of every neuron of MIF layer ``layer`` (0-based), as floats."""
+        if self.neurons is None:
+            return [self.cfg.mif_params] * self.sizes[layer]
+        return self.neurons.layer_params(layer)
+
+    def _mif_constants(self, like: torch.Tensor):
+        """(step constants, rest state) of the network's neurons: the step's own and the seed's
+        rest for the seed neuron; per-neuron tensors, rebuilt from the learned values (so the
+        gradient reaches them, the rest state's through its implicit function), when learned."""
+        if self.neurons is None:
+            return None, tuple(torch.full((), r, dtype=like.dtype, device=like.device) for r in self.rest)
+        coeffs = self.neurons.coeffs(like.dtype)
+        return self.step.constants(coeffs), tuple(mif_rest_state(coeffs, like=like))
+
+    def _network_step(self, env_k, u, v, x1, x2, carry, c, *ws):
         """All layers one step: inputs from the envelope (layer 1) and from the previous
         layer's membrane at t_k (layers > 1), then the fused MIF step on the joint state
-        (``carry``: :meth:`FusedMIFStep.carry` at ``v``; the new one is returned last)."""
+        (``carry``: :meth:`FusedMIFStep.carry` at ``v``; the new one is returned last;
+        ``c``: the learned neurons' step constants, None for the seed neuron's)."""
         currents = [env_k * u]
         for layer, w in enumerate(ws, start=1):
             pre = v[:, self.offsets[layer - 1]: self.offsets[layer]]
             currents.append((pre - self.cfg.v_ref) @ w)
         i_in = currents[0] if len(currents) == 1 else torch.cat(currents, dim=1)
-        return self.step.advance(i_in, v, x1, x2, carry)
+        return self.step.advance(i_in, v, x1, x2, carry, c)
 
-    def _network_steps(self, envs, u, v, x1, x2, carry, *ws):
+    def _network_steps(self, envs, u, v, x1, x2, carry, c, *ws):
         """``len(envs)`` network steps (:meth:`_network_step`) in a row; returns the output
         layer's membranes after each, stacked [len(envs), B, classes], then the final state."""
         lo_out = self.offsets[-2]
         outs = []
         for k in range(envs.shape[0]):
-            v, x1, x2, carry = self._network_step(envs[k], u, v, x1, x2, carry, *ws)
+            v, x1, x2, carry = self._network_step(envs[k], u, v, x1, x2, carry, c, *ws)
             outs.append(v[:, lo_out:])
         return torch.stack(outs), v, x1, x2, carry
 
@@ -462,21 +508,21 @@ class MemPropNet(torch.nn.Module):
         # The input envelope is shared by every pixel: one matrix product per sample.
         u = (c.input_amplitude * x) @ weights[0]  # A at unit envelope, [B, n_1]
         n_total = self.offsets[-1]
-        v = torch.full((b, n_total), self.rest[0], dtype=x.dtype, device=x.device)
-        x1 = torch.full_like(v, self.rest[1])
-        x2 = torch.full_like(v, self.rest[2])
+        consts, rest = self._mif_constants(x)
+        v, x1, x2 = (r.expand(b, n_total).contiguous() for r in rest)
         env = self.envelope.to(device=x.device, dtype=x.dtype)
         lo_out = self.offsets[-2]
-        carry = self.step.carry(v)
+        carry = self.step.carry(v, consts)
         if self._compiled_steps is not None and not (eager or check_finite or record):
             outs = []
             for k in range(0, c.steps, self.chunk):
-                out, v, x1, x2, carry = self._compiled_steps(env[k: k + self.chunk], u, v, x1, x2, carry, *weights[1:])
+                out, v, x1, x2, carry = self._compiled_steps(env[k: k + self.chunk], u, v, x1, x2, carry, consts,
+                                                             *weights[1:])
                 outs.append(out)
             return torch.cat(outs)
         outs, trace = [], []
         for k in range(c.steps):
-            v, x1, x2, carry = self._network_step(env[k], u, v, x1, x2, carry, *weights[1:])
+            v, x1, x2, carry = self._network_step(env[k], u, v, x1, x2, carry, consts, *weights[1:])
             if check_finite:
                 self._check_finite(k, v, x1, x2)
             outs.append(v[:, lo_out:])

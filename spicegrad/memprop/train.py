@@ -51,6 +51,8 @@ from .model import (
     memprop_loss,
     predict,
 )
+from .neuron_certs import certify_neurons, write_neuron_certificates
+from .neuron_certs import summary as neuron_summary
 
 CHECKPOINT_FORMAT = "spicegrad-memprop/1"
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -77,6 +79,7 @@ class MemPropTrainConfig:
     lr_gamma: float = 0.1
     seed: int = 0
     allow_unvalidated: bool = False
+    mif_lr: float = 1e-2  # Adam lr of the learned neurons' unconstrained parameters (net.learn_mif)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "image_size"):
@@ -86,8 +89,10 @@ class MemPropTrainConfig:
                                             or self.validation < 1):
             raise ValueError(f"MemPropTrainConfig.validation = {self.validation!r}: the number of training images held "
                              "out for validation, an integer >= 1 (or None for the default)")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"MemPropTrainConfig.lr = {self.lr!r}: must be > 0")
+        for name in ("lr", "mif_lr"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"MemPropTrainConfig.{name} = {v!r}: must be > 0")
         milestones = tuple(int(m) for m in self.lr_milestones)
         if any(m < 1 for m in milestones) or list(milestones) != sorted(set(milestones)):
             raise ValueError(f"MemPropTrainConfig.lr_milestones = {self.lr_milestones!r}: need increasing epochs >= 1")
@@ -132,7 +137,7 @@ def validation_size(n_train: int, requested: int | None = None) -> int:
 
 #: fields that may differ between a checkpoint and a resumed run: the schedule's length, and the
 #: learning-rate schedule as long as it gives the epochs already trained the same rates
-_RESUMABLE_CHANGES = {"epochs", "lr", "lr_milestones", "lr_gamma"}
+_RESUMABLE_CHANGES = {"epochs", "lr", "lr_milestones", "lr_gamma", "mif_lr"}
 
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
@@ -406,7 +411,10 @@ def train_memprop(
         _check_compatible(state["config"], cfg, ckpt_path, state["epoch"])
     certs = certificates if certificates is not None else certify(cfg)
     net = MemPropNet(cfg.net, torch.Generator().manual_seed(cfg.seed), compile=compile).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    groups = [{"params": net.synapse_parameters(), "scale": 1.0}]
+    if net.neurons is not None:
+        groups.append({"params": net.neuron_parameters(), "scale": cfg.mif_lr / cfg.lr})
+    opt = torch.optim.Adam(groups, lr=cfg.lr)
     history: dict[str, list] = {"val_accuracy": [], "train_loss": [], "val_loss": [], "samples_per_s": [],
                                 "epoch_wall_s": [], "batch_loss": []}
     start_epoch, best, tested = 0, None, None
@@ -434,7 +442,7 @@ def train_memprop(
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         for group in opt.param_groups:
-            group["lr"] = cfg.lr_at(epoch)
+            group["lr"] = cfg.lr_at(epoch) * group["scale"]
         losses, seen = [], 0
         bar = progress_bar(epoch_batches(len(y_train), cfg.batch_size, cfg.seed, epoch), enabled=progress,
                            desc=f"epoch {epoch + 1}/{cfg.epochs}")
@@ -449,9 +457,10 @@ def train_memprop(
             loss.backward()
             for name, p in net.named_parameters():
                 if p.grad is not None and not torch.isfinite(p.grad).all():
-                    layer = int(name.split(".")[-1]) + 1
+                    what = (f"synapse layer {int(name.split('.')[-1]) + 1}" if name.startswith(("x_pos.", "x_neg."))
+                            else f"learned MIF parameter {name.split('.')[-1]}")
                     raise TrainingDiverged(
-                        f"non-finite gradient of synapse layer {layer} ({name}) at epoch {epoch + 1}, batch {step}. "
+                        f"non-finite gradient of {what} ({name}) at epoch {epoch + 1}, batch {step}. "
                         f"Last good checkpoint: {ckpt_path if ckpt_path.exists() else 'none'}")
             opt.step()
             net.project_()
@@ -467,9 +476,12 @@ def train_memprop(
         ev = evaluate(net, x_val, y_val, cfg.batch_size, progress)
         history["val_accuracy"].append(ev["accuracy"])
         history["val_loss"].append(ev["loss"])
+        neuron_certs = certify_neurons(net, cfg, out, log) if net.neurons is not None else None
         if best is None or ev["accuracy"] > best["val_accuracy"]:
-            best = {"epoch": epoch + 1, "val_accuracy": ev["accuracy"],
+            best = {"epoch": epoch + 1, "val_accuracy": ev["accuracy"], "neuron_certificates": neuron_certs,
                     "model": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+            if neuron_certs is not None:
+                write_neuron_certificates(out, neuron_certs)
         history["train_loss"].append(sum(losses) / len(losses))
         history["samples_per_s"].append(seen / train_s if seen else float("nan"))
         history["epoch_wall_s"].append(time.perf_counter() - t0)
@@ -544,6 +556,7 @@ def _metrics(cfg: MemPropTrainConfig, history: dict, certs: dict, split: dict, b
         "selected_val_accuracy": best["val_accuracy"] if best else None,
         "test_accuracy": tested["accuracy"] if tested else None,
         "test_loss": tested["loss"] if tested else None,
+        "neurons": _neuron_record(cfg, best),
         "samples_per_s": sum(sps) / len(sps) if sps else None,
         "samples_per_s_per_epoch": history["samples_per_s"],
         "epoch_wall_s": history["epoch_wall_s"],
@@ -554,6 +567,15 @@ def _metrics(cfg: MemPropTrainConfig, history: dict, certs: dict, split: dict, b
         "allow_unvalidated": cfg.allow_unvalidated,
         "spicegrad_version": __version__,
     }
+
+
+def _neuron_record(cfg: MemPropTrainConfig, best: dict | None) -> dict[str, Any]:
+    """The MIF neurons of the selected network: the seed preset, or the learned fields with
+    their bounds and the certificates of every learned set (``certificates/`` in the run)."""
+    if not cfg.net.learn_mif:
+        return {"learned": [], "preset": cfg.net.mif_preset}
+    return {"learned": list(cfg.net.learn_mif), "preset": cfg.net.mif_preset, "sharing": cfg.net.mif_sharing,
+            "mif_lr": cfg.mif_lr, "certification": neuron_summary((best or {}).get("neuron_certificates"))}
 
 
 def _synapse_drift(net: MemPropNet, images: torch.Tensor) -> dict[str, Any]:
