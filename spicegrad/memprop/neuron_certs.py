@@ -103,8 +103,8 @@ def write_neuron_certificates(out: Path, records: dict[str, Any]) -> list[Path]:
 
 def summary(records: dict[str, Any] | None) -> dict[str, Any] | None:
     """``records`` without the full certificates (for metrics.json)."""
-    if records is None:
-        return None
+    if records is None or "layers" not in records:
+        return records
     return {**records, "layers": [{"layer": layer["layer"], "sets": [{k: v for k, v in rec.items() if k != "certificate"}
                                                                       for rec in layer["sets"]]}
                                   for layer in records["layers"]]}

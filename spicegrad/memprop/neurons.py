@@ -159,8 +159,10 @@ class LearnedNeurons(torch.nn.Module):
         self.register_buffer("layer_of", layer_of, persistent=False)
 
     def values(self, name: str) -> torch.Tensor:
-        """Field ``name`` (learned) per neuron, [sum(sizes)], in its unit."""
-        value = _from_unit(self.bounds[name], torch.sigmoid(self.theta[name]))
+        """Field ``name`` (learned) per neuron, [sum(sizes)], in its unit: float64 and clamped to
+        its bounds, so that rounding never leaves them (a float32 0.4 is 0.40000000596)."""
+        b = self.bounds[name]
+        value = _from_unit(b, torch.sigmoid(self.theta[name].double())).clamp(b.lo, b.hi)
         return value[self.layer_of] if self.sharing == "layer" else value
 
     def coeffs(self, dtype: torch.dtype) -> MIFCoeffs:

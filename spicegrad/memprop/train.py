@@ -43,6 +43,7 @@ from .. import __version__
 from .._io import atomic_write_bytes, atomic_write_json, load_tensors, require_finite_tensors
 from ..datasets import load_dataset
 from ..errors import InputError, TrainingDiverged
+from . import neuron_certs
 from .drift import static_check
 from .model import (
     MemPropConfig,
@@ -51,8 +52,6 @@ from .model import (
     memprop_loss,
     predict,
 )
-from .neuron_certs import certify_neurons, write_neuron_certificates
-from .neuron_certs import summary as neuron_summary
 
 CHECKPOINT_FORMAT = "spicegrad-memprop/1"
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -378,10 +377,13 @@ def train_memprop(
     certificates: dict[str, Any] | None = None,
     log=print,
     device: str | torch.device = "cpu",
+    certify_neurons: bool = True,
 ) -> dict[str, Any]:
     """Train (or resume) and return the metrics dict written to ``out_dir/metrics.json``.
 
     ``certificates``: pre-computed :func:`certify` records (tests); default: certify now.
+    ``certify_neurons``: certify learned MIF parameter sets after every epoch
+    (:mod:`.neuron_certs`); False (tests of other things) records that they were not.
     """
     from .._progress import progress as progress_bar
 
@@ -476,12 +478,15 @@ def train_memprop(
         ev = evaluate(net, x_val, y_val, cfg.batch_size, progress)
         history["val_accuracy"].append(ev["accuracy"])
         history["val_loss"].append(ev["loss"])
-        neuron_certs = certify_neurons(net, cfg, out, log) if net.neurons is not None else None
+        neurons = None
+        if net.neurons is not None:  # every learned set certified, or training stops here (this epoch unsaved)
+            neurons = (neuron_certs.certify_neurons(net, cfg, out, log) if certify_neurons
+                       else {"skipped": "certify_neurons=False"})
         if best is None or ev["accuracy"] > best["val_accuracy"]:
-            best = {"epoch": epoch + 1, "val_accuracy": ev["accuracy"], "neuron_certificates": neuron_certs,
+            best = {"epoch": epoch + 1, "val_accuracy": ev["accuracy"], "neuron_certificates": neurons,
                     "model": {k: v.detach().clone() for k, v in net.state_dict().items()}}
-            if neuron_certs is not None:
-                write_neuron_certificates(out, neuron_certs)
+            if neurons is not None and "layers" in neurons:
+                neuron_certs.write_neuron_certificates(out, neurons)
         history["train_loss"].append(sum(losses) / len(losses))
         history["samples_per_s"].append(seen / train_s if seen else float("nan"))
         history["epoch_wall_s"].append(time.perf_counter() - t0)
@@ -495,6 +500,8 @@ def train_memprop(
         if epoch + 1 == cfg.epochs:  # the test set, once: the validation-selected network
             tested = _test_once(net, best, x_test, y_test, cfg.batch_size, progress)
             state["test"] = tested
+            if plots and net.neurons is not None:  # the selected network's neurons, twin and ngspice
+                _neuron_plots(net, best, out, spice=certify_neurons)
         _save_checkpoint(ckpt_path, state)
         metrics = _write_outputs(net, cfg, history, certs, split, best, tested, x_test, y_test, test.classes, out, plots)
         log(f"epoch {epoch + 1}/{cfg.epochs}: train loss {history['train_loss'][-1]:.4g}, "
@@ -506,6 +513,18 @@ def train_memprop(
             tested = _test_once(net, best, x_test, y_test, cfg.batch_size, progress)
         metrics = _write_outputs(net, cfg, history, certs, split, best, tested, x_test, y_test, test.classes, out, plots)
     return metrics
+
+
+def _neuron_plots(net: MemPropNet, best: dict[str, Any], out: Path, spice: bool) -> None:
+    """``neurons.png``/``neurons.json`` (:func:`.response.neuron_report`) of the selected network."""
+    from .response import neuron_report
+
+    current = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(best["model"])
+    try:
+        neuron_report(net, out, spice=spice)
+    finally:
+        net.load_state_dict(current)
 
 
 def _test_once(net: MemPropNet, best: dict[str, Any], x_test: torch.Tensor, y_test: torch.Tensor, batch_size: int,
@@ -575,7 +594,7 @@ def _neuron_record(cfg: MemPropTrainConfig, best: dict | None) -> dict[str, Any]
     if not cfg.net.learn_mif:
         return {"learned": [], "preset": cfg.net.mif_preset}
     return {"learned": list(cfg.net.learn_mif), "preset": cfg.net.mif_preset, "sharing": cfg.net.mif_sharing,
-            "mif_lr": cfg.mif_lr, "certification": neuron_summary((best or {}).get("neuron_certificates"))}
+            "mif_lr": cfg.mif_lr, "certification": neuron_certs.summary((best or {}).get("neuron_certificates"))}
 
 
 def _synapse_drift(net: MemPropNet, images: torch.Tensor) -> dict[str, Any]:
