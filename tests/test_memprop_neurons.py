@@ -244,3 +244,16 @@ def test_training_certifies_every_learned_set_and_keeps_the_certificates_in_the_
         assert saved["certificate"]["passed"] is True and saved["certificate"]["dt"] == 1e-5
         assert set(saved["certificate"]["cases"]) >= {"mif-memprop-bipolar-train"}
         assert math.isclose(saved["learned"]["v_on1"], rec["learned"]["v_on1"])
+
+
+def test_the_bounds_table_in_the_docs_is_the_one_the_code_uses():
+    """One source of truth: docs/device-models.md's table lists BOUNDS as the code has them."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "device-models.md").read_text()
+    rows = re.findall(r"^\| ((?:`\w+`(?:, )?)+) \| (\S+) \| (\S+) \| (\S+) \| (linear|log) \|", text, re.M)
+    documented = {}
+    for names, lo, hi, unit, scale in rows:
+        for name in re.findall(r"`(\w+)`", names):
+            documented[name] = (float(lo.replace("−", "-")), float(hi.replace("−", "-")), unit, scale == "log")
+    assert documented == {name: (b.lo, b.hi, b.unit, b.log) for name, b in BOUNDS.items()}
