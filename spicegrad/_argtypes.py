@@ -73,3 +73,14 @@ def name_range(text: str) -> tuple[str, float, float]:
         return name.strip(), float(lo), float(hi)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=LO:HI, e.g. v_on1=0.05:0.3") from None
+
+
+def positive_seconds(text: str) -> float:
+    """A time in seconds, finite and > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a time in seconds, e.g. 1e-5") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r}: a time step must be a finite number of seconds > 0")
+    return value

@@ -9,7 +9,7 @@ import argparse
 import os
 from pathlib import Path
 
-from .._argtypes import read_scale
+from .._argtypes import positive_seconds, read_scale
 from ..spice.provenance import add_include_options
 
 
@@ -35,6 +35,9 @@ def add_export_parser(subparsers, help: str | None = None) -> argparse.ArgumentP
     p.add_argument("--verify", type=int, metavar="N",
                    help="simulate test samples 0..N-1 in ngspice and compare with the twin; sample K is simulated "
                         "from the written file itself (and added when K >= N)")
+    p.add_argument("--max-step", type=positive_seconds, metavar="S",
+                   help="ngspice's largest time step (s; default a tenth of the network's dt). At dt it runs several "
+                        "times faster; --verify reports the agreement either way")
     add_include_options(p)
     fan = p.add_mutually_exclusive_group()
     fan.add_argument("--workers", type=int, metavar="N", help="fan ngspice runs out on a local Dask cluster")
@@ -71,7 +74,7 @@ def run_export(args: argparse.Namespace) -> int:
     text = export_netlist(net, image, static=args.static_synapses, title=f"MEMprop {cfg.dataset} test sample {args.sample}",
                           read_scale=check["read_scale"], masks=compression_masks(state),
                           include="absolute" if args.absolute_includes else "inline",
-                          source=command_line(getattr(args, "argv", None)), facts=facts)
+                          source=command_line(getattr(args, "argv", None)), facts=facts, max_step=args.max_step)
     written = atomic_write_text(args.output, text)
     print(f"netlist for test sample {args.sample} (label {label}) -> {written}")
     drift_what = "bound on a device's state drift" if "v_on_V" in check else "largest device drift"
@@ -92,7 +95,8 @@ def run_export(args: argparse.Namespace) -> int:
                      if check["suggested_read_scale"] else "")))
     if args.verify:
         report = verify(args.checkpoint, args.verify, data, static=args.static_synapses, read_scale=args.read_scale,
-                        workers=args.workers, scheduler=args.scheduler, files={args.sample: written})
+                        workers=args.workers, scheduler=args.scheduler, files={args.sample: written},
+                        max_step=args.max_step)
         out = Path(args.output).with_suffix(".verify.json")
         atomic_write_json(out, report)
         others = report["samples"] - 1

@@ -220,8 +220,12 @@ def verify(
     scheduler: str | None = None,
     timeout: float = 1800.0,
     files: Mapping[int, str | Path] | None = None,
+    max_step: float | None = None,
 ) -> dict[str, Any]:
     """Twin vs ngspice on test samples 0..n-1: class agreement and output-membrane RMS (V).
+
+    ``max_step``: ngspice's largest time step in the fresh exports (default dt/10, as
+    :func:`export_netlist`).
 
     ``files`` maps a test sample to a netlist already written for it (``spicegrad export -o``):
     ngspice runs that file's text as written instead of a fresh export, so what is verified is
@@ -250,7 +254,7 @@ def verify(
     check = static_check(net, x[fresh] if fresh else x, read_scale=read_scale)  # one scale for the fresh exports
     masks = compression_masks(state)
     netlists = [files[s].read_text() if s in files else
-                export_netlist(net, x[k], static=static, read_scale=check["read_scale"], masks=masks)
+                export_netlist(net, x[k], static=static, read_scale=check["read_scale"], masks=masks, max_step=max_step)
                 for k, s in enumerate(samples)]
     args = (net.n_layers, net.cfg.layers[-1], net.cfg.dt, net.cfg.steps, timeout)
     t0 = time.perf_counter()
@@ -288,6 +292,9 @@ def verify(
         "rms_V": rms.tolist(),
         "rms_V_max": float(rms.max()),
         "ngspice_wall_s": wall,
+        "ngspice_wall_s_per_sample": wall / len(samples),
+        "workers": workers,
+        "max_step_s": max_step if max_step is not None else net.cfg.dt / 10,
         "static_synapses": static,
         "read_scale": check["read_scale"],
         "static_check": check,
