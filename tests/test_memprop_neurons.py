@@ -257,3 +257,114 @@ def test_the_bounds_table_in_the_docs_is_the_one_the_code_uses():
         for name in re.findall(r"`(\w+)`", names):
             documented[name] = (float(lo.replace("−", "-")), float(hi.replace("−", "-")), unit, scale == "log")
     assert documented == {name: (b.lo, b.hi, b.unit, b.log) for name, b in BOUNDS.items()}
+
+
+# --- hostile input (a review's findings) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--learn-mif", ""], "--learn-mif: no parameter named"),
+    (["--mif-lr", "0.1"], "--mif-lr: apply to learned MIF parameters"),
+    (["--mif-sharing", "neuron"], "--mif-sharing: apply to learned MIF parameters"),
+    (["--learn-mif", "v_on1", "--mif-bound", "v_on1=0.05:0.3", "--mif-bound", "v_on1=0.06:0.3"], "given twice"),
+    (["--learn-mif", "v1", "--mif-bound", "v1=-100:100"], r"v1 = \[-100, 100\] V: beyond the physical limits \[-1, 1\]"),
+])
+def test_command_line_refuses_learning_options_that_would_be_ignored_or_unphysical(args, message, capsys, tmp_path):
+    assert spicegrad_main(["train", "memprop", "--out", str(tmp_path / "o"), *args]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()
+
+
+def _damaged(codesigned, tmp_path, edit) -> str:
+    out, _ = codesigned
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    edit(state)
+    torch.save(state, tmp_path / "bad.pt")
+    return str(tmp_path / "bad.pt")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.pop("best"), "a test score without the validation-selected network"),
+    (lambda s: s["best"].update(epoch=99), r"best.epoch = 99: the selected epoch must be an integer in 1..2"),
+    (lambda s: s["best"].update(epoch=True), r"best.epoch = True"),
+    (lambda s: s.update(test="oops"), r"test = oops: expected the selected epoch"),
+    (lambda s: s["best"]["model"].pop("neurons.theta.v1"), "best.model does not hold the same tensors as model"),
+    (lambda s: s["best"]["model"].update({"neurons.theta.v1": torch.zeros(26, dtype=torch.int64)}),
+     "neurons.theta.v1 is torch.int64, expected floating point"),
+    (lambda s: s["best"].update(neuron_certificates={"layers": [{"layer": 1, "sets": [
+        {"neurons": [0], "learned": {"v_on1": 0.3}}]}]}), r"learned v_on1 = \S+ differs from the certified 0.3"),
+])
+def test_damaged_selection_records_are_refused_on_export_naming_the_entry(codesigned, tmp_path, capsys, edit, message):
+    bad = _damaged(codesigned, tmp_path, edit)
+    assert spicegrad_main(["export", bad, "-o", str(tmp_path / "n.cir"), "--static-synapses"]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "n.cir").exists()
+
+
+def test_export_refuses_a_max_step_beyond_dt(codesigned, data_dir, tmp_path, capsys):
+    out, _ = codesigned
+    for step in ("2e-5", "1e-300"):
+        assert spicegrad_main(["export", str(out / "checkpoint.pt"), "-o", str(tmp_path / "n.cir"), "--static-synapses",
+                               "--data", str(data_dir), "--max-step", step]) == 2
+        assert "must lie between dt·1e-6 and dt = 1e-05 s" in capsys.readouterr().err
+
+
+def test_a_run_from_before_the_protocol_is_not_resumed(codesigned, data_dir, tmp_path):
+    out, _ = codesigned
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    for key in ("best", "test"):
+        state.pop(key)
+    (tmp_path / "old").mkdir()
+    torch.save(state, tmp_path / "old" / "checkpoint.pt")
+    with pytest.raises(InputError, match="trained before the validation protocol"):
+        train_memprop(_tiny_train(epochs=3), tmp_path / "old", data=data_dir, resume=True, compile=False,
+                      progress=False, plots=False, certificates=NO_CERT, certify_neurons=False, log=lambda *_: None)
+
+
+def test_a_resumed_run_takes_its_neuron_learning_rate_from_the_configuration(codesigned, data_dir, tmp_path):
+    import shutil
+
+    out, _ = codesigned
+    shutil.copytree(out, tmp_path / "run")
+    train_memprop(_tiny_train(epochs=3, mif_lr=0.05), tmp_path / "run", data=data_dir, resume=True, compile=False,
+                  progress=False, plots=False, certificates=NO_CERT, certify_neurons=False, log=lambda *_: None)
+    groups = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"]
+    assert [g["lr"] for g in groups] == [pytest.approx(1e-2), pytest.approx(0.05)]
+
+
+def test_compression_fine_tuning_leaves_the_certified_neurons_alone(codesigned):
+    from spicegrad.compress.finetune import finetune
+    from spicegrad.compress.network import load_compressed
+
+    out, _ = codesigned
+    net, _ = load_compressed(out / "checkpoint.pt")
+    before = {k: v.clone() for k, v in net.neurons.theta.items()}
+    x, y = torch.rand(32, 196, generator=torch.Generator().manual_seed(0)), torch.arange(32) % 10
+    finetune(net, x, y, epochs=1, lr=1e-2, batch_size=16, progress=False)
+    for k, v in net.neurons.theta.items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_certificates_folder_removes_only_its_own_files_and_refuses_a_link(tmp_path):
+    from spicegrad.memprop.neuron_certs import write_neuron_certificates
+
+    def records(n_sets):
+        sets = [{"neurons": [k], "learned": {}, "validated": True, "certificate": {"k": k}} for k in range(n_sets)]
+        return {"layers": [{"layer": 1, "sets": sets}]}
+
+    folder = tmp_path / "certificates"
+    folder.mkdir()
+    mine = [folder / "mif-layer1-set0-my-notes.json", folder / "mif-layer9-set9.json"]
+    for f in mine:
+        f.write_text("{}")
+    write_neuron_certificates(tmp_path, records(3))
+    write_neuron_certificates(tmp_path, records(1))
+    assert (folder / "mif-layer1-set0.json").exists() and not (folder / "mif-layer1-set2.json").exists()
+    assert all(f.exists() for f in mine)  # never written by spicegrad: left alone
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "run2").mkdir()
+    (tmp_path / "run2" / "certificates").symlink_to(elsewhere)
+    with pytest.raises(InputError, match="not a plain folder"):
+        write_neuron_certificates(tmp_path / "run2", records(1))
+    assert list(elsewhere.iterdir()) == []

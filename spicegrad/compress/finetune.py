@@ -41,7 +41,9 @@ def finetune(net: CompressedMemPropNet, images: torch.Tensor, labels: torch.Tens
     if labels.numel() == 0:
         raise CompressError("fine-tuning needs at least one training sample")
     t0 = time.perf_counter()
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    # synapses only: learned MIF neurons keep the values their certificates prove (retraining
+    # them here would need a new certification)
+    opt = torch.optim.Adam(net.synapse_parameters(), lr=lr)
     losses, steps = [], 0
     net.train()
     for epoch in range(epochs):

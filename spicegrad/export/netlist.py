@@ -112,6 +112,9 @@ def export_netlist(net: MemPropNet, image: torch.Tensor, static: bool = False, m
     line; default: this call), the read scale and ``facts`` (e.g. the checkpoint and its SHA-256).
     """
     cfg = net.cfg
+    if max_step is not None and not (isinstance(max_step, (int, float)) and cfg.dt * 1e-6 <= max_step <= cfg.dt):
+        raise ValueError(f"export: max_step = {max_step!r} s: must lie between dt·1e-6 and dt = {cfg.dt:g} s "
+                         "(ngspice's largest time step; default dt/10)")
     if read_scale == "auto":
         read_scale = static_check(net, image[None], read_scale="auto")["read_scale"]
     if not (isinstance(read_scale, (int, float)) and 0 < read_scale <= 1):

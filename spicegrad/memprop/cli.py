@@ -54,15 +54,16 @@ def add_memprop_parser(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--synapse", choices=synapse_names(), default=DEFAULT_SYNAPSE,
                    help=f"registered cell device of the synapse pairs (default {DEFAULT_SYNAPSE}: Knowm MSS, 1 kΩ-100 kΩ); "
                         "its read must be ohmic, and a non-MSS device takes its default parameters")
-    p.add_argument("--learn-mif", type=comma_names, default=(), metavar="NAME[,NAME...]",
+    p.add_argument("--learn-mif", type=comma_names, default=None, metavar="NAME[,NAME...]",
                    help="co-design: learn these MIF device parameters with the synapses, inside physical bounds, "
                         f"certified against ngspice after every epoch (e.g. {','.join(DEFAULT_LEARNED)}; default none: "
                         "the seed neuron)")
-    p.add_argument("--mif-sharing", choices=SHARING, default="layer",
-                   help="learned MIF parameters: one value per layer (default) or per neuron")
+    p.add_argument("--mif-sharing", choices=SHARING, default=None,
+                   help="learned MIF parameters: one value per layer (default) or per neuron (every distinct set is "
+                        "certified after each epoch, about 20 s each: up to one per neuron)")
     p.add_argument("--mif-bound", type=name_range, action="append", default=[], metavar="NAME=LO:HI",
                    help="replace the default bound of a learned MIF parameter (SI units; repeatable)")
-    p.add_argument("--mif-lr", type=float, default=1e-2,
+    p.add_argument("--mif-lr", type=float, default=None,
                    help="Adam learning rate of the learned MIF parameters (unconstrained; default 1e-2)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
     p.add_argument("--allow-unvalidated", action="store_true",
@@ -79,20 +80,32 @@ def add_memprop_parser(train_subparsers) -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace):
+    from ..errors import InputError
     from .model import MemPropConfig
     from .train import MemPropTrainConfig
+
+    if args.learn_mif == ():
+        raise InputError("--learn-mif: no parameter named; give e.g. " + ",".join(DEFAULT_LEARNED))
+    if not args.learn_mif:
+        given = [flag for flag, value in (("--mif-sharing", args.mif_sharing), ("--mif-lr", args.mif_lr),
+                                          ("--mif-bound", args.mif_bound or None)) if value is not None]
+        if given:
+            raise InputError(f"{', '.join(given)}: apply to learned MIF parameters; name them with --learn-mif "
+                             f"(e.g. {','.join(DEFAULT_LEARNED)})")
 
     classes = 10
     net = MemPropConfig(
         layers=(args.image_size**2, *args.hidden, classes), steps=args.steps, dt=args.dt,
         integrator=args.integrator, inject_every=args.inject_every, input_amplitude=args.input_amplitude,
         current_scale=args.current_scale, logit_volt=args.logit_volt, mif_preset=args.mif_preset,
-        synapse=args.synapse, learn_mif=args.learn_mif, mif_sharing=args.mif_sharing, mif_bounds=tuple(args.mif_bound),
+        synapse=args.synapse, learn_mif=args.learn_mif or (), mif_bounds=tuple(args.mif_bound),
+        **({"mif_sharing": args.mif_sharing} if args.mif_sharing else {}),
     )
     return MemPropTrainConfig(
         net=net, dataset=args.dataset, image_size=args.image_size, train_subset=args.train_subset,
         test_subset=args.test_subset, validation=args.validation, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        lr_milestones=args.lr_milestones, lr_gamma=args.lr_gamma, seed=args.seed, allow_unvalidated=args.allow_unvalidated, mif_lr=args.mif_lr,
+        lr_milestones=args.lr_milestones, lr_gamma=args.lr_gamma, seed=args.seed, allow_unvalidated=args.allow_unvalidated,
+        **({"mif_lr": args.mif_lr} if args.mif_lr is not None else {}),
     )
 
 

@@ -12,11 +12,13 @@ network are copied into the run directory (``DIR/certificates/``).
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
 from .._io import atomic_write_json
-from ..errors import UnvalidatedConfigError
+from ..errors import InputError, UnvalidatedConfigError
 
 #: folder of the run directory that holds the selected network's neuron certificates
 CERT_DIR = "certificates"
@@ -82,23 +84,39 @@ def certify_neurons(net, cfg, out: Path | None = None, log=print) -> dict[str, A
             "bounds": {name: list(b) for name, b in net.neurons.bounds.items()}, "layers": layers}
 
 
+#: what write_neuron_certificates wrote last, so that it removes only its own files
+MANIFEST = "written-by-spicegrad.json"
+
+
 def write_neuron_certificates(out: Path, records: dict[str, Any]) -> list[Path]:
     """The certificates of ``records`` as JSON files in ``out/certificates/`` (one per set:
-    ``mif-layer<L>-set<k>.json``); files of an earlier selection that are no longer named are
-    removed (only those, by this name pattern)."""
+    ``mif-layer<L>-set<k>.json``). Certificates of an earlier selection that are no longer
+    named are removed: only files this function wrote (listed in its manifest), nothing else
+    in the folder. A ``certificates`` that is a symbolic link is refused."""
     folder = Path(out) / CERT_DIR
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise InputError(f"{folder}: not a plain folder (a symbolic link or a file); spicegrad writes the neuron "
+                         "certificates only into a folder of its own inside the run directory")
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    try:
+        before = set(json.loads((folder / MANIFEST).read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        before = set()
+    names = []
     for layer in records["layers"]:
         for k, rec in enumerate(layer["sets"]):
-            path = folder / f"mif-layer{layer['layer']}-set{k}.json"
-            written.append(atomic_write_json(path, {**{key: v for key, v in rec.items() if key != "certificate"},
-                                                    "certificate": rec["certificate"]}))
-    names = {path.name for path in written}
-    for stale in folder.glob("mif-layer*-set*.json"):
-        if stale.name not in names:
-            stale.unlink()
-    return written
+            name = f"mif-layer{int(layer['layer'])}-set{k}.json"
+            atomic_write_json(folder / name, {**{key: v for key, v in rec.items() if key != "certificate"},
+                                              "certificate": rec["certificate"]})
+            names.append(name)
+    atomic_write_json(folder / MANIFEST, {"files": names})
+    for stale in before - set(names):
+        if _OWN_NAME.fullmatch(str(stale)) and (folder / stale).is_file():
+            (folder / stale).unlink()
+    return [folder / name for name in names]
+
+
+_OWN_NAME = re.compile(r"mif-layer\d+-set\d+\.json")
 
 
 def summary(records: dict[str, Any] | None) -> dict[str, Any] | None:

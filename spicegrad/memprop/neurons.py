@@ -16,7 +16,7 @@ neuron (``"neuron"``) is p = lo + (hi - lo)·σ(θ) with θ unconstrained and tr
 the same map on log p. So every value stays strictly inside its bounds whatever the optimiser
 or a checkpoint file does, and θ starts where p equals the seed preset's value (bounds must
 contain it, strictly). :data:`BOUNDS` holds the default bounds with their provenance;
-``mif_bounds`` may narrow or move them (never past the checks of :class:`MIFParams`).
+``mif_bounds`` may narrow or move them, within :data:`HARD_LIMITS`.
 
 Bounds keep the devices physical; they do not prove the twin accurate there. That is the
 certificates' job: training certifies every distinct learned parameter set at the training dt
@@ -75,6 +75,14 @@ BOUNDS: dict[str, Bound] = {
     "r_off": Bound(2e4, 1e6, "Ω", True, "Table III's 100 kΩ inside; at least 2x every r_on bound"),
     "nu": Bound(0.05, 1.0, "1", False, "volatility constant in (0, 1] (Table III: 0.6)"),
 }
+#: the widest a bound may be made with ``mif_bounds`` (SI units): the ranges over which the MIF
+#: equations stay physical and the certification cases can judge the twin (membrane swings of
+#: about ±1 V); beyond :data:`BOUNDS` every value still has to pass certification
+HARD_LIMITS: dict[str, tuple[float, float]] = {
+    "v_on1": (-1.0, 1.0), "v_on2": (-1.0, 1.0), "v_off1": (-1.0, 1.0), "v_off2": (-1.0, 1.0),
+    "v1": (-1.0, 1.0), "v2": (-1.0, 1.0), "tau1": (1e-7, 1.0), "tau2": (1e-7, 1.0), "c_mem": (1e-13, 1e-7),
+    "r_on": (10.0, 1e8), "r_off": (10.0, 1e8), "nu": (1e-3, 1.0),
+}
 _NOT_LEARNABLE = {"v_t": "a thermal voltage, set by temperature", "pol2": "circuit topology (±1)",
                   "vol_form": "a choice of volatility form (0 or 1)"}
 
@@ -95,6 +103,9 @@ def resolve_bounds(learned: tuple[str, ...], overrides: tuple[tuple[str, float, 
     if len(set(learned)) != len(learned):
         raise InputError(f"learned MIF parameters {list(learned)}: a field is named twice")
     bounds = {name: BOUNDS[name] for name in learned}
+    named = [item[0] for item in overrides if isinstance(item, (tuple, list)) and item]
+    if len(set(named)) != len(named):
+        raise InputError(f"MIF bounds {named}: a parameter's bound is given twice")
     for item in overrides:
         if len(item) != 3:
             raise InputError(f"MIF bound {item!r}: need (name, lo, hi)")
@@ -108,6 +119,10 @@ def resolve_bounds(learned: tuple[str, ...], overrides: tuple[tuple[str, float, 
             raise InputError(f"MIF bound {name} = [{lo:g}, {hi:g}] {b.unit}: {name} is a positive scale; lo must be > 0")
         if name == "nu" and (lo <= 0 or hi > 1):
             raise InputError(f"MIF bound nu = [{lo:g}, {hi:g}]: the volatility constant lies in (0, 1]")
+        hard_lo, hard_hi = HARD_LIMITS[name]
+        if lo < hard_lo or hi > hard_hi:
+            raise InputError(f"MIF bound {name} = [{lo:g}, {hi:g}] {b.unit}: beyond the physical limits "
+                             f"[{hard_lo:g}, {hard_hi:g}] {b.unit} a bound may reach (default [{b.lo:g}, {b.hi:g}])")
         bounds[name] = b._replace(lo=lo, hi=hi, source="given (mif_bounds)")
     for name, b in bounds.items():
         value = getattr(seed, name)

@@ -129,8 +129,9 @@ def validation_size(n_train: int, requested: int | None = None) -> int:
     least 1) of a smaller one. At least one image must be left to train on."""
     n_val = requested if requested is not None else VALIDATION_FULL if n_train >= 60000 else max(1, n_train // 12)
     if n_val >= n_train:
-        raise InputError(f"validation = {n_val}: must be below the {n_train} training images (the last {n_val} are held "
-                         "out; at least one must be left to train on)")
+        what = "--validation" if requested is not None else "the default validation split (a twelfth, at least 1)"
+        raise InputError(f"validation = {n_val} ({what}): must be below the {n_train} training images (the last "
+                         f"{n_val} are held out; at least one must be left to train on)")
     return n_val
 
 
@@ -236,17 +237,48 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     for key, kind in (("model", dict), ("compression", dict), ("epoch", int)):
         if key in state and state[key] is not None and not isinstance(state[key], kind):
             raise CheckpointError(f"{path}: {key} is a {type(state[key]).__name__}, expected a {kind.__name__}")
-    best = state.get("best")
-    if best is not None and not (isinstance(best, dict) and isinstance(best.get("model"), dict)
-                                 and isinstance(best.get("epoch"), int)):
-        raise CheckpointError(f"{path}: best (the validation-selected network) is not a table of epoch and model")
+    _check_selection(state, path)
     try:
         require_finite_tensors(state.get("optimizer"), f"{path}: optimizer")
     except InputError as exc:
         raise CheckpointError(str(exc)) from None
-    for where, model in (("model", state.get("model")), ("best.model", (best or {}).get("model"))):
+    for where, model in (("model", state.get("model")), ("best.model", (state.get("best") or {}).get("model"))):
         _check_weights(model, f"{path}: {where}")
     return state
+
+
+def _is_fraction(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and 0 <= x <= 1
+
+
+def _check_selection(state: dict[str, Any], path: Path) -> None:
+    """``best`` (the validation-selected network) and ``test`` (its one test score), if present:
+    well-formed and consistent with each other and with the latest epoch's ``model``."""
+    best, test, epoch = state.get("best"), state.get("test"), state.get("epoch")
+    if best is not None:
+        if not (isinstance(best, dict) and isinstance(best.get("model"), dict)):
+            raise CheckpointError(f"{path}: best (the validation-selected network) is not a table with a model")
+        b_epoch = best.get("epoch")
+        if isinstance(b_epoch, bool) or not isinstance(b_epoch, int) or not (
+                1 <= b_epoch <= (epoch if isinstance(epoch, int) else b_epoch)):
+            raise CheckpointError(f"{path}: best.epoch = {b_epoch!r}: the selected epoch must be an integer in "
+                                  f"1..{epoch!r} (the epochs trained)")
+        if not _is_fraction(best.get("val_accuracy")):
+            raise CheckpointError(f"{path}: best.val_accuracy = {best.get('val_accuracy')!r}: a fraction in [0, 1]")
+        model = state.get("model")
+        if isinstance(model, dict):
+            shapes = {k: tuple(v.shape) for k, v in model.items() if isinstance(v, torch.Tensor)}
+            best_shapes = {k: tuple(v.shape) for k, v in best["model"].items() if isinstance(v, torch.Tensor)}
+            if shapes != best_shapes:
+                raise CheckpointError(f"{path}: best.model does not hold the same tensors as model "
+                                      f"(differing: {sorted(set(shapes.items()) ^ set(best_shapes.items()))[:4]})")
+    if test is not None:
+        if best is None:
+            raise CheckpointError(f"{path}: a test score without the validation-selected network it belongs to (best)")
+        if not (isinstance(test, dict) and test.get("epoch") == best.get("epoch") and _is_fraction(test.get("accuracy"))
+                and isinstance(test.get("loss"), (int, float)) and math.isfinite(test["loss"])):
+            raise CheckpointError(f"{path}: test = {str(test)[:120]}: expected the selected epoch ({best.get('epoch')}), "
+                                  "an accuracy in [0, 1] and a finite loss")
 
 
 def _check_weights(model: dict | None, where: str) -> None:
@@ -260,6 +292,8 @@ def _check_weights(model: dict | None, where: str) -> None:
     except InputError as exc:
         raise CheckpointError(str(exc)) from None
     for name, value in model.items():
+        if name.startswith("neurons.theta.") and not value.is_floating_point():
+            raise CheckpointError(f"{where}: learned neuron parameter {name} is {value.dtype}, expected floating point")
         if name.startswith(("x_pos.", "x_neg.")) and value.numel() and (value.min() < 0 or value.max() > 1):
             raise CheckpointError(f"{where}: synapse state {name} spans [{float(value.min()):.4g}, "
                                   f"{float(value.max()):.4g}]; a synapse's normalised conductance (the MSS state x) "
@@ -335,7 +369,28 @@ def load_net(path: str | Path, compile: bool = False) -> tuple[MemPropNet, dict[
         net.load_state_dict(selected_weights(state))
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the network {cfg.net.layers}: {exc}") from exc
+    if net.neurons is not None and state.get("test") is not None:
+        _check_certified_values(net, (state.get("best") or {}).get("neuron_certificates"), Path(path))
     return net, state
+
+
+def _check_certified_values(net: MemPropNet, records: Any, path: Path) -> None:
+    """The selected network's learned neuron values must be the ones its certificates prove
+    (recorded beside them); a file whose θ or bounds were edited gives other values."""
+    if not (isinstance(records, dict) and isinstance(records.get("layers"), list)):
+        return  # not certified (certify_neurons=False): recorded as such in metrics.json
+    try:
+        checks = [(int(layer_rec["layer"]) - 1, int(j), str(name), float(value)) for layer_rec in records["layers"]
+                  for rec in layer_rec["sets"] for j in rec["neurons"] for name, value in rec["learned"].items()]
+        values = [(layer, j, name, value, getattr(net.neuron_params(layer)[j], name)) for layer, j, name, value in checks]
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: best.neuron_certificates is malformed ({type(exc).__name__}: {exc})") from None
+    for layer, j, name, value, have in values:
+        if not math.isclose(have, value, rel_tol=1e-9, abs_tol=1e-15):
+            raise CheckpointError(
+                f"{path}: MIF layer {layer + 1}, neuron {j}: learned {name} = {have:g} differs from the "
+                f"certified {value:g} (the learned parameters or their bounds were changed after "
+                "certification: a damaged file)")
 
 
 #: BPTT memory per neuron per time step per sample (bytes): 3.92 MB per sample measured for
@@ -412,6 +467,11 @@ def train_memprop(
         _config_of(state, ckpt_path)
         _check_compatible(state["config"], cfg, ckpt_path, state["epoch"])
     certs = certificates if certificates is not None else certify(cfg)
+    if cfg.net.learn_mif and certify_neurons and cfg.net.mif_sharing == "neuron":
+        n_sets = sum(cfg.net.layers[1:])
+        log(f"per-neuron MIF parameters: up to {n_sets} distinct sets are certified against ngspice after every epoch, "
+            f"about 20 s each (up to ~{n_sets * 20 / 60:.0f} min per epoch); --mif-sharing layer certifies "
+            f"{len(cfg.net.layers) - 1}")
     net = MemPropNet(cfg.net, torch.Generator().manual_seed(cfg.seed), compile=compile).to(device)
     groups = [{"params": net.synapse_parameters(), "scale": 1.0}]
     if net.neurons is not None:
@@ -421,8 +481,18 @@ def train_memprop(
                                 "epoch_wall_s": [], "batch_loss": []}
     start_epoch, best, tested = 0, None, None
     if state is not None:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
+        if state.get("best") is None or not isinstance(state.get("history"), dict) or "val_accuracy" not in state["history"]:
+            raise CheckpointError(f"{ckpt_path} was trained before the validation protocol (no held-out validation split "
+                                  "and no validation-selected network): it cannot be resumed under it. Retrain it, or "
+                                  "export or compress it as it is")
+        try:
+            net.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{ckpt_path}: its model or optimizer state does not fit the network "
+                                  f"{cfg.net.layers} ({type(exc).__name__}: {str(exc)[:300]})") from None
+        for group, want in zip(opt.param_groups, groups, strict=True):  # the rates are the configuration's, not the file's
+            group["scale"] = want["scale"]
         history = state["history"]
         start_epoch = state["epoch"]
         best, tested = state.get("best"), state.get("test")
@@ -509,7 +579,7 @@ def train_memprop(
             + (f"; test accuracy of the selected epoch {tested['epoch']}: {tested['accuracy'] * 100:.2f} %"
                if tested else ""))
     if not metrics and start_epoch > 0:  # resumed a finished run: redraw what an interruption may have left stale
-        if tested is None and start_epoch >= cfg.epochs:  # a run from before the selected network was tested
+        if tested is None and start_epoch >= cfg.epochs:  # stopped between its last epoch and the test
             tested = _test_once(net, best, x_test, y_test, cfg.batch_size, progress)
         metrics = _write_outputs(net, cfg, history, certs, split, best, tested, x_test, y_test, test.classes, out, plots)
     return metrics
