@@ -349,7 +349,7 @@ def test_compressed_checkpoint_round_trips_and_stays_a_memprop_checkpoint(net, t
 
 def test_checkpoint_without_weights_is_a_clear_error(tmp_path, checkpoint, capsys):
     state = torch.load(checkpoint, weights_only=False)
-    del state["model"], state["best"]  # the latest epoch's network and the validation-selected one
+    del state["model"], state["best"], state["test"]  # the latest network, the validation-selected one and its score
     torch.save(state, tmp_path / "empty.pt")
     with pytest.raises(CompressError, match="holds no synapse weights"):
         load_compressed(tmp_path / "empty.pt")

@@ -200,8 +200,9 @@ def save_compressed(net: CompressedMemPropNet, state: dict[str, Any], path: str 
     """Write ``net`` (snapped) into a copy of the checkpoint dict ``state`` at ``path`` (atomic)."""
     net = CompressedMemPropNet.from_net(net)
     net.snap_()
-    # the compressed network replaces the trained one (and its validation-selected copy, "best")
-    out = {k: v for k, v in state.items() if k not in ("compression", "best")}
+    # the compressed network replaces the trained one (its validation-selected copy "best" and
+    # that copy's test score "test" belong to the uncompressed network)
+    out = {k: v for k, v in state.items() if k not in ("compression", "best", "test")}
     # quantisation may have moved range into the current scales: the saved network is this one
     out["config"] = dataclasses.replace(MemPropTrainConfig.from_dict(state["config"]), net=net.cfg).to_dict()
     out["model"] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
