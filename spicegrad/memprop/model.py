@@ -267,8 +267,8 @@ class FusedMIFStep:
     (a test pins them together, rtol 1e-10). It is a deliberate fused copy of the device
     equations (G = 1/r_off + dG·x, the switch sigmoids, ν_off and ν_leak, the membrane's
     exponential relaxation), kept as such for ``torch.compile`` rather than built from
-    :mod:`spicegrad.devices.mif`'s functions; its four switch sigmoids are computed from one
-    exponential of the membrane voltage (:meth:`_sigmoids`; four separate sigmoids where the
+    :mod:`spicegrad.devices.mif`'s functions; its four switch sigmoids are computed from an
+    exponential of the membrane voltage and its inverse (:meth:`_sigmoids`; four separate sigmoids where the
     parameters would overflow that form), so its last bits differ from theirs (~1e-16 relative at
     float64, tests/test_memprop_pin.py). It is written as a closed expression per state,
     y <- y_inf + (y - y_inf)·exp(-b·h) with y_inf = a/b (b > 0: σ_on + ν_off·σ_off never vanishes
@@ -304,12 +304,12 @@ class FusedMIFStep:
         )
 
     def _shared_exponential(self) -> dict | None:
-        """Constants for the four switch sigmoids from one exponential, or None where a constant
+        """Constants for the four switch sigmoids from one exponential and its inverse, or None where a constant
         would leave the float range (thresholds far beyond ``SHARED_EXP_LOG_MAX``·V_T).
 
         With E = exp(-vd1/V_T) every sigmoid argument is ±vd1/V_T plus a constant (vd2 = pol2·(V -
         v2) = -pol2·vd1 + pol2·(v1 - v2), pol2 = ±1), so σ(w) = 1/(1 + exp(-w)) = 1/(1 + c·E^s)
-        with c = exp(constant) and s = ±1: one exp per neuron where four sigmoids took four."""
+        with c = exp(constant) and s = ±1: two exps per neuron (E and 1/E) where four sigmoids took four."""
         p, iv = self.p, 1.0 / self.p.v_t
         d21 = (p.v2 - p.v1) * iv
         if p.pol2 > 0:  # vd2 = V - v2: exp(-vd2/V_T) = E·exp(d21)
@@ -327,11 +327,15 @@ class FusedMIFStep:
     def _sigmoids(self, v, c):
         """(σ_on1, σ_off1, σ_on2, σ_off2) at membrane ``v``."""
         if self.shared is not None:
-            # E = exp(-vd1/V_T), its exponent clamped to ±SHARED_EXP_CLAMP so that c·E and c/E stay
-            # finite (no inf/inf, no 0·inf in the backward pass): the clamp acts only where every
-            # sigmoid is within exp(-(SHARED_EXP_CLAMP - SHARED_EXP_LOG_MAX)) = e^-40 of 0 or 1.
-            e = torch.exp(((c["v1"] - v) * c["inv_vt"]).clamp(-SHARED_EXP_CLAMP, SHARED_EXP_CLAMP))
-            return tuple(1.0 / (1.0 + (k * e if power > 0 else k / e)) for k, power in
+            # E = exp(-vd1/V_T) and 1/E = exp(+vd1/V_T), the exponent clamped to ±SHARED_EXP_CLAMP so
+            # that c·E and c/E stay finite: the clamp acts only where every sigmoid is within
+            # exp(-(SHARED_EXP_CLAMP - SHARED_EXP_LOG_MAX)) = e^-40 of 0 or 1. 1/E is an exponential
+            # of its own, not c/E by division: the division's gradient, -c/E², underflows E² to 0
+            # in float32 beyond |vd1| ≈ 44·V_T and gave NaN gradients (a 784-100-10 network whose
+            # output membrane reached 1.23 V at lr 1e-3, seed 2); two exponentials still replace four sigmoids.
+            a = ((c["v1"] - v) * c["inv_vt"]).clamp(-SHARED_EXP_CLAMP, SHARED_EXP_CLAMP)
+            e, e_inv = torch.exp(a), torch.exp(-a)
+            return tuple(1.0 / (1.0 + k * (e if power > 0 else e_inv)) for k, power in
                          (self.shared[name] for name in ("on1", "off1", "on2", "off2")))
         vd1 = v - c["v1"]
         vd2 = c["pol2"] * (v - c["v2"])
