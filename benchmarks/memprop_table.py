@@ -68,7 +68,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     rows = memprop_rows(Path(args.runs))
     refs = json.loads(Path(args.ceiling).read_text())["reference_networks"]
-    lines = ["| network | Fashion-MNIST test accuracy (mean ± std over seeds) | seeds | epochs (selected) | wall time per run |",
+    lines = ["| network | Fashion-MNIST test accuracy (mean ± std over seeds) | seeds | epochs (selected) | wall time per run (mean; 2 shared cores) |",
              "|---|---|---|---|---|"]
     for row in rows.values():
         if row["test"] is None:
