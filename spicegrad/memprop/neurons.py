@@ -8,7 +8,7 @@ memristors are what bend that line: at v_on = 110 mV both devices are ON over mo
 large ones, a saturating response (time-mean deviation from a line 12 % at v_on = 0.3 V); the
 bias sources v1, v2 shift and tilt it. Time constants and c_mem barely change the time-mean
 response (1 ms -> 50 µs: 1.0 -> 1.5 %; c_mem ×100: none). Hence the default learned set
-:data:`DEFAULT_LEARNED`: both thresholds and both bias voltages.
+:data:`spicegrad.memprop.choices.DEFAULT_LEARNED`: both thresholds and both bias voltages.
 
 Parameterisation (choice): each learned field p of each layer (``sharing="layer"``) or each
 neuron (``"neuron"``) is p = lo + (hi - lo)·σ(θ) with θ unconstrained and trained by Adam
@@ -34,7 +34,7 @@ import torch
 
 from ..devices.mif import MIFCoeffs, MIFParams
 from ..errors import InputError
-from .choices import DEFAULT_LEARNED, SHARING  # noqa: F401  (DEFAULT_LEARNED: the module docstring's set)
+from .choices import SHARING
 
 
 class Bound(NamedTuple):
@@ -190,13 +190,6 @@ class LearnedNeurons(torch.nn.Module):
         lo = sum(self.sizes[:layer])
         columns = {name: self.values(name)[lo: lo + self.sizes[layer]].double().tolist() for name in self.bounds}
         return [self.seed.replace(**{name: col[j] for name, col in columns.items()}) for j in range(self.sizes[layer])]
-
-    def distinct_params(self, layer: int) -> list[MIFParams]:
-        """The distinct parameter sets of a layer (one when shared per layer), in neuron order."""
-        seen: dict[MIFParams, None] = {}
-        for p in self.layer_params(layer):
-            seen.setdefault(p, None)
-        return list(seen)
 
     def describe(self, p: MIFParams) -> str:
         """'v_on1 = 0.213 V [0.05, 0.4]; ...' for the learned fields of ``p``."""

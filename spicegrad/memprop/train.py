@@ -29,6 +29,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import math
@@ -585,27 +586,30 @@ def train_memprop(
     return metrics
 
 
+@contextlib.contextmanager
+def _weights(net: MemPropNet, model: dict[str, torch.Tensor]):
+    """``net`` with ``model``'s weights for the duration of the block, its own restored after."""
+    current = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(model)
+    try:
+        yield net
+    finally:
+        net.load_state_dict(current)
+
+
 def _neuron_plots(net: MemPropNet, best: dict[str, Any], out: Path, spice: bool) -> None:
     """``neurons.png``/``neurons.json`` (:func:`.response.neuron_report`) of the selected network."""
     from .response import neuron_report
 
-    current = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    net.load_state_dict(best["model"])
-    try:
+    with _weights(net, best["model"]):
         neuron_report(net, out, spice=spice)
-    finally:
-        net.load_state_dict(current)
 
 
 def _test_once(net: MemPropNet, best: dict[str, Any], x_test: torch.Tensor, y_test: torch.Tensor, batch_size: int,
                progress: bool) -> dict[str, Any]:
     """Test accuracy and loss of the validation-selected network (``best``); ``net`` is left as it was."""
-    current = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    net.load_state_dict(best["model"])
-    try:
+    with _weights(net, best["model"]):
         ev = evaluate(net, x_test, y_test, batch_size, progress)
-    finally:
-        net.load_state_dict(current)
     return {"epoch": best["epoch"], "accuracy": ev["accuracy"], "loss": ev["loss"]}
 
 
