@@ -20,16 +20,19 @@ import numpy as np
 from .._checks import require_finite, require_positive
 from .._io import load_npy
 from ..errors import InputError
-from ..spice.circuit import CCCS, RESISTOR, VSOURCE, Circuit
-from ..spice.netlist import Source, number
+from ..spice.circuit import BSOURCE, CCCS, RESISTOR, VSOURCE, Circuit
+from ..spice.netlist import Source, number, pwl_of
 from ..spice.options import SPICE_OPTIONS
 from ..spice.provenance import header, python_call, run_hint
 from ..stimuli import PulseTrain, Samples, Sine
 from .devices import get_device, get_neuron, resolve_params
+from .periphery import Periphery, add_cells, add_readout
 from .topology import CrossbarSpec
 
 #: netlists above this size need force=True (ngspice would take hours on such arrays anyway)
 LIMIT_BYTES = 64 * 2**20
+#: analyses a crossbar netlist can hold
+ANALYSES = ("tran", "op", "batch")
 #: measured ngspice-39 cost of an MSS crossbar transient (measured on ngspice-39, 2 cores): s/device/timepoint
 NGSPICE_S_PER_DEVICE_POINT = 30e-6
 
@@ -188,6 +191,8 @@ def crossbar_circuit(
     max_step: float | None = None,
     options: dict | None = None,
     save_states: bool = False,
+    batch: np.ndarray | None = None,
+    periphery: Periphery | None = None,
     inline_models: bool = True,
     force: bool = False,
     source: str | None = None,
@@ -196,9 +201,12 @@ def crossbar_circuit(
 
     ``stimuli``: one stimulus for every row or one per row (objects with ``to_spice()``; default
     DC 0.1 V). ``analysis``: ``"tran"`` (``.tran dt t_stop 0 max_step uic``; t_stop defaults to
-    :func:`default_t_stop`) or ``"op"`` (stateless devices only). Saved vectors: the ammeter
+    :func:`default_t_stop`), ``"op"`` (stateless devices only), or ``"batch"``: input vector
+    k of ``batch`` [B, rows] (V) on the rows at sweep point k of ``.dc Vslot 0 B-1 1``
+    (stateless devices only; one DC solve per vector, each started from the last). Saved vectors: the ammeter
     currents ``i(vsense_j)``, the neurons' membranes ``v(n_k)``, and with ``save_states`` every
-    cell's state ``v(xd_i_j.<state>)``. ``neuron_params``: the neurons' parameter record
+    cell's state ``v(xd_i_j.<state>)``. ``periphery``: access transistors, TIAs and ADCs
+    (:mod:`~spicegrad.crossbar.periphery`; their outputs ``v(o_j)``, ``v(q_k)`` are saved too). ``neuron_params``: the neurons' parameter record
     (default: the ``memprop`` MIF); each neuron starts from its rest state.
 
     The netlist runs unchanged with ``ngspice -b`` (:mod:`spicegrad.spice.provenance`): the
@@ -217,10 +225,18 @@ def crossbar_circuit(
     check_size(spec, device, force, stimulus_points=sum(len(getattr(s, "times", ())) for s in rows))
     params = resolve_params(dev, params)
     g = _conductances(spec, g, dev.g_range(params))
-    if analysis not in ("tran", "op"):
-        raise ValueError(f"analysis = {analysis!r}: must be 'tran' or 'op'")
-    if analysis == "op" and dev.stateful:
-        raise ValueError(f"analysis 'op' would settle every {device} state at equilibrium; use 'tran' (uic)")
+    if analysis not in ANALYSES:
+        raise ValueError(f"analysis = {analysis!r}: must be one of {', '.join(map(repr, ANALYSES))}")
+    if (analysis == "batch") != (batch is not None):
+        raise InputError("batch: give row voltages [B, rows] exactly when analysis = 'batch'")
+    if analysis == "batch" and stimuli is not None:
+        raise InputError("analysis 'batch' drives the rows from `batch`; leave `stimuli` out")
+    if periphery is not None and not isinstance(periphery, Periphery):
+        raise InputError(f"periphery: a {type(periphery).__name__}; need a Periphery record or None")
+    if neuron is not None and periphery is not None and periphery.tia is not None:
+        raise InputError("neurons and a TIA both read the columns: choose one (neurons take the ammeter currents)")
+    if analysis in ("op", "batch") and dev.stateful:
+        raise ValueError(f"analysis {analysis!r} would settle every {device} state at equilibrium; use 'tran' (uic)")
 
     net = spec.network()
     circuit = Circuit(f"spicegrad crossbar {spec.rows}x{spec.cols} {spec.pairs} {device}")
@@ -229,33 +245,60 @@ def crossbar_circuit(
     for group in net.groups:
         ids[group.ids.ravel()] = circuit.nets(group.prefix, group.shape).ravel()
 
-    circuit.add_block(VSOURCE, ("in", (spec.rows,)), np.stack([ids[net.row_in], np.zeros(spec.rows, np.int64)], 1),
-                      [s.to_spice() for s in rows])
+    row_nodes = np.stack([ids[net.row_in], np.zeros(spec.rows, np.int64)], 1)
+    if analysis == "batch":
+        v = _batch_rows(batch, spec.rows)
+        _add_batch_sources(circuit, row_nodes, v)
+    else:
+        circuit.add_block(VSOURCE, ("in", (spec.rows,)), row_nodes, [s.to_spice() for s in rows])
     for r in net.resistors:
         circuit.add_block(RESISTOR, (r.prefix, r.a.shape), np.stack([ids[r.a.ravel()], ids[r.b.ravel()]], 1),
                           np.full(r.a.size, r.ohms))
-    dev.add_cells(circuit, "d", ids[net.te], ids[net.be], g, params)
-    cp = spec.physical_cols
-    circuit.add_block(VSOURCE, ("sense", (cp,)), np.stack([ids[net.sense], np.zeros(cp, np.int64)], 1), [0.0] * cp)
-    saves = [f"i(vsense_{j})" for j in range(cp)]
+    add_cells(circuit, periphery, ids[net.te], ids[net.be], lambda te, be: dev.add_cells(circuit, "d", te, be, g, params))
+    saves = add_readout(circuit, periphery, ids[net.sense], spec.pairs)
     if neuron is not None:
         saves += _add_neurons(circuit, spec, neuron, neuron_params)
+    printed = list(saves)  # currents, amplifier and ADC outputs, membranes; not states
     if save_states and dev.state_node:
+        cp = spec.physical_cols
         saves += [f"v(xd_{i}_{j}.{dev.state_node})" for i in range(spec.rows) for j in range(cp)]
 
     if analysis == "op":
         circuit.op()
+    elif analysis == "batch":
+        circuit.options(**(SPICE_OPTIONS if options is None else options))
+        circuit.dc("Vslot", 0, len(v) - 1, 1)
     else:
         require_positive("crossbar_circuit", "dt", dt)
         stop = default_t_stop(rows[0], dt) if t_stop is None else require_positive("crossbar_circuit", "t_stop", t_stop)
         circuit.options(**(SPICE_OPTIONS if options is None else options))
         circuit.tran(dt, stop, max_step=max_step, uic=True)
     circuit.save(*saves)
-    printed = saves[: cp + (spec.cols if neuron is not None else 0)]  # currents and membranes, not states
     circuit.print_results(*printed)
     circuit.header = header(source, libraries=circuit.libraries, include="inline" if inline_models else "absolute",
                             hint=run_hint(printed, analysis))
     return circuit
+
+
+def _batch_rows(batch: object, rows: int) -> np.ndarray:
+    v = np.asarray(batch, dtype=float) if isinstance(batch, (np.ndarray, list, tuple)) else None
+    if v is None or v.ndim != 2 or v.shape[1] != rows or v.shape[0] == 0:
+        shape = getattr(v, "shape", type(batch).__name__)
+        raise InputError(f"batch: row voltages of shape {shape}; need [B, {rows}] with B >= 1 (V)")
+    if not np.isfinite(v).all():
+        raise InputError(f"batch: {int((~np.isfinite(v)).sum())} non-finite row voltage(s); need finite volts")
+    return v
+
+
+def _add_batch_sources(circuit: Circuit, row_nodes: np.ndarray, v: np.ndarray) -> None:
+    """Rows driven by B-sources reading input vector k at ``v(slot) = k``: swept by ``.dc Vslot
+    0 B-1 1``, each point a DC solve started from the last (one ngspice run for the batch)."""
+    slot = circuit.net("slot")
+    circuit.add(VSOURCE, "slot", [slot, 0], 0.0)
+    circuit.add(RESISTOR, "slot", [slot, 0], 1e9)  # a second pin on net slot; draws nothing
+    k = np.arange(max(len(v), 2), dtype=float)
+    circuit.add_block(BSOURCE, ("in", (v.shape[1],)), row_nodes,
+                      [pwl_of("slot", k, np.resize(v[:, i], k.size)) for i in range(v.shape[1])])
 
 
 def _add_neurons(circuit: Circuit, spec: CrossbarSpec, neuron, params=None) -> list[str]:

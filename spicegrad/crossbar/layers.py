@@ -151,24 +151,26 @@ class CrossbarLayer(nn.Module):
             raise InputError(f"CrossbarLayer: input shape {tuple(v_rows.shape)}; need {allowed}")
         return v_rows.reshape(-1, rows)
 
-    def _read(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _read(self, v: torch.Tensor, weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(column currents [N, Cp] (A), the row voltages [N, R] they were computed with), in the
-        working dtype and device (see the class docstring)."""
+        working dtype and device (see the class docstring), at ``weight`` (default the layer's)."""
+        weight = self.weight if weight is None else weight
         if self.solver.system is None:
-            dtype, device = torch.promote_types(v.dtype, self.weight.dtype), v.device
+            dtype, device = torch.promote_types(v.dtype, weight.dtype), v.device
         elif v.device.type == "meta":  # shape inference: the sparse solve needs values, the shape does not
             return v.new_empty((v.shape[0], self.spec.physical_cols)), v
         else:
             dtype, device = torch.float64, torch.device("cpu")
         v = v.to(device=device, dtype=dtype)
-        g = weights_to_conductance(self.weight.to(device=device, dtype=dtype), self.g_min, self.scale,
+        g = weights_to_conductance(weight.to(device=device, dtype=dtype), self.g_min, self.scale,
                                    self.w_max, self.spec.pairs)
         return self.solver.solve(g, v)["i"], v
 
-    def currents(self, v_rows: torch.Tensor) -> torch.Tensor:
+    def currents(self, v_rows: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Physical column currents [*, Cp] (A) for row voltages [*, R] (V), in the input's dtype
-        and device."""
-        i, _ = self._read(self._rows(v_rows))
+        and device; at ``weight`` [R, C] when given (a tensor in an autograd graph), else the
+        layer's own."""
+        i, _ = self._read(self._rows(v_rows), weight)
         return i.to(device=v_rows.device, dtype=v_rows.dtype).reshape(*v_rows.shape[:-1], i.shape[-1])
 
     def forward(self, v_rows: torch.Tensor) -> torch.Tensor:

@@ -66,6 +66,9 @@ VSOURCE = ElementKind("V", ("plus", "minus"), ((0, 1),))
 ISOURCE = ElementKind("I", ("plus", "minus"))
 #: current-controlled current source: value = (controlling V source's full name, gain)
 CCCS = ElementKind("F", ("plus", "minus"))
+#: behavioural source: value = a Source whose text is its ``V=...`` or ``I=...`` expression
+#: (:func:`~spicegrad.spice.netlist.pwl_of`); DC path between the pins as for a voltage source
+BSOURCE = ElementKind("B", ("plus", "minus"), ((0, 1),))
 
 
 def subcircuit(
@@ -389,6 +392,10 @@ class Circuit:
     def op(self) -> None:
         self._analysis.append(("op", ()))
 
+    def dc(self, source: str, start: float, stop: float, step: float) -> None:
+        """A DC sweep of source ``source`` (full name, e.g. ``Vslot``) from start to stop."""
+        self._analysis.append(("dc", (source, start, stop, step)))
+
     def save(self, *vectors: str) -> None:
         self._saves.extend(vectors)
 
@@ -398,7 +405,7 @@ class Circuit:
 
     @property
     def analysis(self) -> str | None:
-        """The last analysis added: ``"tran"``, ``"op"`` or None."""
+        """The last analysis added: ``"tran"``, ``"op"``, ``"dc"`` or None."""
         return self._analysis[-1][0] if self._analysis else None
 
     # --- graph checks -----------------------------------------------------------------------
@@ -484,7 +491,9 @@ class Circuit:
                 k = int(np.nonzero(block.values <= 0)[0][0])
                 raise CircuitError(f"{self._element_at(block, k)}: resistance {block.values[k]!r} must be > 0")
             return [_numbers(block.values, what)]
-        if kind.letter in "VI":
+        if kind.letter in "VIB":
+            if kind.letter == "B" and not all(isinstance(v, Source) for v in block.values):
+                raise CircuitError(f"B block {block.names.at(0)!r}...: values must be Source expressions (pwl_of)")
             texts = [v.text if isinstance(v, Source) else "DC " + number(v, "source value") for v in block.values]
             return [(_texts(texts), np.arange(n))]
         if kind.letter == "F":
@@ -523,6 +532,8 @@ class Circuit:
             if what == "tran":
                 step, stop, max_step, uic = args
                 net.tran(step, stop, max_step=max_step, uic=uic)
+            elif what == "dc":
+                net.dc(*args)
             else:
                 net.op()
         if self._saves:

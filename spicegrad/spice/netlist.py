@@ -71,6 +71,16 @@ def pwl(times: Iterable[float], values: Iterable[float]) -> Source:
     return Source(f"PWL(\n+ {body})")
 
 
+def pwl_of(node: str, xs: Iterable[float], ys: Iterable[float]) -> Source:
+    """A behavioural (``B``) voltage ``V=pwl(v(node), x0, y0, x1, y1, ...)``: ``ys`` as a
+    piecewise-linear function of the voltage at ``node`` (constant beyond the ends)."""
+    pairs = [f"{number(x, 'pwl abscissa')},{number(y, 'pwl value')}" for x, y in zip(xs, ys, strict=True)]
+    if not pairs:
+        raise ValueError("pwl_of: give at least one point")
+    body = "\n+ ".join(", ".join(pairs[i : i + 8]) for i in range(0, len(pairs), 8))
+    return Source(f"V=pwl(v({check_node(node)}),\n+ {body})")
+
+
 @dataclass
 class Netlist:
     """An ngspice netlist: title, header comments, includes, elements, analysis and options."""
@@ -150,6 +160,11 @@ class Netlist:
     def op(self) -> None:
         """A DC operating-point analysis."""
         self.lines.append(".op")
+
+    def dc(self, source: str, start: float, stop: float, step: float) -> None:
+        """A DC sweep of the independent source ``source`` (its full name, e.g. ``Vslot``)."""
+        args = [number(start, "dc start"), number(stop, "dc stop"), number(step, "dc step")]
+        self.lines.append(f".dc {check_name(source, 'swept source')} " + " ".join(args))
 
     def save(self, *vectors: str) -> None:
         self.lines.append(".save " + " ".join(_vectors(vectors, "save")))

@@ -70,6 +70,8 @@ def run_hint(printed: Sequence[str], analysis: str) -> str:
     """How to run the file, and what ``ngspice -b`` shows."""
     if analysis == "op":
         shown = "prints the operating point (every node voltage and source current)"
+    elif analysis == "batch":
+        shown = "sweeps Vslot over the input vectors (.dc: no .print; read out.raw)"
     else:
         names = " ".join(printed[:4]) + (f" ... ({len(printed)} vectors)" if len(printed) > 4 else "")
         shown = f"prints {names} at every time point (.print tran)"

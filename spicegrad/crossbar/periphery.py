@@ -1,0 +1,248 @@
+r"""Read-out periphery in the circuit: 1T1R access transistors, a TIA per column, an ADC per output.
+
+No twin models these: they exist in the netlist only (``spicegrad/models/periphery.lib``), which
+is the point of training with SPICE in the loop (:mod:`spicegrad.spiceloop`). Each part is
+optional and selected by a :class:`Periphery` record given to
+:func:`~spicegrad.crossbar.generator.crossbar_circuit` (CLI: ``netlist crossbar --1t1r --tia
+--adc-bits ...``):
+
+* :class:`AccessTransistor`: each cell becomes device + NMOS in series (1T1R): the device from the
+  row net to an internal net ``m_i_j``, the transistor ``Xacc_i_j`` (drain ``m_i_j``, gate the word
+  line ``wl``, source the column net). All word lines are on at ``v_gate`` during a read (one
+  source ``Vwl``). ngspice's level-1 MOSFET with the model card ``nacc`` of periphery.lib.
+* :class:`TIA`: each physical column's ammeter ``Vsense_j`` now ends in the inverting input
+  ``t_j`` of a transimpedance amplifier ``Xtia_j`` with output ``o_j``: ideally
+  v(o_j) = -r_f·I_j; with finite open-loop ``gain`` the column sits at -v(o_j)/gain instead of
+  0 V, the output saturates softly at ±``v_swing``, and ``f_pole`` adds a single open-loop pole.
+* :class:`ADC`: each logical output k gets a quantiser ``Xadc_k`` with output ``q_k`` of the
+  differential TIA voltage y_k = v(o_2k+1) - v(o_2k) = r_f·(I⁺ - I⁻) (single columns:
+  y_k = -v(o_k) = r_f·I_k): ``bits`` signed bits over ±``full_scale`` (mid-tread, clamped).
+
+:func:`outputs` names the vectors that hold each logical output, in volts (ADC codes, else TIA
+voltages) or amperes (no TIA: the ammeters, as without periphery).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from .._checks import require_positive
+from ..errors import InputError
+from ..spice.circuit import RESISTOR, VSOURCE, Circuit, subcircuit
+from ..spice.library import lib_path
+
+#: the library holding acc1t, tia, tia_pole and adc
+LIBRARY = "periphery"
+ACCESS = subcircuit("acc1t", ("d", "g", "s"), dc_links=((0, 2),))
+TIA_KIND = subcircuit("tia", ("inm", "out"), dc_links=((0, 1),), dc_ground=(1,))
+TIA_POLE_KIND = subcircuit("tia_pole", ("inm", "out"), dc_links=((0, 1),), dc_ground=(1,))
+ADC_KIND = subcircuit("adc", ("inp", "inm", "out"), dc_ground=(2,))
+#: Ω from every TIA and ADC output to ground
+OUTPUT_LOAD = 1e9
+
+
+@dataclass(frozen=True)
+class AccessTransistor:
+    """The NMOS of a 1T1R cell: channel width ``w`` and length ``l`` (m), word line at
+    ``v_gate`` (V) while reading. Defaults: W/L = 2, on-resistance ≈ 3.3 kΩ near V_DS = 0."""
+
+    w: float = 0.36e-6
+    l: float = 0.18e-6  # noqa: E741 - the channel length, as SPICE calls it
+    v_gate: float = 1.2
+
+    def __post_init__(self) -> None:
+        for name in ("w", "l", "v_gate"):
+            require_positive("AccessTransistor", name, getattr(self, name))
+
+    def spice_params(self) -> dict[str, float]:
+        return {"w": self.w, "l": self.l}
+
+
+@dataclass(frozen=True)
+class TIA:
+    """An inverting transimpedance amplifier: feedback ``r_f`` (Ω), open-loop ``gain`` (V/V),
+    output limit ±``v_swing`` (V), optional open-loop pole ``f_pole`` (Hz; None: none)."""
+
+    r_f: float = 10e3
+    gain: float = 1e4
+    v_swing: float = 1.0
+    f_pole: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("r_f", "gain", "v_swing"):
+            require_positive("TIA", name, getattr(self, name))
+        if self.f_pole is not None:
+            require_positive("TIA", "f_pole", self.f_pole)
+
+    def spice_params(self) -> dict[str, float]:
+        params = {"rf": self.r_f, "gain": self.gain, "vsw": self.v_swing}
+        return params if self.f_pole is None else {**params, "fp": self.f_pole}
+
+    def kind(self):
+        return TIA_KIND if self.f_pole is None else TIA_POLE_KIND
+
+
+#: ADC resolutions accepted (signed codes)
+ADC_BITS = range(2, 17)
+
+
+@dataclass(frozen=True)
+class ADC:
+    """A ``bits``-bit signed quantiser of the range [-full_scale, full_scale) (V)."""
+
+    bits: int = 6
+    full_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.bits, bool) or not isinstance(self.bits, (int, np.integer)) or self.bits not in ADC_BITS:
+            raise InputError(f"ADC.bits = {self.bits!r}: must be an integer from {ADC_BITS.start} to {ADC_BITS.stop - 1}")
+        require_positive("ADC", "full_scale", self.full_scale)
+
+    @property
+    def lsb(self) -> float:
+        """One code step (V)."""
+        return 2.0 * self.full_scale / 2**self.bits
+
+    @property
+    def cmax(self) -> int:
+        """The largest code; the smallest is -cmax - 1."""
+        return 2 ** (self.bits - 1) - 1
+
+    def spice_params(self) -> dict[str, float]:
+        return {"lsb": self.lsb, "cmax": float(self.cmax)}
+
+    def quantise(self, y: torch.Tensor) -> torch.Tensor:
+        """What the ``adc`` subcircuit outputs for inputs ``y`` (V)."""
+        return self.lsb * torch.clamp(torch.floor(y / self.lsb + 0.5), -self.cmax - 1, self.cmax)
+
+
+@dataclass(frozen=True)
+class Periphery:
+    """Which periphery a crossbar netlist holds; every part optional. An ADC needs a TIA."""
+
+    access: AccessTransistor | None = None
+    tia: TIA | None = None
+    adc: ADC | None = None
+
+    def __post_init__(self) -> None:
+        for name, cls in (("access", AccessTransistor), ("tia", TIA), ("adc", ADC)):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, cls):
+                raise InputError(f"Periphery.{name}: a {type(value).__name__}; need a {cls.__name__} or None")
+        if self.adc is not None and self.tia is None:
+            raise InputError("Periphery: an ADC quantises a voltage; give a TIA too (Periphery(tia=TIA(), adc=ADC()))")
+
+    @property
+    def empty(self) -> bool:
+        return self.access is None and self.tia is None and self.adc is None
+
+    def describe(self) -> str:
+        parts = []
+        if self.access is not None:
+            a = self.access
+            parts.append(f"1T1R (W/L {a.w / a.l:g}, word line {a.v_gate:g} V)")
+        if self.tia is not None:
+            t = self.tia
+            pole = "" if t.f_pole is None else f", pole {t.f_pole:g} Hz"
+            parts.append(f"TIA (R_f {t.r_f:g} Ω, gain {t.gain:g}, swing ±{t.v_swing:g} V{pole})")
+        if self.adc is not None:
+            parts.append(f"ADC ({self.adc.bits} bits, ±{self.adc.full_scale:g} V)")
+        return ", ".join(parts) or "none"
+
+    def to_dict(self) -> dict:
+        return {name: None if getattr(self, name) is None else asdict(getattr(self, name))
+                for name in ("access", "tia", "adc")}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Periphery:
+        """The record :meth:`to_dict` wrote (from a checkpoint: checked, never trusted)."""
+        if not isinstance(data, dict) or set(data) - {"access", "tia", "adc"}:
+            raise InputError(f"periphery record {data!r}: expected a table with keys access, tia, adc")
+        parts = {}
+        for name, part in (("access", AccessTransistor), ("tia", TIA), ("adc", ADC)):
+            value = data.get(name)
+            if value is None:
+                continue
+            fields = set(part.__dataclass_fields__)
+            if not isinstance(value, dict) or not set(value) <= fields:
+                raise InputError(f"periphery record {name} = {value!r}: expected a table of {sorted(fields)}")
+            try:
+                parts[name] = part(**value)
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"periphery record {name} = {value!r}: {exc}") from None
+        return cls(**parts)
+
+
+def add_cells(circuit: Circuit, periphery: Periphery | None, te: np.ndarray, be: np.ndarray, add_device) -> None:
+    """Cells between nets ``te`` and ``be`` [R, Cp]: ``add_device(te, be)`` alone, or with an
+    access transistor each, the device ending in a new net ``m_i_j``."""
+    if periphery is None or periphery.access is None:
+        add_device(te, be)
+        return
+    circuit.use_library(lib_path(LIBRARY))
+    mid = circuit.nets("m", te.shape)
+    add_device(te, mid)
+    wl = circuit.net("wl")
+    circuit.add(VSOURCE, "wl", [wl, 0], periphery.access.v_gate)
+    nodes = np.stack([mid.ravel(), np.full(mid.size, wl), be.ravel()], 1)
+    circuit.add_block(ACCESS, ("acc", te.shape), nodes, params=periphery.access.spice_params())
+
+
+def add_readout(circuit: Circuit, periphery: Periphery | None, sense: np.ndarray, pairs: str) -> list[str]:
+    """The ammeters ``Vsense_j`` from the sense nets [Cp] into virtual ground (a TIA, or 0 V),
+    then the ADCs; returns the vectors to save (:func:`outputs` and the currents)."""
+    cp = sense.size
+    tia = None if periphery is None else periphery.tia
+    if tia is None:
+        circuit.add_block(VSOURCE, ("sense", (cp,)), np.stack([sense, np.zeros(cp, np.int64)], 1), [0.0] * cp)
+        return [f"i(vsense_{j})" for j in range(cp)]
+    circuit.use_library(lib_path(LIBRARY))
+    t, o = circuit.nets("t", (cp,)), circuit.nets("o", (cp,))
+    circuit.add_block(VSOURCE, ("sense", (cp,)), np.stack([sense, t], 1), [0.0] * cp)
+    circuit.add_block(tia.kind(), ("tia", (cp,)), np.stack([t, o], 1), params=tia.spice_params())
+    _load(circuit, "oload", o)
+    saves = [f"i(vsense_{j})" for j in range(cp)] + [f"v(o_{j})" for j in range(cp)]
+    if periphery.adc is not None:
+        plus, minus = _differential(o, pairs)
+        q = circuit.nets("q", (plus.size,))
+        circuit.add_block(ADC_KIND, ("adc", (plus.size,)), np.stack([plus, minus, q], 1),
+                          params=periphery.adc.spice_params())
+        _load(circuit, "qload", q)
+        saves += [f"v(q_{k})" for k in range(q.size)]
+    return saves
+
+
+def _load(circuit: Circuit, prefix: str, nets: np.ndarray) -> None:
+    """1 GΩ from each output to ground: the outputs are ideal sources, so it changes nothing."""
+    circuit.add_block(RESISTOR, (prefix, nets.shape), np.stack([nets, np.zeros(nets.size, np.int64)], 1),
+                      np.full(nets.size, OUTPUT_LOAD))
+
+
+def _differential(o: np.ndarray, pairs: str) -> tuple[np.ndarray, np.ndarray]:
+    """(inp, inm) nets whose difference is r_f·(I⁺ - I⁻): the TIAs invert."""
+    if pairs == "differential":
+        return o[1::2], o[0::2]
+    return np.zeros(o.size, np.int64), o
+
+
+def outputs(periphery: Periphery | None, cols: int, pairs: str) -> tuple[list[str], list[str], str]:
+    """(plus, minus, unit): logical output k is vector plus[k] minus vector minus[k] (minus[k]
+    empty: plus[k] alone), in ``unit`` ("V" or "A")."""
+    tia = None if periphery is None else periphery.tia
+    if tia is not None and periphery.adc is not None:
+        return [f"v(q_{k})" for k in range(cols)], [""] * cols, "V"
+    if tia is not None:
+        if pairs == "differential":
+            return [f"v(o_{2 * k + 1})" for k in range(cols)], [f"v(o_{2 * k})" for k in range(cols)], "V"
+        return [""] * cols, [f"v(o_{k})" for k in range(cols)], "V"
+    if pairs == "differential":
+        return [f"i(vsense_{2 * k})" for k in range(cols)], [f"i(vsense_{2 * k + 1})" for k in range(cols)], "A"
+    return [f"i(vsense_{k})" for k in range(cols)], [""] * cols, "A"
+
+
+def ideal_gain(periphery: Periphery | None) -> float:
+    """Volts per ampere of differential current an ideal read-out gives (r_f; 1 without a TIA)."""
+    return 1.0 if periphery is None or periphery.tia is None else periphery.tia.r_f

@@ -1,0 +1,16 @@
+"""SPICE in the loop: train through circuits only ngspice models (physics-aware training).
+
+* :class:`SpiceCrossbar` — a crossbar layer whose forward pass is an ngspice run of the array
+  with its periphery and whose backward pass is the ideal twin's vector-Jacobian product.
+* :class:`ReadCircuit` — the circuit half: a batch of input vectors through one ngspice run
+  (a DC sweep, or PWL time slots), fanned out over Dask workers when asked.
+* :mod:`~spicegrad.spiceloop.experiment` — the digits experiment behind ``spicegrad train
+  spice-loop``: trained on the twin and deployed, trained with SPICE in the loop, the twin's own.
+"""
+
+from __future__ import annotations
+
+from .circuit import ReadCircuit
+from .layer import SpiceCrossbar, ideal_readout
+
+__all__ = ["ReadCircuit", "SpiceCrossbar", "ideal_readout"]
