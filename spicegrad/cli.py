@@ -144,6 +144,7 @@ def _add_train(sub, help: str) -> None:
     from .eprop.cli import add_eprop_parser
     from .manhattan.cli import add_manhattan_parser
     from .memprop.cli import add_memprop_parser
+    from .spiceloop.cli import add_spiceloop_parser
     from .stdp.cli import add_stdp_parser
 
     train = sub.add_parser("train", help=help)
@@ -152,6 +153,7 @@ def _add_train(sub, help: str) -> None:
     add_manhattan_parser(methods)
     add_eprop_parser(methods)
     add_stdp_parser(methods)
+    add_spiceloop_parser(methods)
     add_compress_parser(methods, help=COMMANDS["compress"][0])
 
 

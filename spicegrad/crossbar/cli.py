@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .._io import atomic_write_text, load_npy
 from ..spice.provenance import add_include_options, command_line
 from .choices import PAIRS, device_names, neuron_names
+from .periphery import add_periphery_options, periphery_from_args
 
 if TYPE_CHECKING:
     import numpy as np
@@ -73,6 +74,9 @@ def build_crossbar(args: argparse.Namespace):
             messages.append(f"warning: the rows reach {peak:g} V, not below the {args.device} switching threshold "
                             f"{limit:g} V (min |v_up|, |v_down|): the transient programs the cells; read below it "
                             "to keep the weights")
+    periphery = periphery_from_args(args)
+    if not periphery.empty:
+        messages.append(f"periphery: {periphery.describe()}")
     g = None
     if args.weights:
         mapping = map_weights(_load_weights(args.weights, (rows, cols)), *device.g_range(params),
@@ -83,7 +87,7 @@ def build_crossbar(args: argparse.Namespace):
         spec, args.device, g, params=params, stimuli=stimuli,
         neurons=args.neurons, analysis=args.analysis, dt=_number(args.dt, "--dt"),
         t_stop=_number(args.t_stop, "--t-stop"), max_step=_number(args.max_step, "--max-step"),
-        save_states=args.save_states, inline_models=not args.absolute_includes, force=args.force,
+        save_states=args.save_states, periphery=periphery, inline_models=not args.absolute_includes, force=args.force,
         source=command_line(getattr(args, "argv", None)),
     )
     return circuit, messages
@@ -196,6 +200,7 @@ def add_netlist_parser(subparsers, help: str | None = None) -> argparse.Argument
     xb.add_argument("--t-stop", help="transient end, s (default: from the stimulus)")
     xb.add_argument("--max-step", help="largest ngspice step, s (default: ngspice's choice)")
     xb.add_argument("--save-states", action="store_true", help="also save every device state v(xd_i_j.x)")
+    add_periphery_options(xb)
     add_include_options(xb)
     xb.add_argument("--force", action="store_true", help="write arrays above the size limit")
     xb.add_argument("-o", "--output", required=True, help="netlist file to write (.cir)")

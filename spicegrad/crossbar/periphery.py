@@ -13,7 +13,8 @@ optional and selected by a :class:`Periphery` record given to
 * :class:`TIA`: each physical column's ammeter ``Vsense_j`` now ends in the inverting input
   ``t_j`` of a transimpedance amplifier ``Xtia_j`` with output ``o_j``: ideally
   v(o_j) = -r_f·I_j; with finite open-loop ``gain`` the column sits at -v(o_j)/gain instead of
-  0 V, the output saturates softly at ±``v_swing``, and ``f_pole`` adds a single open-loop pole.
+  0 V, the output is clamped near ±``v_swing`` (the column then leaves virtual ground), and
+  ``f_pole`` adds a single open-loop pole.
 * :class:`ADC`: each logical output k gets a quantiser ``Xadc_k`` with output ``q_k`` of the
   differential TIA voltage y_k = v(o_2k+1) - v(o_2k) = r_f·(I⁺ - I⁻) (single columns:
   y_k = -v(o_k) = r_f·I_k): ``bits`` signed bits over ±``full_scale`` (mid-tread, clamped).
@@ -246,3 +247,51 @@ def outputs(periphery: Periphery | None, cols: int, pairs: str) -> tuple[list[st
 def ideal_gain(periphery: Periphery | None) -> float:
     """Volts per ampere of differential current an ideal read-out gives (r_f; 1 without a TIA)."""
     return 1.0 if periphery is None or periphery.tia is None else periphery.tia.r_f
+
+
+# --- command line ---------------------------------------------------------------------------
+
+#: the parts ``--periphery`` names
+PARTS = ("1t1r", "tia", "adc")
+
+
+def add_periphery_options(parser, default: str = "none") -> None:
+    """``--periphery PARTS`` and the parts' parameters on an argparse parser; read with
+    :func:`periphery_from_args`."""
+    d_acc, d_tia, d_adc = AccessTransistor(), TIA(), ADC()
+    parser.add_argument("--periphery", default=default, metavar="PARTS",
+                        help="comma-separated parts of the read-out in the circuit: 1t1r (an NMOS access transistor "
+                             "per cell), tia (a transimpedance amplifier per column), adc (a quantiser per output, "
+                             f"needs tia); or none (default {default})")
+    parser.add_argument("--word-line", type=float, default=d_acc.v_gate, metavar="V",
+                        help=f"1t1r: gate voltage of the access transistors, V (default {d_acc.v_gate:g})")
+    parser.add_argument("--access-wl", type=float, default=d_acc.w / d_acc.l, metavar="W/L",
+                        help=f"1t1r: width over length at L = {d_acc.l:g} m (default {d_acc.w / d_acc.l:g})")
+    parser.add_argument("--tia-rf", type=float, default=d_tia.r_f, metavar="OHM",
+                        help=f"tia: feedback resistance, Ω (default {d_tia.r_f:g})")
+    parser.add_argument("--tia-gain", type=float, default=d_tia.gain, help=f"tia: open-loop gain (default {d_tia.gain:g})")
+    parser.add_argument("--tia-swing", type=float, default=d_tia.v_swing, metavar="V",
+                        help=f"tia: output limit ±V (default {d_tia.v_swing:g})")
+    parser.add_argument("--tia-pole", type=float, metavar="HZ", help="tia: open-loop pole, Hz (default: none)")
+    parser.add_argument("--adc-bits", type=int, default=d_adc.bits, help=f"adc: signed bits (default {d_adc.bits})")
+    parser.add_argument("--adc-range", type=float, default=d_adc.full_scale, metavar="V",
+                        help=f"adc: full scale ±V (default {d_adc.full_scale:g})")
+
+
+def periphery_from_args(args) -> Periphery:
+    """The :class:`Periphery` that :func:`add_periphery_options`' arguments describe."""
+    text = str(args.periphery).strip().lower()
+    parts = [] if text == "none" else [p.strip() for p in text.split(",")]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown or len(set(parts)) != len(parts):
+        raise InputError(f"--periphery {args.periphery!r}: give none, or distinct parts out of {', '.join(PARTS)}")
+    access = tia = adc = None
+    if "1t1r" in parts:
+        l_ch = AccessTransistor().l
+        access = AccessTransistor(w=require_positive("--access-wl", "W/L", args.access_wl) * l_ch, l=l_ch,
+                                  v_gate=args.word_line)
+    if "tia" in parts:
+        tia = TIA(args.tia_rf, args.tia_gain, args.tia_swing, args.tia_pole)
+    if "adc" in parts:
+        adc = ADC(args.adc_bits, args.adc_range)
+    return Periphery(access, tia, adc)

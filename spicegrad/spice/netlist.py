@@ -77,7 +77,7 @@ def pwl_of(node: str, xs: Iterable[float], ys: Iterable[float]) -> Source:
     pairs = [f"{number(x, 'pwl abscissa')},{number(y, 'pwl value')}" for x, y in zip(xs, ys, strict=True)]
     if not pairs:
         raise ValueError("pwl_of: give at least one point")
-    body = "\n+ ".join(", ".join(pairs[i : i + 8]) for i in range(0, len(pairs), 8))
+    body = ",\n+ ".join(", ".join(pairs[i : i + 8]) for i in range(0, len(pairs), 8))
     return Source(f"V=pwl(v({check_node(node)}),\n+ {body})")
 
 

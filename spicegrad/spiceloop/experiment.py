@@ -1,0 +1,364 @@
+"""Why SPICE in the loop matters: a two-layer network on crossbars with periphery, three ways.
+
+The network (:class:`CrossbarMLP`): images downsampled to ``image_size``² pixels in [0, 1] drive
+the rows of crossbar 1 at ``v_read``·pixel (V); its outputs y1 (V, after TIA and ADC) pass a
+digital ReLU clipped at the ADC's full scale and a DAC back to row voltages
+``v_read``·clamp(y1, 0, FS)/FS on crossbar 2, whose outputs y2 (V) over ``temperature`` (V) are
+the logits. Both crossbars carry the same periphery (default: 1T1R cells, TIAs of finite gain
+and ±1 V swing, 6-bit ADCs: :data:`DEFAULT_PERIPHERY`).
+
+One seed of the experiment (:func:`run_seed`):
+
+* phase ``twin``: trained on the ideal twin (forward and backward), the epoch selected on the
+  twin's validation accuracy; its test accuracy on the twin is (c) and in ngspice (a);
+* phase ``spice``: trained with SPICE in the loop from the same initial weights (forward in
+  ngspice, backward through the twin), the epoch selected on the circuit's validation accuracy;
+  its test accuracy in ngspice is (b).
+
+The data: the first ``train`` images of the training file, validation the last ``validation``
+images of it (disjoint), test the whole test file (or its first ``test``); every accuracy on the
+test split is measured once, after selection. After every epoch a phase writes an atomic
+checkpoint; a stopped run resumes from it (``resume=True``), and an ngspice failure stops the
+run with ngspice's message, the last checkpoint untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._io import atomic_write_bytes, atomic_write_json, load_tensors
+from .._progress import progress
+from ..crossbar.periphery import ADC, TIA, AccessTransistor, Periphery
+from ..crossbar.topology import CrossbarSpec
+from ..errors import InputError
+from ..spice.errors import SpiceError
+from .layer import SpiceCrossbar
+
+CHECKPOINT_FORMAT = "spicegrad-spiceloop-1"
+CHECKPOINT_NAME = "checkpoint.pt"
+PHASES = ("twin", "spice")
+#: the periphery of the experiment: every part at its record's defaults (periphery.lib)
+DEFAULT_PERIPHERY = Periphery(access=AccessTransistor(), tia=TIA(), adc=ADC())
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything a run depends on (recorded in its checkpoint and metrics)."""
+
+    dataset: str = "fashion-mnist"
+    image_size: int = 8
+    train: int = 6000
+    validation: int = 1000
+    test: int | None = None
+    hidden: int = 16
+    epochs: int = 12
+    batch: int = 64
+    lr: float = 1e-2
+    v_read: float = 0.2
+    temperature: float = 0.1
+    g_min: float = 1e-6
+    g_max: float = 1e-4
+    w_max: float = 1.0
+    w_init: float = 0.3
+    r_wire: float = 0.0
+    periphery: dict = field(default_factory=DEFAULT_PERIPHERY.to_dict)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("image_size", "train", "validation", "hidden", "epochs", "batch"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} = {value!r}: must be a positive integer")
+        if self.test is not None and (isinstance(self.test, bool) or not isinstance(self.test, int) or self.test < 1):
+            raise InputError(f"test = {self.test!r}: must be a positive integer or None (the whole test split)")
+        for name in ("lr", "v_read", "temperature", "g_min", "g_max", "w_max", "w_init"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+                raise InputError(f"{name} = {value!r}: must be a finite number > 0")
+        if self.g_max <= self.g_min:
+            raise InputError(f"g_max = {self.g_max!r} S must exceed g_min = {self.g_min!r} S")
+        if self.periph.tia is None:
+            raise InputError("the experiment reads its crossbars in volts: the periphery needs a TIA")
+
+    @property
+    def periph(self) -> Periphery:
+        return Periphery.from_dict(self.periphery)
+
+    @property
+    def full_scale(self) -> float:
+        """The hidden layer's clip (V): the ADC's full scale, else the TIA's swing."""
+        p = self.periph
+        return p.adc.full_scale if p.adc is not None else p.tia.v_swing
+
+    @classmethod
+    def from_dict(cls, data: object) -> ExperimentConfig:
+        if not isinstance(data, dict):
+            raise InputError(f"experiment configuration {data!r}: expected a table")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"experiment configuration: unknown keys {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+class CrossbarMLP(nn.Module):
+    """Two :class:`~spicegrad.spiceloop.layer.SpiceCrossbar` layers with a digital ReLU/DAC
+    between them (module docstring)."""
+
+    def __init__(self, cfg: ExperimentConfig, n_in: int, n_out: int, client=None):
+        super().__init__()
+        gen = torch.Generator().manual_seed(cfg.seed)
+        p = cfg.periph
+        layers = []
+        for rows, cols in ((n_in, cfg.hidden), (cfg.hidden, n_out)):
+            w = (torch.rand(rows, cols, generator=gen, dtype=torch.float64) * 2 - 1) * cfg.w_init
+            spec = CrossbarSpec(rows, cols, r_wire=cfg.r_wire)
+            layers.append(SpiceCrossbar(spec, p, cfg.g_min, cfg.g_max, cfg.w_max, weight=w, client=client))
+        self.l1, self.l2 = layers
+        self.cfg = cfg
+
+    def set_mode(self, mode: str) -> None:
+        self.l1.mode = self.l2.mode = mode
+
+    def hidden_rows(self, y1: torch.Tensor) -> torch.Tensor:
+        fs = self.cfg.full_scale
+        return torch.clamp(y1, 0.0, fs) * (self.cfg.v_read / fs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y1 = self.l1(x * self.cfg.v_read)
+        return self.l2(self.hidden_rows(y1)) / self.cfg.temperature
+
+    def layer_outputs(self, x: torch.Tensor) -> dict[str, np.ndarray]:
+        """Circuit and twin outputs of both layers (V), each layer fed the circuit's own inputs."""
+        with torch.no_grad():
+            v1 = x * self.cfg.v_read
+            c1, t1 = self.l1.circuit_outputs(v1), self.l1.twin_outputs(v1)
+            v2 = self.hidden_rows(c1)
+            c2, t2 = self.l2.circuit_outputs(v2), self.l2.twin_outputs(v2)
+        return {"l1_circuit": c1.numpy(), "l1_twin": t1.numpy(), "l2_circuit": c2.numpy(), "l2_twin": t2.numpy()}
+
+    def timing(self) -> dict:
+        return {"render_s": self.l1.circuit.timing.render_s + self.l2.circuit.timing.render_s,
+                "ngspice_s": self.l1.circuit.timing.ngspice_s + self.l2.circuit.timing.ngspice_s}
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # [N, features] in [0, 1], float64
+    y: torch.Tensor  # [N] int64
+
+
+def load_splits(cfg: ExperimentConfig, data: str | Path | None = None) -> tuple[Split, Split, Split, int]:
+    """(train, validation, test, classes) of the configured dataset (module docstring)."""
+    from ..datasets import load_dataset
+
+    full = load_dataset(cfg.dataset, "train", data, size=cfg.image_size)
+    if cfg.train + cfg.validation > len(full):
+        raise InputError(f"train {cfg.train} + validation {cfg.validation} exceed the {len(full)} training "
+                         f"images of {cfg.dataset}")
+    test = load_dataset(cfg.dataset, "test", data, subset=cfg.test, size=cfg.image_size)
+    flat = full.flat().to(torch.float64)
+
+    def split(x, y):
+        return Split(x.reshape(len(y), -1).to(torch.float64), y)
+
+    return (split(flat[: cfg.train], full.labels[: cfg.train]),
+            split(flat[-cfg.validation:], full.labels[-cfg.validation:]),
+            split(test.flat(), test.labels), len(full.classes))
+
+
+def evaluate(net: CrossbarMLP, data: Split, mode: str, batch: int = 1000) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of ``net`` on ``data`` in ``mode`` ("twin" or "spice")."""
+    net.set_mode(mode)
+    correct, loss = 0, 0.0
+    with torch.no_grad():
+        for i in range(0, len(data.y), batch):
+            logits = net(data.x[i : i + batch])
+            y = data.y[i : i + batch]
+            correct += int((logits.argmax(1) == y).sum())
+            loss += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
+    return correct / len(data.y), loss / len(data.y)
+
+
+def _weights(net: CrossbarMLP) -> dict[str, torch.Tensor]:
+    return {"l1": net.l1.weight.detach().clone(), "l2": net.l2.weight.detach().clone()}
+
+
+def _load_weights(net: CrossbarMLP, weights: dict[str, torch.Tensor]) -> None:
+    with torch.no_grad():
+        net.l1.weight.copy_(weights["l1"])
+        net.l2.weight.copy_(weights["l2"])
+
+
+class Checkpoint:
+    """``DIR/checkpoint.pt``: the configuration and, per phase, the state after its last
+    completed epoch (weights, optimiser, history, the validation-selected weights)."""
+
+    def __init__(self, path: Path, cfg: ExperimentConfig):
+        self.path, self.cfg = path, cfg
+        self.state: dict[str, Any] = {"format": CHECKPOINT_FORMAT, "config": asdict(cfg), "phases": {}}
+
+    @classmethod
+    def resume(cls, path: Path, cfg: ExperimentConfig) -> Checkpoint:
+        state = load_tensors(path)
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            got = state.get("format") if isinstance(state, dict) else type(state).__name__
+            raise InputError(f"{path}: format {got!r}, expected {CHECKPOINT_FORMAT!r} (not a spice-loop checkpoint)")
+        saved = ExperimentConfig.from_dict(state.get("config"))
+        diffs = [f"{k}: checkpoint {v!r}, now {getattr(cfg, k)!r}" for k, v in asdict(saved).items()
+                 if k != "epochs" and v != getattr(cfg, k)]
+        if diffs:
+            raise InputError(f"{path}: the checkpoint was written with another configuration ({'; '.join(diffs)}); "
+                             "resume with the same options or use another --out")
+        phases = state.get("phases")
+        if not isinstance(phases, dict) or set(phases) - set(PHASES):
+            raise InputError(f"{path}: phases {phases!r}: expected a table of {PHASES}")
+        ckpt = cls(path, cfg)
+        ckpt.state["phases"] = phases
+        return ckpt
+
+    def phase(self, name: str) -> dict | None:
+        return self.state["phases"].get(name)
+
+    def save(self, name: str, phase: dict) -> None:
+        self.state["phases"][name] = phase
+        buf = io.BytesIO()
+        torch.save(self.state, buf)
+        atomic_write_bytes(self.path, buf.getvalue())
+
+
+def train_phase(net: CrossbarMLP, mode: str, train: Split, val: Split, ckpt: Checkpoint, *,
+                show_progress: bool = True, log=print) -> dict:
+    """Train ``net`` in ``mode`` for the configured epochs (resuming the phase's checkpoint),
+    select the epoch of best validation accuracy (measured in ``mode``); returns the phase."""
+    cfg = ckpt.cfg
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    phase = ckpt.phase(mode) or {"epoch": 0, "history": [], "best": None, "weights": _weights(net)}
+    _load_weights(net, phase["weights"])
+    if "optimizer" in phase:
+        opt.load_state_dict(phase["optimizer"])
+    for epoch in range(phase["epoch"] + 1, cfg.epochs + 1):
+        net.set_mode(mode)
+        t0, spice0 = time.perf_counter(), net.timing()["ngspice_s"]
+        order = torch.randperm(len(train.y), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+        batches = progress(range(0, len(order), cfg.batch), desc=f"{mode} epoch {epoch}/{cfg.epochs}",
+                           enabled=show_progress, unit="batch")
+        total, n = 0.0, 0
+        for b, i in enumerate(batches):
+            idx = order[i : i + cfg.batch]
+            try:
+                loss = nn.functional.cross_entropy(net(train.x[idx]), train.y[idx])
+            except SpiceError as exc:
+                kept = f"{ckpt.path} (epoch {phase['epoch']})" if ckpt.path.exists() else "none written yet"
+                raise SpiceError(f"{exc.message}\n  training stopped: phase {mode}, epoch {epoch}, batch {b + 1}; "
+                                 f"last good checkpoint: {kept}", exc.line, exc.line_number) from None
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total, n = total + float(loss) * len(idx), n + len(idx)
+        train_s = time.perf_counter() - t0
+        val_acc, val_loss = evaluate(net, val, mode)
+        wall = time.perf_counter() - t0
+        row = {"epoch": epoch, "train_loss": total / n, "val_accuracy": val_acc, "val_loss": val_loss,
+               "train_s": train_s, "wall_s": wall, "ngspice_s": net.timing()["ngspice_s"] - spice0}
+        phase["history"].append(row)
+        if phase["best"] is None or val_acc > phase["best"]["val_accuracy"]:
+            phase["best"] = {"epoch": epoch, "val_accuracy": val_acc, "weights": _weights(net)}
+        phase.update(epoch=epoch, weights=_weights(net), optimizer=opt.state_dict())
+        ckpt.save(mode, phase)
+        log(f"{mode} epoch {epoch}: train loss {row['train_loss']:.4f}, validation accuracy {val_acc:.4f} "
+            f"({wall:.1f} s, {row['ngspice_s']:.1f} s in ngspice)")
+    return phase
+
+
+def mismatch(net: CrossbarMLP, x: torch.Tensor) -> dict:
+    """RMS and largest circuit-minus-twin difference of each layer's outputs (V) on ``x``, and
+    the outputs themselves (for the scatter plot)."""
+    out = net.layer_outputs(x)
+    stats = {}
+    for layer in ("l1", "l2"):
+        d = out[f"{layer}_circuit"] - out[f"{layer}_twin"]
+        stats[layer] = {"rms_V": float(np.sqrt(np.mean(d**2))), "max_V": float(np.abs(d).max()),
+                        "twin_rms_V": float(np.sqrt(np.mean(out[f"{layer}_twin"] ** 2)))}
+    return {"stats": stats, "outputs": out}
+
+
+def run_seed(cfg: ExperimentConfig, out: Path, data: str | Path | None = None, *, resume: bool = False,
+             client=None, mismatch_samples: int = 500, show_progress: bool = True, log=print) -> dict:
+    """One seed of the experiment into ``out`` (checkpoint, metrics.json, plots); returns the metrics."""
+    from .plots import plot_mismatch, plot_run
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / CHECKPOINT_NAME
+    if path.exists() and not resume:
+        raise InputError(f"{path} exists: pass --resume to continue that run, or choose another --out")
+    ckpt = Checkpoint.resume(path, cfg) if path.exists() else Checkpoint(path, cfg)
+    train, val, test, classes = load_splits(cfg, data)
+    torch.manual_seed(cfg.seed)
+    net = CrossbarMLP(cfg, train.x.shape[1], classes, client)
+    init = _weights(net)
+    probe = val.x[:mismatch_samples]
+    before = mismatch(net, probe)
+
+    t0 = time.perf_counter()
+    twin = train_phase(net, "twin", train, val, ckpt, show_progress=show_progress, log=log)
+    _load_weights(net, init)
+    spice = train_phase(net, "spice", train, val, ckpt, show_progress=show_progress, log=log)
+    train_wall = time.perf_counter() - t0
+
+    _load_weights(net, twin["best"]["weights"])
+    acc_c, _ = evaluate(net, test, "twin")
+    acc_a, _ = evaluate(net, test, "spice")
+    twin_after = mismatch(net, probe)
+    _load_weights(net, spice["best"]["weights"])
+    acc_b, _ = evaluate(net, test, "spice")
+    after = mismatch(net, probe)
+
+    gap = acc_c - acc_a
+    spice_epochs = spice["history"]
+    metrics = {
+        "protocol": "epoch selected on validation accuracy (twin phase: on the twin; spice phase: in ngspice); "
+                    "test accuracy measured once, after selection",
+        "config": asdict(cfg),
+        "periphery": cfg.periph.describe(),
+        "split": {"train": len(train.y), "validation": len(val.y), "test": len(test.y)},
+        "test_accuracy": {"twin_trained_in_circuit": acc_a, "spice_trained_in_circuit": acc_b, "twin_trained_on_twin": acc_c},
+        "gap_recovered": (acc_b - acc_a) / gap if gap > 0 else None,
+        "selected_epoch": {"twin": twin["best"]["epoch"], "spice": spice["best"]["epoch"]},
+        "val_accuracy": {"twin": twin["best"]["val_accuracy"], "spice": spice["best"]["val_accuracy"]},
+        "history": {"twin": twin["history"], "spice": spice_epochs},
+        "spice_epoch_wall_s": float(np.mean([r["wall_s"] for r in spice_epochs])) if spice_epochs else None,
+        "spice_epoch_ngspice_share": (float(sum(r["ngspice_s"] for r in spice_epochs) / sum(r["wall_s"] for r in spice_epochs))
+                                      if spice_epochs else None),
+        "train_wall_s_this_session": train_wall,
+        "mismatch": {"initial": before["stats"], "twin_trained": twin_after["stats"], "spice_trained": after["stats"]},
+    }
+    atomic_write_json(out / "metrics.json", metrics)
+    plot_run(metrics, out / "accuracy.png")
+    plot_mismatch(before["outputs"], after["outputs"], out / "mismatch.png")
+    return metrics
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Mean ± std (sample std, n - 1) over seeds of the three test accuracies and the gap recovered."""
+    def stat(values):
+        a = np.asarray(values, dtype=float)
+        return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0, "values": a.tolist()}
+
+    keys = ("twin_trained_in_circuit", "spice_trained_in_circuit", "twin_trained_on_twin")
+    out = {k: stat([r["test_accuracy"][k] for r in runs]) for k in keys}
+    a, b, c = (out[k]["mean"] for k in keys)
+    out["gap_recovered_of_means"] = (b - a) / (c - a) if c > a else None
+    out["seeds"] = [r["config"]["seed"] for r in runs]
+    out["spice_epoch_wall_s"] = stat([r["spice_epoch_wall_s"] for r in runs])
+    out["spice_epoch_ngspice_share"] = stat([r["spice_epoch_ngspice_share"] for r in runs])
+    return out
