@@ -8,6 +8,8 @@ The public API::
     sg.MSS, sg.MIF, sg.PCMArray, sg.AlphaCurrent       # twins (and their Params records)
     sg.Sine, sg.PulseTrain, sg.Samples, sg.grid        # stimuli for both halves
     sg.CrossbarSpec, sg.CrossbarLayer, sg.crossbar_netlist, sg.simulate_crossbar
+    sg.Periphery, sg.SpiceCrossbar                     # read-out periphery in the circuit; a layer
+                                                       # run by ngspice, differentiated by its twin
     sg.run                                             # a netlist through ngspice -> Result
     sg.run_validation, sg.require_certified            # the validator and its gate
     sg.registry, sg.DeviceKind, sg.register            # the device registry (sg.DeviceParams, sg.param,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
     from .crossbar.generator import crossbar_netlist
     from .crossbar.layers import CrossbarLayer, row_samples, simulate_crossbar
     from .crossbar.mapping import map_weights
+    from .crossbar.periphery import Periphery
     from .crossbar.topology import CrossbarSpec
     from .devices import DeviceParams, get_integrator, param, registry
     from .devices.alpha import AlphaCurrent, AlphaParams
@@ -41,6 +44,7 @@ if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
     from .errors import InputError, SpicegradError
     from .spice.errors import SpiceError
     from .spice.runner import Result, run
+    from .spiceloop.layer import SpiceCrossbar
     from .stimuli import PulseTrain, Samples, Sine, grid
     from .validate.certificates import require_certified
     from .validate.suite import run_validation

@@ -24,6 +24,17 @@ def comma_ints(text: str) -> tuple[int, ...]:
     return values
 
 
+def seed_list(text: str) -> tuple[int, ...]:
+    """``"0,1,2"`` -> (0, 1, 2): at least one seed, each an integer >= 0, none twice."""
+    try:
+        values = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated seeds, e.g. 0,1,2") from exc
+    if not values or min(values) < 0 or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give distinct integer seeds >= 0, e.g. 0,1,2")
+    return values
+
+
 def read_scale(text: str) -> float | str:
     if text == "auto":
         return text

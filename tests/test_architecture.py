@@ -40,6 +40,7 @@ LAYERS = {
     "compare": 4,
     "validate": 5,
     "memprop": 6, "eprop": 6, "manhattan": 6, "stdp": 6, "compress": 6, "export": 6, "pcm_replicate": 6,
+    "spiceloop": 6,
     "characterize": 6, "demo": 6,
     "cli": 7,
     "__main__": 8,
@@ -173,7 +174,7 @@ def test_light_modules_do_not_import_torch(module):
 def test_public_api_names_resolve():
     for name in spicegrad.__all__:
         assert getattr(spicegrad, name) is not None, name
-    for pkg in ("devices", "spice", "crossbar", "validate", "compare", "memprop", "eprop", "manhattan", "stdp",
+    for pkg in ("devices", "spice", "crossbar", "validate", "compare", "memprop", "eprop", "manhattan", "stdp", "spiceloop",
                 "compress", "export", "pcm_replicate"):
         module = __import__(f"spicegrad.{pkg}", fromlist=["__all__"])
         assert module.__all__, pkg

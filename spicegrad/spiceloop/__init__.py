@@ -8,9 +8,13 @@
   spice-loop``: trained on the twin and deployed, trained with SPICE in the loop, the twin's own.
 """
 
-from __future__ import annotations
+from typing import TYPE_CHECKING
 
-from .circuit import ReadCircuit
-from .layer import SpiceCrossbar, ideal_readout
+from .._lazy import lazy_exports
 
-__all__ = ["ReadCircuit", "SpiceCrossbar", "ideal_readout"]
+if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
+    from .circuit import ReadCircuit
+    from .experiment import ExperimentConfig, run_seed
+    from .layer import SpiceCrossbar, ideal_readout
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__)

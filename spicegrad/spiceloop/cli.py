@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .._argtypes import comma_ints
+from .._argtypes import seed_list
 from ..crossbar.periphery import add_periphery_options
 
 EXAMPLE = "spicegrad train spice-loop --seeds 0,1,2 --out out/spice-loop"
@@ -27,7 +27,7 @@ def add_spiceloop_parser(train_subparsers) -> argparse.ArgumentParser:
                     "twin then deployed, with SPICE in the loop (ngspice forward, twin backward), and the "
                     f"twin's own accuracy. Example: {EXAMPLE}")
     p.add_argument("--out", "-o", default="out/spice-loop", help="output folder (default out/spice-loop)")
-    p.add_argument("--seeds", type=comma_ints, default=(0,), metavar="S[,S...]", help="seeds (default 0)")
+    p.add_argument("--seeds", type=seed_list, default=(0,), metavar="S[,S...]", help="seeds (default 0)")
     p.add_argument("--dataset", default=d.dataset, help=f"fashion-mnist, mnist or bars (default {d.dataset})")
     p.add_argument("--data", metavar="DIR", help="folder of the dataset's IDX files (default: searched)")
     p.add_argument("--image-size", type=int, default=d.image_size, help=f"pixels per side (default {d.image_size})")

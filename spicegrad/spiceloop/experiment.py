@@ -46,8 +46,10 @@ from .layer import SpiceCrossbar
 CHECKPOINT_FORMAT = "spicegrad-spiceloop-1"
 CHECKPOINT_NAME = "checkpoint.pt"
 PHASES = ("twin", "spice")
-#: the periphery of the experiment: every part at its record's defaults (periphery.lib)
-DEFAULT_PERIPHERY = Periphery(access=AccessTransistor(), tia=TIA(), adc=ADC())
+#: the periphery of the experiment: the records' defaults (periphery.lib) but a 3 kΩ TIA feedback
+#: (choice: sized so the largest layer-1 column currents, ≈ 0.3 mA, reach the 1 V swing; with
+#: 10 kΩ most columns of a trained network saturate on their common-mode current)
+DEFAULT_PERIPHERY = Periphery(access=AccessTransistor(), tia=TIA(r_f=3e3), adc=ADC())
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ class ExperimentConfig:
     batch: int = 64
     lr: float = 1e-2
     v_read: float = 0.2
-    temperature: float = 0.1
+    temperature: float = 0.03
+    hidden_scale: float | None = 0.3
     g_min: float = 1e-6
     g_max: float = 1e-4
     w_max: float = 1.0
@@ -84,6 +87,9 @@ class ExperimentConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
                 raise InputError(f"{name} = {value!r}: must be a finite number > 0")
+        if self.hidden_scale is not None and not (isinstance(self.hidden_scale, (int, float)) and not isinstance(self.hidden_scale, bool)
+                                                  and math.isfinite(self.hidden_scale) and self.hidden_scale > 0):
+            raise InputError(f"hidden_scale = {self.hidden_scale!r}: must be a finite voltage > 0, or None (the full scale)")
         if self.g_max <= self.g_min:
             raise InputError(f"g_max = {self.g_max!r} S must exceed g_min = {self.g_min!r} S")
         if self.periph.tia is None:
@@ -130,8 +136,10 @@ class CrossbarMLP(nn.Module):
         self.l1.mode = self.l2.mode = mode
 
     def hidden_rows(self, y1: torch.Tensor) -> torch.Tensor:
-        fs = self.cfg.full_scale
-        return torch.clamp(y1, 0.0, fs) * (self.cfg.v_read / fs)
+        """The DAC: row voltages v_read·clamp(y1/s, 0, 1) of layer 2, s = ``hidden_scale``
+        (default: the read-out's full scale)."""
+        s = self.cfg.full_scale if self.cfg.hidden_scale is None else min(self.cfg.hidden_scale, self.cfg.full_scale)
+        return torch.clamp(y1, 0.0, s) * (self.cfg.v_read / s)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y1 = self.l1(x * self.cfg.v_read)
@@ -264,7 +272,7 @@ def train_phase(net: CrossbarMLP, mode: str, train: Split, val: Split, ckpt: Che
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total, n = total + float(loss) * len(idx), n + len(idx)
+            total, n = total + float(loss.detach()) * len(idx), n + len(idx)
         train_s = time.perf_counter() - t0
         val_acc, val_loss = evaluate(net, val, mode)
         wall = time.perf_counter() - t0
@@ -306,14 +314,15 @@ def run_seed(cfg: ExperimentConfig, out: Path, data: str | Path | None = None, *
     torch.manual_seed(cfg.seed)
     net = CrossbarMLP(cfg, train.x.shape[1], classes, client)
     init = _weights(net)
-    probe = val.x[:mismatch_samples]
-    before = mismatch(net, probe)
-
     t0 = time.perf_counter()
     twin = train_phase(net, "twin", train, val, ckpt, show_progress=show_progress, log=log)
     _load_weights(net, init)
     spice = train_phase(net, "spice", train, val, ckpt, show_progress=show_progress, log=log)
     train_wall = time.perf_counter() - t0
+
+    probe = val.x[:mismatch_samples]
+    _load_weights(net, init)
+    before = mismatch(net, probe)
 
     _load_weights(net, twin["best"]["weights"])
     acc_c, _ = evaluate(net, test, "twin")
