@@ -255,14 +255,20 @@ def ideal_gain(periphery: Periphery | None) -> float:
 PARTS = ("1t1r", "tia", "adc")
 
 
-def add_periphery_options(parser, default: str = "none") -> None:
-    """``--periphery PARTS`` and the parts' parameters on an argparse parser; read with
-    :func:`periphery_from_args`."""
-    d_acc, d_tia, d_adc = AccessTransistor(), TIA(), ADC()
-    parser.add_argument("--periphery", default=default, metavar="PARTS",
+def add_periphery_options(parser, default: Periphery | None = None) -> None:
+    """``--periphery PARTS`` and the parts' parameters on an argparse parser, defaulting to
+    ``default`` (its parts, and its values where it has the part; the records' defaults
+    otherwise); read with :func:`periphery_from_args`."""
+    default = Periphery() if default is None else default
+    d_acc = default.access or AccessTransistor()
+    d_tia = default.tia or TIA()
+    d_adc = default.adc or ADC()
+    parts = ",".join(name for name, part in zip(PARTS, (default.access, default.tia, default.adc), strict=True)
+                     if part is not None) or "none"
+    parser.add_argument("--periphery", default=parts, metavar="PARTS",
                         help="comma-separated parts of the read-out in the circuit: 1t1r (an NMOS access transistor "
                              "per cell), tia (a transimpedance amplifier per column), adc (a quantiser per output, "
-                             f"needs tia); or none (default {default})")
+                             f"needs tia); or none (default {parts})")
     parser.add_argument("--word-line", type=float, default=d_acc.v_gate, metavar="V",
                         help=f"1t1r: gate voltage of the access transistors, V (default {d_acc.v_gate:g})")
     parser.add_argument("--access-wl", type=float, default=d_acc.w / d_acc.l, metavar="W/L",
@@ -272,7 +278,9 @@ def add_periphery_options(parser, default: str = "none") -> None:
     parser.add_argument("--tia-gain", type=float, default=d_tia.gain, help=f"tia: open-loop gain (default {d_tia.gain:g})")
     parser.add_argument("--tia-swing", type=float, default=d_tia.v_swing, metavar="V",
                         help=f"tia: output limit ±V (default {d_tia.v_swing:g})")
-    parser.add_argument("--tia-pole", type=float, metavar="HZ", help="tia: open-loop pole, Hz (default: none)")
+    parser.add_argument("--tia-pole", type=float, default=d_tia.f_pole, metavar="HZ",
+                        help="tia: open-loop pole, Hz (default: none)" if d_tia.f_pole is None
+                        else f"tia: open-loop pole, Hz (default {d_tia.f_pole:g})")
     parser.add_argument("--adc-bits", type=int, default=d_adc.bits, help=f"adc: signed bits (default {d_adc.bits})")
     parser.add_argument("--adc-range", type=float, default=d_adc.full_scale, metavar="V",
                         help=f"adc: full scale ±V (default {d_adc.full_scale:g})")

@@ -18,7 +18,7 @@ EXAMPLE = "spicegrad train spice-loop --seeds 0,1,2 --out out/spice-loop"
 
 def add_spiceloop_parser(train_subparsers) -> argparse.ArgumentParser:
     """Add ``spice-loop`` to the ``train`` subcommands."""
-    from .experiment import ExperimentConfig
+    from .experiment import DEFAULT_PERIPHERY, ExperimentConfig
 
     d = ExperimentConfig()
     p = train_subparsers.add_parser(
@@ -39,8 +39,13 @@ def add_spiceloop_parser(train_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs per phase (default {d.epochs})")
     p.add_argument("--batch", type=int, default=d.batch, help=f"minibatch (default {d.batch})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
+    p.add_argument("--v-read", type=float, default=d.v_read, help=f"row voltage of a unit pixel, V (default {d.v_read:g})")
+    p.add_argument("--hidden-scale", type=float, default=d.hidden_scale,
+                   help=f"layer-1 output (V) that the DAC maps to --v-read on layer 2 (default {d.hidden_scale:g})")
+    p.add_argument("--temperature", type=float, default=d.temperature,
+                   help=f"layer-2 output (V) per logit unit (default {d.temperature:g})")
     p.add_argument("--r-wire", type=float, default=d.r_wire, help="wire resistance per segment, Ω (default 0)")
-    add_periphery_options(p, default="1t1r,tia,adc")
+    add_periphery_options(p, DEFAULT_PERIPHERY)
     p.add_argument("--workers", type=int, metavar="N", help="run each batch's ngspice chunks on a local Dask cluster of N processes")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="... or on an existing Dask scheduler")
     p.add_argument("--resume", action="store_true", help="continue the runs in --out from their checkpoints")
@@ -55,7 +60,8 @@ def config_from_args(args, seed: int):
 
     return ExperimentConfig(dataset=args.dataset, image_size=args.image_size, train=args.train,
                             validation=args.validation, test=args.test, hidden=args.hidden, epochs=args.epochs,
-                            batch=args.batch, lr=args.lr, r_wire=args.r_wire,
+                            batch=args.batch, lr=args.lr, r_wire=args.r_wire, v_read=args.v_read,
+                            hidden_scale=args.hidden_scale, temperature=args.temperature,
                             periphery=periphery_from_args(args).to_dict(), seed=seed)
 
 
