@@ -33,7 +33,8 @@ import torch
 from spicegrad.spice import run
 from spicegrad.spiceloop import SpiceCrossbar
 from spicegrad.spiceloop.circuit import ReadCircuit
-from spicegrad.spiceloop.experiment import Checkpoint, CrossbarMLP, ExperimentConfig, load_splits, train_phase
+from spicegrad.spiceloop.config import ExperimentConfig
+from spicegrad.spiceloop.experiment import Checkpoint, CrossbarMLP, load_splits, train_phase
 
 RESULTS = Path(__file__).resolve().parent / "results" / "spiceloop.json"
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from numbers import Real
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch only where a tensor is checked: the command line's parsers import this module
+    import torch
 
 
 def _is_real(value: object) -> bool:
@@ -62,6 +64,8 @@ def has_values(value: torch.Tensor) -> bool:
 
 
 def require_finite_tensor(owner: str, name: str, value: torch.Tensor) -> torch.Tensor:
+    import torch
+
     if not isinstance(value, torch.Tensor):
         raise ValueError(f"{owner}.{name}: expected a torch.Tensor, got {type(value).__name__}")
     if not has_values(value):

@@ -30,7 +30,7 @@ def figure(pattern: str, text: str) -> float:
 def test_every_example_is_listed_in_the_readme_and_has_a_docstring():
     listing = (EXAMPLES / "README.md").read_text()
     scripts = sorted(EXAMPLES.glob("*.py"))
-    assert len(scripts) == 6
+    assert len(scripts) == 7
     for script in scripts:
         assert script.name in listing
         assert re.search(r"Runtime: about", script.read_text()), script.name
@@ -99,3 +99,13 @@ def test_bring_your_own_device(tmp_path):
     assert "certificate toy: validated True" in out
     assert figure(r"max \|x_twin - x_ngspice\| = (\S+)", out) < 1e-3
     assert {"toy.lib", "toy.toml", "crossbar.cir"} <= {p.name for p in tmp_path.iterdir()}
+
+
+@pytest.mark.slow
+def test_spice_in_the_loop(tmp_path):
+    """A layer read by ngspice through 1T1R cells, TIAs and ADCs, trained through its twin (about 9 s)."""
+    out = run_example("07_spice_in_the_loop.py", tmp_path)
+    assert figure(r"circuit vs ideal twin differ by (\S+) mV", out) > 1  # the periphery is seen
+    first = figure(r"mean squared error: (\S+) ->", out)
+    assert figure(r"-> (\S+) mV² after", out) < 0.5 * first
+    assert (tmp_path / "weights.npy").exists()

@@ -21,8 +21,7 @@ from spicegrad.spice import run
 from spicegrad.spice.errors import SpiceError
 from spicegrad.spice.library import models_dir
 from spicegrad.spice.raw import parse_raw
-from spicegrad.spiceloop import SpiceCrossbar
-from spicegrad.spiceloop.experiment import ExperimentConfig, run_seed
+from spicegrad.spiceloop import ExperimentConfig, SpiceCrossbar, run_seed
 
 FULL = Periphery(AccessTransistor(), TIA(), ADC())
 
@@ -234,3 +233,12 @@ def test_cli_runs_resumes_and_reports_three_accuracies(tmp_path, bars, capsys):
     assert (out / "summary.png").exists()
     assert main([*argv, "--epochs", "2", "--resume", "--hidden", "5"]) == 2
     assert "another configuration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("record, subckt, derived", [
+    (AccessTransistor, "acc1t", None), (TIA, "tia", None), (TIA, "tia_pole", {"fp": None}), (ADC, "adc", None)])
+def test_periphery_library_defaults_equal_the_records_defaults(record, subckt, derived):
+    from spicegrad.spice.subckt import library_mismatches
+
+    text = (models_dir() / "periphery.lib").read_text()
+    assert not library_mismatches(record, text, subckt, derived, source="periphery.lib")

@@ -26,7 +26,8 @@ from ..spice.options import SPICE_OPTIONS
 from ..spice.provenance import header, python_call, run_hint
 from ..stimuli import PulseTrain, Samples, Sine
 from .devices import get_device, get_neuron, resolve_params
-from .periphery import Periphery, add_cells, add_readout
+from .periphery import Periphery
+from .readout import add_cells, add_readout
 from .topology import CrossbarSpec
 
 #: netlists above this size need force=True (ngspice would take hours on such arrays anyway)

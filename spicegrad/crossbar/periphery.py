@@ -19,30 +19,17 @@ optional and selected by a :class:`Periphery` record given to
   differential TIA voltage y_k = v(o_2k+1) - v(o_2k) = r_f·(I⁺ - I⁻) (single columns:
   y_k = -v(o_k) = r_f·I_k): ``bits`` signed bits over ±``full_scale`` (mid-tread, clamped).
 
-:func:`outputs` names the vectors that hold each logical output, in volts (ADC codes, else TIA
-voltages) or amperes (no TIA: the ammeters, as without periphery).
+:mod:`~spicegrad.crossbar.readout` writes them into a circuit. This module holds the records and
+their command-line options only (no numpy or torch: every ``--help`` builds without them).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-
-import numpy as np
-import torch
+from numbers import Integral
 
 from .._checks import require_positive
 from ..errors import InputError
-from ..spice.circuit import RESISTOR, VSOURCE, Circuit, subcircuit
-from ..spice.library import lib_path
-
-#: the library holding acc1t, tia, tia_pole and adc
-LIBRARY = "periphery"
-ACCESS = subcircuit("acc1t", ("d", "g", "s"), dc_links=((0, 2),))
-TIA_KIND = subcircuit("tia", ("inm", "out"), dc_links=((0, 1),), dc_ground=(1,))
-TIA_POLE_KIND = subcircuit("tia_pole", ("inm", "out"), dc_links=((0, 1),), dc_ground=(1,))
-ADC_KIND = subcircuit("adc", ("inp", "inm", "out"), dc_ground=(2,))
-#: Ω from every TIA and ADC output to ground
-OUTPUT_LOAD = 1e9
 
 
 @dataclass(frozen=True)
@@ -82,9 +69,6 @@ class TIA:
         params = {"rf": self.r_f, "gain": self.gain, "vsw": self.v_swing}
         return params if self.f_pole is None else {**params, "fp": self.f_pole}
 
-    def kind(self):
-        return TIA_KIND if self.f_pole is None else TIA_POLE_KIND
-
 
 #: ADC resolutions accepted (signed codes)
 ADC_BITS = range(2, 17)
@@ -98,7 +82,7 @@ class ADC:
     full_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.bits, bool) or not isinstance(self.bits, (int, np.integer)) or self.bits not in ADC_BITS:
+        if isinstance(self.bits, bool) or not isinstance(self.bits, Integral) or self.bits not in ADC_BITS:
             raise InputError(f"ADC.bits = {self.bits!r}: must be an integer from {ADC_BITS.start} to {ADC_BITS.stop - 1}")
         require_positive("ADC", "full_scale", self.full_scale)
 
@@ -115,8 +99,10 @@ class ADC:
     def spice_params(self) -> dict[str, float]:
         return {"lsb": self.lsb, "cmax": float(self.cmax)}
 
-    def quantise(self, y: torch.Tensor) -> torch.Tensor:
-        """What the ``adc`` subcircuit outputs for inputs ``y`` (V)."""
+    def quantise(self, y):
+        """What the ``adc`` subcircuit outputs for inputs ``y`` (V, a tensor)."""
+        import torch
+
         return self.lsb * torch.clamp(torch.floor(y / self.lsb + 0.5), -self.cmax - 1, self.cmax)
 
 
@@ -175,78 +161,6 @@ class Periphery:
             except (TypeError, ValueError) as exc:
                 raise InputError(f"periphery record {name} = {value!r}: {exc}") from None
         return cls(**parts)
-
-
-def add_cells(circuit: Circuit, periphery: Periphery | None, te: np.ndarray, be: np.ndarray, add_device) -> None:
-    """Cells between nets ``te`` and ``be`` [R, Cp]: ``add_device(te, be)`` alone, or with an
-    access transistor each, the device ending in a new net ``m_i_j``."""
-    if periphery is None or periphery.access is None:
-        add_device(te, be)
-        return
-    circuit.use_library(lib_path(LIBRARY))
-    mid = circuit.nets("m", te.shape)
-    add_device(te, mid)
-    wl = circuit.net("wl")
-    circuit.add(VSOURCE, "wl", [wl, 0], periphery.access.v_gate)
-    nodes = np.stack([mid.ravel(), np.full(mid.size, wl), be.ravel()], 1)
-    circuit.add_block(ACCESS, ("acc", te.shape), nodes, params=periphery.access.spice_params())
-
-
-def add_readout(circuit: Circuit, periphery: Periphery | None, sense: np.ndarray, pairs: str) -> list[str]:
-    """The ammeters ``Vsense_j`` from the sense nets [Cp] into virtual ground (a TIA, or 0 V),
-    then the ADCs; returns the vectors to save (:func:`outputs` and the currents)."""
-    cp = sense.size
-    tia = None if periphery is None else periphery.tia
-    if tia is None:
-        circuit.add_block(VSOURCE, ("sense", (cp,)), np.stack([sense, np.zeros(cp, np.int64)], 1), [0.0] * cp)
-        return [f"i(vsense_{j})" for j in range(cp)]
-    circuit.use_library(lib_path(LIBRARY))
-    t, o = circuit.nets("t", (cp,)), circuit.nets("o", (cp,))
-    circuit.add_block(VSOURCE, ("sense", (cp,)), np.stack([sense, t], 1), [0.0] * cp)
-    circuit.add_block(tia.kind(), ("tia", (cp,)), np.stack([t, o], 1), params=tia.spice_params())
-    _load(circuit, "oload", o)
-    saves = [f"i(vsense_{j})" for j in range(cp)] + [f"v(o_{j})" for j in range(cp)]
-    if periphery.adc is not None:
-        plus, minus = _differential(o, pairs)
-        q = circuit.nets("q", (plus.size,))
-        circuit.add_block(ADC_KIND, ("adc", (plus.size,)), np.stack([plus, minus, q], 1),
-                          params=periphery.adc.spice_params())
-        _load(circuit, "qload", q)
-        saves += [f"v(q_{k})" for k in range(q.size)]
-    return saves
-
-
-def _load(circuit: Circuit, prefix: str, nets: np.ndarray) -> None:
-    """1 GΩ from each output to ground: the outputs are ideal sources, so it changes nothing."""
-    circuit.add_block(RESISTOR, (prefix, nets.shape), np.stack([nets, np.zeros(nets.size, np.int64)], 1),
-                      np.full(nets.size, OUTPUT_LOAD))
-
-
-def _differential(o: np.ndarray, pairs: str) -> tuple[np.ndarray, np.ndarray]:
-    """(inp, inm) nets whose difference is r_f·(I⁺ - I⁻): the TIAs invert."""
-    if pairs == "differential":
-        return o[1::2], o[0::2]
-    return np.zeros(o.size, np.int64), o
-
-
-def outputs(periphery: Periphery | None, cols: int, pairs: str) -> tuple[list[str], list[str], str]:
-    """(plus, minus, unit): logical output k is vector plus[k] minus vector minus[k] (minus[k]
-    empty: plus[k] alone), in ``unit`` ("V" or "A")."""
-    tia = None if periphery is None else periphery.tia
-    if tia is not None and periphery.adc is not None:
-        return [f"v(q_{k})" for k in range(cols)], [""] * cols, "V"
-    if tia is not None:
-        if pairs == "differential":
-            return [f"v(o_{2 * k + 1})" for k in range(cols)], [f"v(o_{2 * k})" for k in range(cols)], "V"
-        return [""] * cols, [f"v(o_{k})" for k in range(cols)], "V"
-    if pairs == "differential":
-        return [f"i(vsense_{2 * k})" for k in range(cols)], [f"i(vsense_{2 * k + 1})" for k in range(cols)], "A"
-    return [f"i(vsense_{k})" for k in range(cols)], [""] * cols, "A"
-
-
-def ideal_gain(periphery: Periphery | None) -> float:
-    """Volts per ampere of differential current an ideal read-out gives (r_f; 1 without a TIA)."""
-    return 1.0 if periphery is None or periphery.tia is None else periphery.tia.r_f
 
 
 # --- command line ---------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from .._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
     from .circuit import ReadCircuit
-    from .experiment import ExperimentConfig, run_seed
+    from .config import ExperimentConfig
+    from .experiment import run_seed
     from .layer import SpiceCrossbar, ideal_readout
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__)

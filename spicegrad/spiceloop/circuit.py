@@ -35,7 +35,8 @@ import numpy as np
 from ..crossbar.choices import RESISTOR
 from ..crossbar.devices import get_device
 from ..crossbar.generator import crossbar_circuit
-from ..crossbar.periphery import Periphery, outputs
+from ..crossbar.periphery import Periphery
+from ..crossbar.readout import outputs
 from ..crossbar.topology import CrossbarSpec
 from ..errors import InputError
 from ..spice.options import SPICE_OPTIONS

@@ -18,7 +18,7 @@ EXAMPLE = "spicegrad train spice-loop --seeds 0,1,2 --out out/spice-loop"
 
 def add_spiceloop_parser(train_subparsers) -> argparse.ArgumentParser:
     """Add ``spice-loop`` to the ``train`` subcommands."""
-    from .experiment import DEFAULT_PERIPHERY, ExperimentConfig
+    from .config import DEFAULT_PERIPHERY, ExperimentConfig
 
     d = ExperimentConfig()
     p = train_subparsers.add_parser(
@@ -56,7 +56,7 @@ def add_spiceloop_parser(train_subparsers) -> argparse.ArgumentParser:
 
 def config_from_args(args, seed: int):
     from ..crossbar.periphery import periphery_from_args
-    from .experiment import ExperimentConfig
+    from .config import ExperimentConfig
 
     return ExperimentConfig(dataset=args.dataset, image_size=args.image_size, train=args.train,
                             validation=args.validation, test=args.test, hidden=args.hidden, epochs=args.epochs,

@@ -25,9 +25,8 @@ run with ngspice's message, the last checkpoint untouched.
 from __future__ import annotations
 
 import io
-import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,85 +36,15 @@ from torch import nn
 
 from .._io import atomic_write_bytes, atomic_write_json, load_tensors
 from .._progress import progress
-from ..crossbar.periphery import ADC, TIA, AccessTransistor, Periphery
 from ..crossbar.topology import CrossbarSpec
 from ..errors import InputError
 from ..spice.errors import SpiceError
+from .config import ExperimentConfig
 from .layer import SpiceCrossbar
 
 CHECKPOINT_FORMAT = "spicegrad-spiceloop-1"
 CHECKPOINT_NAME = "checkpoint.pt"
 PHASES = ("twin", "spice")
-#: the periphery of the experiment: the records' defaults (periphery.lib) but a 3 kΩ TIA feedback
-#: (choice: sized so the largest layer-1 column currents, ≈ 0.3 mA, reach the 1 V swing; with
-#: 10 kΩ most columns of a trained network saturate on their common-mode current)
-DEFAULT_PERIPHERY = Periphery(access=AccessTransistor(), tia=TIA(r_f=3e3), adc=ADC())
-
-
-@dataclass(frozen=True)
-class ExperimentConfig:
-    """Everything a run depends on (recorded in its checkpoint and metrics)."""
-
-    dataset: str = "fashion-mnist"
-    image_size: int = 8
-    train: int = 6000
-    validation: int = 1000
-    test: int | None = None
-    hidden: int = 16
-    epochs: int = 12
-    batch: int = 64
-    lr: float = 1e-2
-    v_read: float = 0.2
-    temperature: float = 0.03
-    hidden_scale: float | None = 0.3
-    g_min: float = 1e-6
-    g_max: float = 1e-4
-    w_max: float = 1.0
-    w_init: float = 0.3
-    r_wire: float = 0.0
-    periphery: dict = field(default_factory=DEFAULT_PERIPHERY.to_dict)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("image_size", "train", "validation", "hidden", "epochs", "batch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name} = {value!r}: must be a positive integer")
-        if self.test is not None and (isinstance(self.test, bool) or not isinstance(self.test, int) or self.test < 1):
-            raise InputError(f"test = {self.test!r}: must be a positive integer or None (the whole test split)")
-        for name in ("lr", "v_read", "temperature", "g_min", "g_max", "w_max", "w_init"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
-                raise InputError(f"{name} = {value!r}: must be a finite number > 0")
-        if self.hidden_scale is not None and not (isinstance(self.hidden_scale, (int, float)) and not isinstance(self.hidden_scale, bool)
-                                                  and math.isfinite(self.hidden_scale) and self.hidden_scale > 0):
-            raise InputError(f"hidden_scale = {self.hidden_scale!r}: must be a finite voltage > 0, or None (the full scale)")
-        if self.g_max <= self.g_min:
-            raise InputError(f"g_max = {self.g_max!r} S must exceed g_min = {self.g_min!r} S")
-        if self.periph.tia is None:
-            raise InputError("the experiment reads its crossbars in volts: the periphery needs a TIA")
-
-    @property
-    def periph(self) -> Periphery:
-        return Periphery.from_dict(self.periphery)
-
-    @property
-    def full_scale(self) -> float:
-        """The hidden layer's clip (V): the ADC's full scale, else the TIA's swing."""
-        p = self.periph
-        return p.adc.full_scale if p.adc is not None else p.tia.v_swing
-
-    @classmethod
-    def from_dict(cls, data: object) -> ExperimentConfig:
-        if not isinstance(data, dict):
-            raise InputError(f"experiment configuration {data!r}: expected a table")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"experiment configuration: unknown keys {unknown}; known: {sorted(known)}")
-        return cls(**data)
-
-
 class CrossbarMLP(nn.Module):
     """Two :class:`~spicegrad.spiceloop.layer.SpiceCrossbar` layers with a digital ReLU/DAC
     between them (module docstring)."""

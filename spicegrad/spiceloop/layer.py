@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from ..crossbar.layers import CrossbarLayer
-from ..crossbar.periphery import TIA, Periphery, ideal_gain
+from ..crossbar.periphery import TIA, Periphery
+from ..crossbar.readout import ideal_gain
 from ..crossbar.topology import CrossbarSpec
 from ..errors import InputError
 from .circuit import ReadCircuit
