@@ -146,6 +146,7 @@ def test_stateful_cells_are_refused():
         SpiceCrossbar(CrossbarSpec(2, 1), FULL, device="mss")
 
 
+@pytest.mark.slow
 def test_two_dask_workers_give_the_same_outputs_as_one_process():
     distributed = pytest.importorskip("distributed")
     layer, v = _layer(), _rows(9)

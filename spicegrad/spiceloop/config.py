@@ -3,9 +3,9 @@ parser reads its defaults). The experiment itself is :mod:`spicegrad.spiceloop.e
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 
+from .._checks import non_negative, require_positive
 from ..crossbar.periphery import ADC, TIA, AccessTransistor, Periphery
 from ..errors import InputError
 
@@ -25,7 +25,7 @@ class ExperimentConfig:
     validation: int = 1000
     test: int | None = None
     hidden: int = 16
-    epochs: int = 12
+    epochs: int = 20
     batch: int = 64
     lr: float = 1e-2
     v_read: float = 0.2
@@ -47,12 +47,10 @@ class ExperimentConfig:
         if self.test is not None and (isinstance(self.test, bool) or not isinstance(self.test, int) or self.test < 1):
             raise InputError(f"test = {self.test!r}: must be a positive integer or None (the whole test split)")
         for name in ("lr", "v_read", "temperature", "g_min", "g_max", "w_max", "w_init"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
-                raise InputError(f"{name} = {value!r}: must be a finite number > 0")
-        if self.hidden_scale is not None and not (isinstance(self.hidden_scale, (int, float)) and not isinstance(self.hidden_scale, bool)
-                                                  and math.isfinite(self.hidden_scale) and self.hidden_scale > 0):
-            raise InputError(f"hidden_scale = {self.hidden_scale!r}: must be a finite voltage > 0, or None (the full scale)")
+            require_positive("ExperimentConfig", name, getattr(self, name))
+        if self.hidden_scale is not None:
+            require_positive("ExperimentConfig", "hidden_scale", self.hidden_scale)
+        non_negative("ExperimentConfig", "r_wire", self.r_wire)
         if self.g_max <= self.g_min:
             raise InputError(f"g_max = {self.g_max!r} S must exceed g_min = {self.g_min!r} S")
         if self.periph.tia is None:
