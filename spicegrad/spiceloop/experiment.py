@@ -130,7 +130,8 @@ def _weights(net: CrossbarMLP) -> dict[str, torch.Tensor]:
     return {"l1": net.l1.weight.detach().clone(), "l2": net.l2.weight.detach().clone()}
 
 
-def _load_weights(net: CrossbarMLP, weights: dict[str, torch.Tensor]) -> None:
+def load_weights(net: CrossbarMLP, weights: dict[str, torch.Tensor]) -> None:
+    """Copy weights ``{"l1": [R1, C1], "l2": [R2, C2]}`` (as a checkpoint's phases hold them) into ``net``."""
     with torch.no_grad():
         net.l1.weight.copy_(weights["l1"])
         net.l2.weight.copy_(weights["l2"])
@@ -180,7 +181,7 @@ def train_phase(net: CrossbarMLP, mode: str, train: Split, val: Split, ckpt: Che
     cfg = ckpt.cfg
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     phase = ckpt.phase(mode) or {"epoch": 0, "history": [], "best": None, "weights": _weights(net)}
-    _load_weights(net, phase["weights"])
+    load_weights(net, phase["weights"])
     if "optimizer" in phase:
         opt.load_state_dict(phase["optimizer"])
     for epoch in range(phase["epoch"] + 1, cfg.epochs + 1):
@@ -245,19 +246,19 @@ def run_seed(cfg: ExperimentConfig, out: Path, data: str | Path | None = None, *
     init = _weights(net)
     t0 = time.perf_counter()
     twin = train_phase(net, "twin", train, val, ckpt, show_progress=show_progress, log=log)
-    _load_weights(net, init)
+    load_weights(net, init)
     spice = train_phase(net, "spice", train, val, ckpt, show_progress=show_progress, log=log)
     train_wall = time.perf_counter() - t0
 
     probe = val.x[:mismatch_samples]
-    _load_weights(net, init)
+    load_weights(net, init)
     before = mismatch(net, probe)
 
-    _load_weights(net, twin["best"]["weights"])
+    load_weights(net, twin["best"]["weights"])
     acc_c, _ = evaluate(net, test, "twin")
     acc_a, _ = evaluate(net, test, "spice")
     twin_after = mismatch(net, probe)
-    _load_weights(net, spice["best"]["weights"])
+    load_weights(net, spice["best"]["weights"])
     acc_b, _ = evaluate(net, test, "spice")
     after = mismatch(net, probe)
 
