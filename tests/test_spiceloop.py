@@ -243,3 +243,28 @@ def test_periphery_library_defaults_equal_the_records_defaults(record, subckt, d
 
     text = (models_dir() / "periphery.lib").read_text()
     assert not library_mismatches(record, text, subckt, derived, source="periphery.lib")
+
+
+def test_a_damaged_or_hostile_checkpoint_is_refused_with_a_clear_message(tmp_path, bars):
+    out = tmp_path / "run"
+    run_seed(_tiny(), out, bars, show_progress=False, log=lambda _: None)
+    ckpt = out / "checkpoint.pt"
+    state = load_tensors(ckpt)
+    bad = [({**state, "phases": {**state["phases"], "spice": {**state["phases"]["spice"],
+             "weights": {"l1": torch.zeros(3, 3, dtype=torch.float64), "l2": state["phases"]["spice"]["weights"]["l2"]}}}},
+            r"weights l1 is \(3, 3\), expected a real tensor of shape \(16, 4\)"),
+           ({**state, "phases": {**state["phases"], "twin": {**state["phases"]["twin"], "epoch": -1}}}, "epoch = -1"),
+           ({**state, "config": {**state["config"], "hidden": "4; rm -rf /"}}, "hidden = '4; rm -rf /'"),
+           ({**state, "format": "something-else"}, "not a spice-loop checkpoint")]
+    for damaged, message in bad:
+        torch.save(damaged, ckpt)
+        with pytest.raises(InputError, match=message):
+            run_seed(_tiny(epochs=2), out, bars, resume=True, show_progress=False, log=lambda _: None)
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("a checkpoint ran code",))
+
+    torch.save({"format": "spicegrad-spiceloop-1", "x": Payload()}, ckpt)
+    with pytest.raises(InputError, match="refused"):
+        run_seed(_tiny(epochs=2), out, bars, resume=True, show_progress=False, log=lambda _: None)

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._io import atomic_write_bytes, atomic_write_json, load_tensors
+from .._io import atomic_write_bytes, atomic_write_json, load_tensors, require_finite_tensors
 from .._progress import progress
 from ..crossbar.topology import CrossbarSpec
 from ..errors import InputError
@@ -174,16 +174,52 @@ class Checkpoint:
         atomic_write_bytes(self.path, buf.getvalue())
 
 
+def check_phase(phase: object, net: CrossbarMLP, where: str) -> None:
+    """A phase read from a checkpoint: its epoch count, history and weights (current and
+    selected) of the network's shapes, real and finite; :class:`InputError` naming what is wrong."""
+    if not isinstance(phase, dict):
+        raise InputError(f"{where}: a {type(phase).__name__}, expected a table")
+    epoch = phase.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise InputError(f"{where}: epoch = {epoch!r}, expected a count of completed epochs >= 0")
+    history = phase.get("history")
+    if not isinstance(history, list) or len(history) != epoch or not all(isinstance(r, dict) for r in history):
+        raise InputError(f"{where}: history must be a list of {epoch} epoch records")
+    best = phase.get("best")
+    if best is not None and not (isinstance(best, dict) and isinstance(best.get("val_accuracy"), float)
+                                 and isinstance(best.get("epoch"), int)):
+        raise InputError(f"{where}: best = {best!r}: expected a table of epoch, val_accuracy and weights")
+    shapes = {"l1": tuple(net.l1.weight.shape), "l2": tuple(net.l2.weight.shape)}
+    for key, weights in (("weights", phase.get("weights")), ("best weights", None if best is None else best.get("weights"))):
+        if key == "best weights" and best is None:
+            continue
+        if not isinstance(weights, dict) or set(weights) != set(shapes):
+            raise InputError(f"{where}: {key} must be a table of tensors l1, l2")
+        for name, shape in shapes.items():
+            w = weights[name]
+            if not isinstance(w, torch.Tensor) or not w.is_floating_point() or tuple(w.shape) != shape:
+                got = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
+                raise InputError(f"{where}: {key} {name} is {got}, expected a real tensor of shape {shape}")
+        require_finite_tensors(weights, f"{where}: {key}")
+
+
 def train_phase(net: CrossbarMLP, mode: str, train: Split, val: Split, ckpt: Checkpoint, *,
                 show_progress: bool = True, log=print) -> dict:
     """Train ``net`` in ``mode`` for the configured epochs (resuming the phase's checkpoint),
     select the epoch of best validation accuracy (measured in ``mode``); returns the phase."""
     cfg = ckpt.cfg
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    phase = ckpt.phase(mode) or {"epoch": 0, "history": [], "best": None, "weights": _weights(net)}
+    phase = ckpt.phase(mode)
+    if phase is None:
+        phase = {"epoch": 0, "history": [], "best": None, "weights": _weights(net)}
+    else:
+        check_phase(phase, net, f"{ckpt.path}: phase {mode}")
     load_weights(net, phase["weights"])
     if "optimizer" in phase:
-        opt.load_state_dict(phase["optimizer"])
+        try:
+            opt.load_state_dict(phase["optimizer"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise InputError(f"{ckpt.path}: phase {mode}: the optimiser state does not fit the network ({exc})") from None
     for epoch in range(phase["epoch"] + 1, cfg.epochs + 1):
         net.set_mode(mode)
         t0, spice0 = time.perf_counter(), net.timing()["ngspice_s"]
