@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from .._figure import subplots
 from .._io import atomic_savefig
@@ -37,6 +38,7 @@ def plot_run(metrics: dict, path: str | Path) -> Path:
         rows = metrics["history"][phase]
         ax1.plot([r["epoch"] for r in rows], [100 * r["val_accuracy"] for r in rows], "o-", color=color, label=label)
     ax1.set_xlabel("epoch")
+    ax1.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax1.set_ylabel("validation accuracy (%)")
     ax1.legend(fontsize=7)
     fig.tight_layout()
