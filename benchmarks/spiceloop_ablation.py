@@ -21,7 +21,7 @@ import numpy as np
 from spicegrad._io import load_tensors
 from spicegrad.crossbar.periphery import ADC
 from spicegrad.spiceloop.config import ExperimentConfig
-from spicegrad.spiceloop.experiment import CrossbarMLP, load_weights, evaluate, load_splits
+from spicegrad.spiceloop.experiment import CrossbarMLP, evaluate, load_splits, load_weights
 
 RESULTS = Path(__file__).resolve().parent / "results" / "spiceloop_ablation.json"
 VARIANTS = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def comma_floats(text: str) -> tuple[float, ...]:
@@ -32,6 +33,19 @@ def seed_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated seeds, e.g. 0,1,2") from exc
     if not values or min(values) < 0 or len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"{text!r}: give distinct integer seeds >= 0, e.g. 0,1,2")
+    return values
+
+
+def conductance_range(text: str) -> tuple[float, float]:
+    """``"1e-6:1e-4"`` -> (1e-6, 1e-4): two finite conductances 0 < LO < HI (S)."""
+    lo, sep, hi = text.partition(":")
+    try:
+        values = (float(lo), float(hi)) if sep else None
+    except ValueError:
+        values = None
+    if values is None or not all(math.isfinite(v) for v in values) or not 0 < values[0] < values[1]:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LO:HI, two conductances in S with 0 < LO < HI, "
+                                         "e.g. 1e-6:1e-4")
     return values
 
 

@@ -97,6 +97,18 @@ def test_cli_writes_a_netlist_with_periphery_that_runs(tmp_path, capsys):
     assert "v(q_1)" in res and "v(o_3)" in res
 
 
+def test_cli_maps_weights_onto_a_given_conductance_range_for_resistor_cells(tmp_path, capsys):
+    np.save(tmp_path / "w.npy", np.array([[1.0], [-0.5]]))
+    out = tmp_path / "x.cir"
+    assert main(["netlist", "crossbar", "--rows", "2", "--cols", "1", "--device", "resistor", "--weights",
+                 str(tmp_path / "w.npy"), "--g-range", "1e-6:1e-4", "--periphery", "tia", "-o", str(out)]) == 0
+    assert "1e-06..0.0001 S" in capsys.readouterr().out
+    assert "Rd_0_0 r_0 c_0 10000.0" in out.read_text()  # w = 1 -> g_max = 100 µS
+    assert main(["netlist", "crossbar", "--rows", "2", "--cols", "1", "--weights", str(tmp_path / "w.npy"),
+                 "--g-range", "1e-6:1e-4", "-o", str(out)]) == 2  # mss cells have their own range
+    assert "the option is for resistor cells" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--periphery", "adc"], "give a TIA too"),
     (["--periphery", "tia,dac"], "distinct parts out of 1t1r, tia, adc"),

@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from .._argtypes import conductance_range
 from .._io import atomic_write_text, load_npy
 from ..spice.provenance import add_include_options, command_line
 from .choices import PAIRS, device_names, neuron_names
@@ -79,7 +80,7 @@ def build_crossbar(args: argparse.Namespace):
         messages.append(f"periphery: {periphery.describe()}")
     g = None
     if args.weights:
-        mapping = map_weights(_load_weights(args.weights, (rows, cols)), *device.g_range(params),
+        mapping = map_weights(_load_weights(args.weights, (rows, cols)), *_g_range(args, device, params),
                               pairs=args.pairs, w_max=_number(args.w_max, "--w-max"))
         g = mapping.g
         messages.append(mapping.report())
@@ -91,6 +92,16 @@ def build_crossbar(args: argparse.Namespace):
         source=command_line(getattr(args, "argv", None)),
     )
     return circuit, messages
+
+
+def _g_range(args: argparse.Namespace, device, params) -> tuple[float, float]:
+    """The conductances weights map onto: ``--g-range`` for resistor cells, else the device's own."""
+    if args.g_range is None:
+        return device.g_range(params)
+    if args.device != "resistor":
+        raise ValueError(f"--g-range: {args.device} cells map weights onto their own conductance range "
+                         f"{device.g_range(params)} S; the option is for resistor cells")
+    return args.g_range
 
 
 def _peak(stimulus) -> float:
@@ -191,6 +202,8 @@ def add_netlist_parser(subparsers, help: str | None = None) -> argparse.Argument
     xb.add_argument("--r-sense", default="0", help="column sense resistance, Ω (default 0)")
     xb.add_argument("--neurons", choices=neuron_names(), default="none", help="terminate outputs into neurons")
     xb.add_argument("--weights", help=".npy weight matrix [rows, cols] (default: all zero = g_min)")
+    xb.add_argument("--g-range", type=conductance_range, metavar="LO:HI",
+                    help="resistor cells: conductances the weights map onto, S (default 1e-6:1e-3)")
     xb.add_argument("--w-max", help="weight mapped to g_max; larger ones are clipped (default max|W|)")
     xb.add_argument("--stimulus", default="dc:0.1",
                     help="row stimulus: dc:V | sine:AMP,FREQ[,OFFSET] | pulse:LOW,HIGH,PERIOD,WIDTH[,DELAY[,RISE]] "

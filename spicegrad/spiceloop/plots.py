@@ -21,11 +21,10 @@ def _bars(ax, means, stds=None) -> None:
     x = np.arange(len(BARS))
     ax.bar(x, 100 * np.asarray(means), yerr=None if stds is None else 100 * np.asarray(stds), color=COLORS, capsize=4)
     for xi, m in zip(x, means, strict=True):
-        ax.text(xi, 100 * m + 0.5, f"{100 * m:.1f}", ha="center", va="bottom", fontsize=8)
+        ax.text(xi, 50 * m, f"{100 * m:.1f}", ha="center", va="center", fontsize=9, color="white")
     ax.set_xticks(x, [label for _, label in BARS], fontsize=7)
     ax.set_ylabel("test accuracy (%)")
-    low = 100 * min(means)
-    ax.set_ylim(max(0.0, low - 15), 100)
+    ax.set_ylim(0, 100)
 
 
 def plot_run(metrics: dict, path: str | Path) -> Path:
@@ -33,7 +32,7 @@ def plot_run(metrics: dict, path: str | Path) -> Path:
     fig, (ax0, ax1) = subplots(1, 2, figsize=(10, 3.8))
     _bars(ax0, [metrics["test_accuracy"][k] for k, _ in BARS])
     ax0.set_title(f"seed {metrics['config']['seed']}: {metrics['periphery']}", fontsize=7)
-    for phase, color, label in (("twin", "tab:red", "trained on twin (validation on twin)"),
+    for phase, color, label in (("twin", "tab:gray", "trained on twin (validation on twin)"),
                                 ("spice", "tab:blue", "SPICE in the loop (validation in ngspice)")):
         rows = metrics["history"][phase]
         ax1.plot([r["epoch"] for r in rows], [100 * r["val_accuracy"] for r in rows], "o-", color=color, label=label)
