@@ -31,8 +31,8 @@ def seed_list(text: str) -> tuple[int, ...]:
         values = tuple(int(t) for t in text.split(",") if t.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated seeds, e.g. 0,1,2") from exc
-    if not values or min(values) < 0 or len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"{text!r}: give distinct integer seeds >= 0, e.g. 0,1,2")
+    if not values or min(values) < 0 or max(values) > 2**31 - 1 or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give distinct integer seeds from 0 to 2147483647, e.g. 0,1,2")
     return values
 
 

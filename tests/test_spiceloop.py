@@ -216,7 +216,7 @@ def test_an_ngspice_failure_stops_training_with_its_message_and_keeps_the_checkp
         run_seed(_tiny(epochs=2), out, bars, resume=True, show_progress=False, log=lambda _: None)
     text = str(info.value)
     assert "nowhere" in text.lower()  # ngspice's own message names the missing model
-    assert "training stopped: phase spice, epoch 2, batch 1" in text and f"{ckpt} (epoch 1)" in text
+    assert "training stopped: phase spice, epoch 2, batch 1" in text and f"{ckpt} (phase at epoch 1)" in text
     state = load_tensors(ckpt)  # the last good checkpoint: readable, the spice phase at epoch 1
     assert state["phases"]["spice"]["epoch"] == 1 and state["phases"]["twin"]["epoch"] == 2
     monkeypatch.delenv("SPICEGRAD_MODELS")
@@ -264,7 +264,15 @@ def test_a_damaged_or_hostile_checkpoint_is_refused_with_a_clear_message(tmp_pat
     state = load_tensors(ckpt)
     bad = [({**state, "phases": {**state["phases"], "spice": {**state["phases"]["spice"],
              "weights": {"l1": torch.zeros(3, 3, dtype=torch.float64), "l2": state["phases"]["spice"]["weights"]["l2"]}}}},
-            r"weights l1 is \(3, 3\), expected a real tensor of shape \(16, 4\)"),
+            r"weights l1 is \(3, 3\), expected a real CPU tensor of shape \(16, 4\)"),
+           ({**state, "phases": {**state["phases"], "twin": {**state["phases"]["twin"], "history": [{}]}}},
+            "history record 1 = {}"),
+           ({**state, "phases": {**state["phases"], "twin": {**state["phases"]["twin"], "best": None}}}, "best = None"),
+           ({**state, "phases": {**state["phases"], "spice": {**state["phases"]["spice"], "optimizer": {
+               **state["phases"]["spice"]["optimizer"], "state": {0: {"step": torch.tensor(1.0),
+                                                                      "exp_avg": torch.zeros(1, 2, 3),
+                                                                      "exp_avg_sq": torch.zeros(16, 4)}}}}}},
+            "optimiser exp_avg of shape"),
            ({**state, "phases": {**state["phases"], "twin": {**state["phases"]["twin"], "epoch": -1}}}, "epoch = -1"),
            ({**state, "config": {**state["config"], "hidden": "4; rm -rf /"}}, "hidden = '4; rm -rf /'"),
            ({**state, "format": "something-else"}, "not a spice-loop checkpoint")]
@@ -273,6 +281,15 @@ def test_a_damaged_or_hostile_checkpoint_is_refused_with_a_clear_message(tmp_pat
         with pytest.raises(InputError, match=message):
             run_seed(_tiny(epochs=2), out, bars, resume=True, show_progress=False, log=lambda _: None)
 
+    # the optimiser's settings come from the configuration, never from the file
+    good = {**state, "phases": {**state["phases"], "spice": {**state["phases"]["spice"], "optimizer": {
+        **state["phases"]["spice"]["optimizer"], "param_groups": [
+            {**g, "lr": float("nan"), "maximize": True} for g in state["phases"]["spice"]["optimizer"]["param_groups"]]}}}}
+    torch.save(good, ckpt)
+    m = run_seed(_tiny(epochs=2), out, bars, resume=True, show_progress=False, log=lambda _: None)
+    assert all(np.isfinite(r["train_loss"]) for r in m["history"]["spice"])
+    torch.save(state, ckpt)
+
     class Payload:
         def __reduce__(self):
             return (print, ("a checkpoint ran code",))
@@ -280,3 +297,37 @@ def test_a_damaged_or_hostile_checkpoint_is_refused_with_a_clear_message(tmp_pat
     torch.save({"format": "spicegrad-spiceloop-1", "x": Payload()}, ckpt)
     with pytest.raises(InputError, match="refused"):
         run_seed(_tiny(epochs=2), out, bars, resume=True, show_progress=False, log=lambda _: None)
+
+
+def test_a_diverging_run_stops_with_exit_3_and_keeps_a_resumable_checkpoint(tmp_path, bars, capsys):
+    argv = ["train", "spice-loop", "--dataset", "fashion-mnist", "--data", str(bars), "--image-size", "4",
+            "--train", "96", "--validation", "32", "--test", "40", "--hidden", "4", "--batch", "32",
+            "--no-progress", "--out", str(tmp_path / "run")]
+    assert main([*argv, "--epochs", "2", "--lr", "1e308"]) == 3
+    assert "the weights left the finite numbers" in capsys.readouterr().err
+    assert main([*argv, "--epochs", "2", "--lr", "1e308", "--resume"]) == 3  # the checkpoint is readable
+
+
+def test_the_command_checks_its_output_folder_and_seeds_before_any_work(tmp_path, bars, capsys):
+    base = ["train", "spice-loop", "--dataset", "fashion-mnist", "--data", str(bars), "--image-size", "4",
+            "--train", "96", "--validation", "32", "--test", "40", "--hidden", "4", "--batch", "32", "--epochs", "1",
+            "--no-progress"]
+    (tmp_path / "afile").write_text("mine")
+    assert main([*base, "--out", str(tmp_path / "afile")]) == 2
+    assert "a file; give a folder" in capsys.readouterr().err
+    (tmp_path / "own" / "s1").mkdir(parents=True)
+    (tmp_path / "own" / "s1" / "checkpoint.pt").write_bytes(b"someone's run")
+    assert main([*base, "--seeds", "0,1", "--out", str(tmp_path / "own")]) == 2
+    assert "pass --resume" in capsys.readouterr().err and not (tmp_path / "own" / "s0").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "summary.json").write_text("my notes")
+    assert main([*base, "--seeds", "0,1", "--out", str(tmp_path / "mine")]) == 2
+    assert "was not written by spice-loop" in capsys.readouterr().err
+    assert (tmp_path / "mine" / "summary.json").read_text() == "my notes"
+    with pytest.raises(SystemExit):
+        main([*base, "--seeds", "99999999999999999999", "--out", str(tmp_path / "x")])
+    assert "give distinct integer seeds from 0 to 2147483647" in capsys.readouterr().err
+    with pytest.raises(InputError, match="exceeds the read-out's full scale"):
+        ExperimentConfig(hidden_scale=5.0)
+    with pytest.raises(InputError, match="seed = 1.5"):
+        ExperimentConfig(seed=1.5)

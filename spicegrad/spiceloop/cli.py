@@ -73,6 +73,7 @@ def cmd_spiceloop(args: argparse.Namespace) -> int:
 
     configs = [config_from_args(args, seed) for seed in args.seeds]  # every option checked before any work
     out = Path(args.out)
+    _check_out(out, args.seeds, args.resume)
     client = cluster = None
     if args.workers is not None or args.scheduler:
         client, cluster = dask_client(args.workers, args.scheduler)
@@ -102,6 +103,30 @@ def cmd_spiceloop(args: argparse.Namespace) -> int:
               f"{'n/a' if rec is None else f'{100 * rec:.0f} %'}")
     print(f"results in {out.resolve()}", file=sys.stderr)
     return 0
+
+
+def _check_out(out: Path, seeds, resume: bool) -> None:
+    """Before any work: --out is a folder, no seed's run is overwritten without --resume, and a
+    summary.json there is one this command wrote."""
+    import json
+
+    from ..errors import InputError
+    from .experiment import CHECKPOINT_NAME
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: a file; give a folder")
+    if not resume:
+        taken = [str(out / f"s{s}" / CHECKPOINT_NAME) for s in seeds if (out / f"s{s}" / CHECKPOINT_NAME).exists()]
+        if taken:
+            raise InputError(f"{', '.join(taken)} exist(s): pass --resume to continue, or choose another --out")
+    summary = out / "summary.json"
+    if len(seeds) > 1 and summary.exists():
+        try:
+            ours = "gap_recovered_of_means" in json.loads(summary.read_text())
+        except (ValueError, TypeError, OSError, UnicodeDecodeError):
+            ours = False
+        if not ours:
+            raise InputError(f"{summary} exists and was not written by spice-loop: move it, or choose another --out")
 
 
 def _pm(stat: dict) -> str:

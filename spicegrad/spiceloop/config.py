@@ -15,6 +15,12 @@ from ..errors import InputError
 DEFAULT_PERIPHERY = Periphery(access=AccessTransistor(), tia=TIA(r_f=3e3), adc=ADC())
 
 
+#: largest seed: the batch order of epoch e draws from seed·1000 + e (a 64-bit generator seed)
+MAX_SEED = 2**31 - 1
+#: largest wire resistance per segment, Ω
+MAX_R_WIRE = 1e3
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Everything a run depends on (recorded in its checkpoint and metrics)."""
@@ -51,10 +57,19 @@ class ExperimentConfig:
         if self.hidden_scale is not None:
             require_positive("ExperimentConfig", "hidden_scale", self.hidden_scale)
         non_negative("ExperimentConfig", "r_wire", self.r_wire)
+        if self.r_wire > MAX_R_WIRE:
+            raise InputError(f"r_wire = {self.r_wire!r} Ω: a wire segment of more than {MAX_R_WIRE:g} Ω is not a wire")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise InputError(f"seed = {self.seed!r}: must be an integer from 0 to {MAX_SEED}")
+        if not isinstance(self.dataset, str):
+            raise InputError(f"dataset = {self.dataset!r}: must be a dataset name such as 'fashion-mnist'")
         if self.g_max <= self.g_min:
             raise InputError(f"g_max = {self.g_max!r} S must exceed g_min = {self.g_min!r} S")
         if self.periph.tia is None:
             raise InputError("the experiment reads its crossbars in volts: the periphery needs a TIA")
+        if self.hidden_scale is not None and self.hidden_scale > self.full_scale:
+            raise InputError(f"hidden_scale = {self.hidden_scale!r} V exceeds the read-out's full scale "
+                             f"{self.full_scale:g} V: layer 1 cannot reach it")
 
     @property
     def periph(self) -> Periphery:

@@ -2,8 +2,8 @@
 
 The network (:class:`CrossbarMLP`): images downsampled to ``image_size``² pixels in [0, 1] drive
 the rows of crossbar 1 at ``v_read``·pixel (V); its outputs y1 (V, after TIA and ADC) pass a
-digital ReLU clipped at the ADC's full scale and a DAC back to row voltages
-``v_read``·clamp(y1, 0, FS)/FS on crossbar 2, whose outputs y2 (V) over ``temperature`` (V) are
+digital ReLU and a DAC back to row voltages ``v_read``·clamp(y1/s, 0, 1) on crossbar 2, s the
+``hidden_scale`` (V, at most the ADC's full scale), whose outputs y2 (V) over ``temperature`` (V) are
 the logits. Both crossbars carry the same periphery (default: 1T1R cells, TIAs of finite gain
 and ±1 V swing, 6-bit ADCs: :data:`DEFAULT_PERIPHERY`).
 
@@ -37,7 +37,7 @@ from torch import nn
 from .._io import atomic_write_bytes, atomic_write_json, load_tensors, require_finite_tensors
 from .._progress import progress
 from ..crossbar.topology import CrossbarSpec
-from ..errors import InputError
+from ..errors import InputError, TrainingDiverged
 from ..spice.errors import SpiceError
 from .config import ExperimentConfig
 from .layer import SpiceCrossbar
@@ -66,8 +66,8 @@ class CrossbarMLP(nn.Module):
 
     def hidden_rows(self, y1: torch.Tensor) -> torch.Tensor:
         """The DAC: row voltages v_read·clamp(y1/s, 0, 1) of layer 2, s = ``hidden_scale``
-        (default: the read-out's full scale)."""
-        s = self.cfg.full_scale if self.cfg.hidden_scale is None else min(self.cfg.hidden_scale, self.cfg.full_scale)
+        (None: the read-out's full scale)."""
+        s = self.cfg.full_scale if self.cfg.hidden_scale is None else self.cfg.hidden_scale
         return torch.clamp(y1, 0.0, s) * (self.cfg.v_read / s)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,6 +103,8 @@ def load_splits(cfg: ExperimentConfig, data: str | Path | None = None) -> tuple[
         raise InputError(f"train {cfg.train} + validation {cfg.validation} exceed the {len(full)} training "
                          f"images of {cfg.dataset}")
     test = load_dataset(cfg.dataset, "test", data, subset=cfg.test, size=cfg.image_size)
+    if cfg.test is not None and len(test) < cfg.test:
+        raise InputError(f"test {cfg.test}: {cfg.dataset} has {len(test)} test images")
     flat = full.flat().to(torch.float64)
 
     def split(x, y):
@@ -174,6 +176,45 @@ class Checkpoint:
         atomic_write_bytes(self.path, buf.getvalue())
 
 
+def _kept(ckpt: Checkpoint, phase: dict) -> str:
+    if not ckpt.path.exists():
+        return "no checkpoint written yet"
+    return f"last good checkpoint: {ckpt.path} (phase at epoch {phase['epoch']})"
+
+
+#: what every epoch record of a phase's history holds
+HISTORY_KEYS = {"epoch": int, "train_loss": float, "val_accuracy": float, "val_loss": float, "train_s": float,
+                "wall_s": float, "ngspice_s": float}
+
+
+def restore_optimizer(opt: torch.optim.Optimizer, saved: object, where: str) -> None:
+    """Adam's state from a checkpoint: its moments must match the parameters' shapes and be
+    finite (second moments >= 0); its settings (lr, betas, ...) are the configuration's, never
+    the file's."""
+    settings = [{k: v for k, v in g.items() if k != "params"} for g in opt.state_dict()["param_groups"]]
+    try:
+        opt.load_state_dict(saved)
+    except (ValueError, KeyError, TypeError, RuntimeError, AttributeError) as exc:
+        raise InputError(f"{where}: the optimiser state does not fit the network ({exc})") from None
+    for group, mine in zip(opt.param_groups, settings, strict=True):
+        group.update(mine)
+    for p in (p for g in opt.param_groups for p in g["params"]):
+        state = opt.state.get(p, {})
+        for key in ("exp_avg", "exp_avg_sq"):
+            m = state.get(key)
+            if m is None:
+                continue
+            if not isinstance(m, torch.Tensor) or m.device.type != "cpu" or m.shape != p.shape or m.dtype != p.dtype:
+                raise InputError(f"{where}: optimiser {key} of shape {getattr(m, 'shape', type(m).__name__)}, "
+                                 f"expected a {p.dtype} tensor of shape {tuple(p.shape)}")
+            if not bool(torch.isfinite(m).all()) or (key == "exp_avg_sq" and bool((m < 0).any())):
+                raise InputError(f"{where}: optimiser {key} holds non-finite or negative values: the file is damaged")
+        step = state.get("step")
+        if step is not None and not (isinstance(step, torch.Tensor) and step.numel() == 1
+                                     and bool(torch.isfinite(step).all()) and float(step) >= 0):
+            raise InputError(f"{where}: optimiser step = {step!r}, expected a count >= 0")
+
+
 def check_phase(phase: object, net: CrossbarMLP, where: str) -> None:
     """A phase read from a checkpoint: its epoch count, history and weights (current and
     selected) of the network's shapes, real and finite; :class:`InputError` naming what is wrong."""
@@ -183,12 +224,19 @@ def check_phase(phase: object, net: CrossbarMLP, where: str) -> None:
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         raise InputError(f"{where}: epoch = {epoch!r}, expected a count of completed epochs >= 0")
     history = phase.get("history")
-    if not isinstance(history, list) or len(history) != epoch or not all(isinstance(r, dict) for r in history):
+    if not isinstance(history, list) or len(history) != epoch:
         raise InputError(f"{where}: history must be a list of {epoch} epoch records")
+    for k, row in enumerate(history, 1):
+        if not isinstance(row, dict) or set(row) != set(HISTORY_KEYS) or row["epoch"] != k or not all(
+                type(row[key]) is kind for key, kind in HISTORY_KEYS.items()):
+            raise InputError(f"{where}: history record {k} = {row!r}: expected {{{', '.join(HISTORY_KEYS)}}} "
+                             f"with epoch {k}")
     best = phase.get("best")
-    if best is not None and not (isinstance(best, dict) and isinstance(best.get("val_accuracy"), float)
-                                 and isinstance(best.get("epoch"), int)):
-        raise InputError(f"{where}: best = {best!r}: expected a table of epoch, val_accuracy and weights")
+    if (best is None) != (epoch == 0) or best is not None and not (
+            isinstance(best, dict) and type(best.get("val_accuracy")) is float
+            and type(best.get("epoch")) is int and 1 <= best["epoch"] <= epoch):
+        raise InputError(f"{where}: best = {best!r}: expected, after {epoch} epoch(s), a table of the selected "
+                         "epoch, its val_accuracy and weights (none before the first epoch)")
     shapes = {"l1": tuple(net.l1.weight.shape), "l2": tuple(net.l2.weight.shape)}
     for key, weights in (("weights", phase.get("weights")), ("best weights", None if best is None else best.get("weights"))):
         if key == "best weights" and best is None:
@@ -197,9 +245,10 @@ def check_phase(phase: object, net: CrossbarMLP, where: str) -> None:
             raise InputError(f"{where}: {key} must be a table of tensors l1, l2")
         for name, shape in shapes.items():
             w = weights[name]
-            if not isinstance(w, torch.Tensor) or not w.is_floating_point() or tuple(w.shape) != shape:
+            if (not isinstance(w, torch.Tensor) or not w.is_floating_point() or tuple(w.shape) != shape
+                    or w.device.type != "cpu"):
                 got = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
-                raise InputError(f"{where}: {key} {name} is {got}, expected a real tensor of shape {shape}")
+                raise InputError(f"{where}: {key} {name} is {got}, expected a real CPU tensor of shape {shape}")
         require_finite_tensors(weights, f"{where}: {key}")
 
 
@@ -216,10 +265,7 @@ def train_phase(net: CrossbarMLP, mode: str, train: Split, val: Split, ckpt: Che
         check_phase(phase, net, f"{ckpt.path}: phase {mode}")
     load_weights(net, phase["weights"])
     if "optimizer" in phase:
-        try:
-            opt.load_state_dict(phase["optimizer"])
-        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-            raise InputError(f"{ckpt.path}: phase {mode}: the optimiser state does not fit the network ({exc})") from None
+        restore_optimizer(opt, phase["optimizer"], f"{ckpt.path}: phase {mode}")
     for epoch in range(phase["epoch"] + 1, cfg.epochs + 1):
         net.set_mode(mode)
         t0, spice0 = time.perf_counter(), net.timing()["ngspice_s"]
@@ -232,12 +278,17 @@ def train_phase(net: CrossbarMLP, mode: str, train: Split, val: Split, ckpt: Che
             try:
                 loss = nn.functional.cross_entropy(net(train.x[idx]), train.y[idx])
             except SpiceError as exc:
-                kept = f"{ckpt.path} (epoch {phase['epoch']})" if ckpt.path.exists() else "none written yet"
                 raise SpiceError(f"{exc.message}\n  training stopped: phase {mode}, epoch {epoch}, batch {b + 1}; "
-                                 f"last good checkpoint: {kept}", exc.line, exc.line_number) from None
+                                 f"{_kept(ckpt, phase)}", exc.line, exc.line_number) from None
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(f"phase {mode}, epoch {epoch}, batch {b + 1}: the loss is {float(loss)}; "
+                                       f"{_kept(ckpt, phase)} (lower --lr, or check the periphery's values)")
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+                raise TrainingDiverged(f"phase {mode}, epoch {epoch}, batch {b + 1}: the weights left the finite "
+                                       f"numbers; {_kept(ckpt, phase)} (lower --lr)")
             total, n = total + float(loss.detach()) * len(idx), n + len(idx)
         train_s = time.perf_counter() - t0
         val_acc, val_loss = evaluate(net, val, mode)
@@ -271,6 +322,8 @@ def run_seed(cfg: ExperimentConfig, out: Path, data: str | Path | None = None, *
     """One seed of the experiment into ``out`` (checkpoint, metrics.json, plots); returns the metrics."""
     from .plots import plot_mismatch, plot_run
 
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: a file; give a folder")
     out.mkdir(parents=True, exist_ok=True)
     path = out / CHECKPOINT_NAME
     if path.exists() and not resume:
