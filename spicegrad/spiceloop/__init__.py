@@ -16,6 +16,6 @@ if TYPE_CHECKING:  # the public names; imported on first use (spicegrad._lazy)
     from .circuit import ReadCircuit
     from .config import ExperimentConfig
     from .experiment import run_seed
-    from .layer import SpiceCrossbar, ideal_readout
+    from .layer import SpiceCrossbar
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__)

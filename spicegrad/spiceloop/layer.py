@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..crossbar.layers import CrossbarLayer
+from ..crossbar.layers import CrossbarLayer, output_currents
 from ..crossbar.periphery import TIA, Periphery
 from ..crossbar.readout import ideal_gain
 from ..crossbar.topology import CrossbarSpec
@@ -33,12 +33,6 @@ from .circuit import ReadCircuit
 
 #: what a SpiceCrossbar's forward runs
 MODES = ("spice", "twin")
-
-
-def ideal_readout(i: torch.Tensor, pairs: str, gain: float) -> torch.Tensor:
-    """Logical outputs from physical column currents [*, Cp] (A) through ideal amplifiers:
-    gain·(I⁺ - I⁻) per differential pair, gain·I per single column."""
-    return gain * (i[..., 0::2] - i[..., 1::2]) if pairs == "differential" else gain * i
 
 
 class _CircuitForwardTwinBackward(torch.autograd.Function):
@@ -111,7 +105,7 @@ class SpiceCrossbar(nn.Module):
         """The twin's outputs [*, C] for row voltages ``v`` [*, R] (at ``weight``, default the
         layer's own): what the backward pass differentiates."""
         i = self.twin.currents(v, weight)
-        return ideal_readout(i, self.spec.pairs, self.gain)
+        return self.gain * output_currents(self.spec, i)
 
     def circuit_outputs(self, v: torch.Tensor) -> torch.Tensor:
         """The circuit's outputs [*, C] for row voltages ``v`` [*, R], no gradient."""
