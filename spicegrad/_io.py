@@ -109,6 +109,18 @@ def load_npy(path: str | Path, what: str, expected: str = "a numeric array") -> 
         raise InputError(f"{what} {path}: a damaged .npy file ({type(exc).__name__}: {exc})") from None
 
 
+def save_tensors(path: str | Path, obj: Any) -> Path:
+    """``torch.save(obj)`` written atomically (a reader never sees half a checkpoint); read it
+    back with :func:`load_tensors`."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
 def load_tensors(path: str | Path, map_location: Any = "cpu") -> Any:
     """Read a ``torch.save`` file without running code from it: ``weights_only=True`` admits
     tensors and plain containers (dict, list, tuple, str, numbers, None) only, so a pickle that

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import io
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .._io import atomic_write_bytes
+from .._io import save_tensors
 from ..devices.mss import mss_conductance_unclamped
 from ..errors import InputError
 from ..memprop.model import MemPropNet
@@ -213,6 +212,4 @@ def save_compressed(net: CompressedMemPropNet, state: dict[str, Any], path: str 
         "history": net.history,
         "counts": net.synapse_counts(),
     }
-    buf = io.BytesIO()
-    torch.save(out, buf)
-    return atomic_write_bytes(path, buf.getvalue())
+    return save_tensors(path, out)

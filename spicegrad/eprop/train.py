@@ -15,14 +15,13 @@ for ``vanilla --xbar True`` and had no fp32 path for the PCM methods).
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 import time
 from pathlib import Path
 
 import torch
 
-from .._io import atomic_write_bytes, atomic_write_json, load_tensors, require_finite_tensors
+from .._io import atomic_write_json, load_tensors, require_finite_tensors, save_tensors
 from ..crossbar.pcm_synapse import METHODS, PCM_METHODS, PCMCrossbar, make_rule
 from ..devices.pcm import PCMParams
 from ..errors import InputError, TrainingDiverged
@@ -263,9 +262,7 @@ class Trainer:
         blob = {"eprop_config": dataclasses.asdict(self.cfg), "train_config": dataclasses.asdict(self.tcfg),
                 "run": dataclasses.asdict(self.state), "net": self.net.state_dict(),
                 "initial_g": self.initial_g}
-        buf = io.BytesIO()
-        torch.save(blob, buf)
-        return atomic_write_bytes(self.out / "checkpoint.pt", buf.getvalue())
+        return save_tensors(self.out / "checkpoint.pt", blob)
 
     def restore(self, path: Path) -> None:
         """Continue from ``path``; refuses a checkpoint of a different configuration."""

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import math
 import os
 import time
@@ -41,7 +40,7 @@ from typing import Any
 import torch
 
 from .. import __version__
-from .._io import atomic_write_bytes, atomic_write_json, load_tensors, require_finite_tensors
+from .._io import atomic_write_json, load_tensors, require_finite_tensors, save_tensors
 from ..datasets import load_dataset
 from ..errors import InputError, TrainingDiverged
 from . import neuron_certs
@@ -215,12 +214,6 @@ def _diagnose(net: MemPropNet, x: torch.Tensor, y: torch.Tensor) -> str:
         return str(exc)
     finally:
         net._compiled_steps = compiled
-
-
-def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -573,7 +566,7 @@ def train_memprop(
             state["test"] = tested
             if plots and net.neurons is not None:  # the selected network's neurons, twin and ngspice
                 _neuron_plots(net, best, out, spice=certify_neurons)
-        _save_checkpoint(ckpt_path, state)
+        save_tensors(ckpt_path, state)
         metrics = _write_outputs(net, cfg, history, certs, split, best, tested, x_test, y_test, test.classes, out, plots)
         log(f"epoch {epoch + 1}/{cfg.epochs}: train loss {history['train_loss'][-1]:.4g}, "
             f"validation accuracy {ev['accuracy'] * 100:.2f} %, {history['samples_per_s'][-1]:.1f} samples/s"

@@ -24,7 +24,6 @@ run with ngspice's message, the last checkpoint untouched.
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._io import atomic_write_bytes, atomic_write_json, load_tensors, require_finite_tensors
+from .._io import atomic_write_json, load_tensors, require_finite_tensors, save_tensors
 from .._progress import progress
 from ..crossbar.topology import CrossbarSpec
 from ..errors import InputError, TrainingDiverged
@@ -171,9 +170,7 @@ class Checkpoint:
 
     def save(self, name: str, phase: dict) -> None:
         self.state["phases"][name] = phase
-        buf = io.BytesIO()
-        torch.save(self.state, buf)
-        atomic_write_bytes(self.path, buf.getvalue())
+        save_tensors(self.path, self.state)
 
 
 def _kept(ckpt: Checkpoint, phase: dict) -> str:
