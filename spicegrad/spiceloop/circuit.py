@@ -57,9 +57,6 @@ class Timing:
     runs: int = 0
     vectors: int = 0
 
-    def as_dict(self) -> dict:
-        return {"render_s": self.render_s, "ngspice_s": self.ngspice_s, "runs": self.runs, "vectors": self.vectors}
-
 
 @dataclass
 class ReadCircuit:
@@ -98,10 +95,6 @@ class ReadCircuit:
                              "equilibrium; use mode='slots' (a transient from the programmed state)")
         if isinstance(self.slot, bool) or not (isinstance(self.slot, Real) and math.isfinite(self.slot) and self.slot > 0):
             raise InputError(f"ReadCircuit.slot = {self.slot!r}: must be a time > 0 s")
-
-    @property
-    def unit(self) -> str:
-        return outputs(self.periphery, self.spec.cols, self.spec.pairs)[2]
 
     def netlist(self, g: np.ndarray, v: np.ndarray, source: str | None = None) -> str:
         """The netlist reading conductances ``g`` [R, Cp] (S) with row voltages ``v`` [B, R] (V)."""

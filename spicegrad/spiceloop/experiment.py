@@ -327,7 +327,6 @@ def run_seed(cfg: ExperimentConfig, out: Path, data: str | Path | None = None, *
         raise InputError(f"{path} exists: pass --resume to continue that run, or choose another --out")
     ckpt = Checkpoint.resume(path, cfg) if path.exists() else Checkpoint(path, cfg)
     train, val, test, classes = load_splits(cfg, data)
-    torch.manual_seed(cfg.seed)
     net = CrossbarMLP(cfg, train.x.shape[1], classes, client)
     init = _weights(net)
     t0 = time.perf_counter()
